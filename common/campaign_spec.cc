@@ -1,0 +1,500 @@
+#include "common/campaign_spec.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/catalogue.h"
+#include "common/combinatorics.h"
+
+namespace moe4 {
+namespace {
+
+constexpr int kMaxK = 8;
+constexpr size_t kMaxNameLength = 100;
+constexpr size_t kMaxPathLength = 4096;
+constexpr size_t kMaxListLength = 100;
+constexpr int64_t kMaxJobSeconds = 30LL * 24 * 3600;
+
+const std::vector<std::string> kDatasets = {"cifar10", "cifar100", "fashion-mnist", "mnist", "synthetic"};
+const std::vector<std::string> kDeviceKinds = {"", "cpu", "cuda"};
+
+// Collects every problem with its line, so the user fixes a spec in one go.
+class Problems {
+ public:
+  void Add(const YAML::Node& at, const std::string& field, const std::string& reason) {
+    const int line = at.IsDefined() && at.Mark().line >= 0 ? at.Mark().line + 1 : 0;
+    lines_.push_back(line > 0 ? absl::StrCat("line ", line, ": ", field, ": ", reason)
+                              : absl::StrCat(field, ": ", reason));
+  }
+  bool empty() const { return lines_.empty(); }
+  absl::Status ToStatus() const { return absl::InvalidArgumentError(absl::StrJoin(lines_, "\n")); }
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+std::string Quote(const std::string& s) {
+  // Keep hostile input readable and short in error messages.
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < 60; ++i) {
+    const unsigned char c = s[i];
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  }
+  if (s.size() > 60) out += "...";
+  return out + "\"";
+}
+
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Scalar: return Quote(node.Scalar());
+    default: return "an undefined value";
+  }
+}
+
+// Rejects keys of `map` not in `known`, with a "did you mean" hint.
+void CheckKeys(const YAML::Node& map, const std::string& prefix, const std::vector<std::string>& known,
+               Problems& problems) {
+  for (const auto& entry : map) {
+    if (!entry.first.IsScalar()) {
+      problems.Add(entry.first, prefix.empty() ? "(key)" : prefix, "keys must be plain names");
+      continue;
+    }
+    const std::string key = entry.first.Scalar();
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    const std::string hint = ClosestMatch(key, known);
+    problems.Add(entry.first, prefix.empty() ? key : absl::StrCat(prefix, ".", key),
+                 hint.empty() ? "unknown field" : absl::StrCat("unknown field (did you mean \"", hint, "\"?)"));
+  }
+}
+
+std::optional<std::string> ReadString(const YAML::Node& node, const std::string& field, size_t max_length,
+                                      Problems& problems) {
+  if (!node.IsScalar()) {
+    problems.Add(node, field, absl::StrCat("expected a string, got ", Describe(node)));
+    return std::nullopt;
+  }
+  if (node.Scalar().size() > max_length) {
+    problems.Add(node, field, absl::StrCat("longer than ", max_length, " characters"));
+    return std::nullopt;
+  }
+  return node.Scalar();
+}
+
+std::optional<int64_t> ReadInteger(const YAML::Node& node, const std::string& field, int64_t min, int64_t max,
+                                   Problems& problems) {
+  int64_t value = 0;
+  if (!node.IsScalar() || !YAML::convert<int64_t>::decode(node, value)) {
+    problems.Add(node, field, absl::StrCat("expected an integer, got ", Describe(node)));
+    return std::nullopt;
+  }
+  if (value < min || value > max) {
+    problems.Add(node, field, absl::StrCat(value, " is out of range [", min, ", ", max, "]"));
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<double> ReadNumber(const YAML::Node& node, const std::string& field, double min, double max,
+                                 bool min_exclusive, Problems& problems) {
+  double value = 0;
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) || !std::isfinite(value)) {
+    problems.Add(node, field, absl::StrCat("expected a finite number, got ", Describe(node)));
+    return std::nullopt;
+  }
+  if ((min_exclusive ? value <= min : value < min) || value > max) {
+    problems.Add(node, field,
+                 absl::StrCat(node.Scalar(), " is out of range ", min_exclusive ? "(" : "[", min, ", ", max, "]"));
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<std::vector<std::string>> ReadFamilyList(const YAML::Node& node, const std::string& field,
+                                                       Problems& problems) {
+  if (!node.IsSequence()) {
+    problems.Add(node, field, absl::StrCat("expected a list of family ids, got ", Describe(node)));
+    return std::nullopt;
+  }
+  if (node.size() > kMaxListLength) {
+    problems.Add(node, field, absl::StrCat("more than ", kMaxListLength, " entries"));
+    return std::nullopt;
+  }
+  std::vector<std::string> families;
+  std::map<std::string, size_t> seen;
+  bool ok = true;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string item_field = absl::StrCat(field, "[", i, "]");
+    const auto name = ReadString(node[i], item_field, kMaxNameLength, problems);
+    if (!name) { ok = false; continue; }
+    if (!IsKnownFamily(*name)) {
+      const std::string hint = SuggestFamily(*name);
+      problems.Add(node[i], item_field,
+                   absl::StrCat("unknown family ", Quote(*name),
+                                hint.empty() ? " (moe4ctl families lists the catalogue)"
+                                             : absl::StrCat(" (did you mean \"", hint, "\"?)")));
+      ok = false;
+      continue;
+    }
+    if (auto [it, inserted] = seen.emplace(*name, i); !inserted) {
+      problems.Add(node[i], item_field,
+                   absl::StrCat("duplicate family ", Quote(*name), " (also ", field, "[", it->second, "])"));
+      ok = false;
+      continue;
+    }
+    families.push_back(*name);
+  }
+  if (!ok) return std::nullopt;
+  return families;
+}
+
+// Bounds of one numeric recipe field. Fields are found by name through the
+// proto descriptor, so a new Recipe field needs one line here and nothing else.
+struct RecipeBound {
+  double min, max;
+  bool min_exclusive;
+};
+
+const std::map<std::string, RecipeBound>& RecipeBounds() {
+  static const std::map<std::string, RecipeBound> kBounds = {
+      {"epochs", {1, 0 /* limits.max_epochs */, false}},
+      {"batch_size", {1, 4096, false}},
+      {"lr", {0, 10, true}},
+      {"gate_lr_scale", {0, 100, true}},
+      {"weight_decay", {0, 1, false}},
+      {"beta1", {0, 0.999999, false}},
+      {"beta2", {0, 0.999999, false}},
+      {"warmup_epochs", {0, 0 /* epochs */, false}},
+      {"warmup_start_factor", {0, 1, true}},
+      {"min_lr", {0, 10, false}},
+      {"grad_clip_norm", {0, 1e6, false}},
+      {"mixup_alpha", {0, 10, false}},
+      {"label_smoothing", {0, 0.999, false}},
+      {"load_balance_weight", {0, 100, false}},
+      {"entropy_weight", {0, 100, false}},
+      {"oracle_weight", {0, 100, false}},
+      {"gate_temperature", {0.5, 5, false}},
+      {"gate_noise_std", {0, 10, false}},
+      {"gate_top_k", {0, kMaxK, false}},
+      {"width", {0.03125, 4, false}},
+  };
+  return kBounds;
+}
+
+void ParseRecipe(const YAML::Node& node, const SpecLimits& limits, moe4::v1::Recipe& recipe, Problems& problems) {
+  if (!node.IsMap()) {
+    problems.Add(node, "recipe", absl::StrCat("expected a mapping, got ", Describe(node)));
+    return;
+  }
+  std::vector<std::string> known;
+  for (const auto& [name, bound] : RecipeBounds()) known.push_back(name);
+  CheckKeys(node, "recipe", known, problems);
+
+  const auto* descriptor = moe4::v1::Recipe::descriptor();
+  const auto* reflection = moe4::v1::Recipe::GetReflection();
+  bool warmup_given = false;
+  // epochs first: warmup_epochs is bounded by it.
+  std::vector<std::string> order = {"epochs"};
+  for (const auto& name : known) if (name != "epochs") order.push_back(name);
+  for (const auto& name : order) {
+    const YAML::Node value = node[name];
+    if (!value.IsDefined()) continue;
+    RecipeBound bound = RecipeBounds().at(name);
+    if (name == "epochs") bound.max = limits.max_epochs;
+    if (name == "warmup_epochs") { bound.max = recipe.epochs(); warmup_given = true; }
+    const auto* field = descriptor->FindFieldByName(name);
+    const std::string path = absl::StrCat("recipe.", name);
+    if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_INT32) {
+      if (auto v = ReadInteger(value, path, static_cast<int64_t>(bound.min), static_cast<int64_t>(bound.max), problems)) {
+        reflection->SetInt32(&recipe, field, static_cast<int32_t>(*v));
+      }
+    } else {
+      if (auto v = ReadNumber(value, path, bound.min, bound.max, bound.min_exclusive, problems)) {
+        reflection->SetDouble(&recipe, field, *v);
+      }
+    }
+  }
+  // The design's 5 warm-up epochs would swallow a short run whole; unless the
+  // user says otherwise, warm up for at most all but the last epoch.
+  if (!warmup_given) recipe.set_warmup_epochs(std::min(recipe.warmup_epochs(), std::max(0, recipe.epochs() - 1)));
+  if (recipe.min_lr() > recipe.lr()) {
+    problems.Add(node["min_lr"], "recipe.min_lr", "must not exceed recipe.lr");
+  }
+}
+
+// "channels=1,size=28,classes=10,noise=0.2": the synthetic set's knobs. The
+// worker owns their meaning; this only keeps the text well formed and bounded.
+std::string CheckSyntheticOptions(const std::string& options) {
+  static const std::map<std::string, std::pair<double, double>> kKnobs = {
+      {"channels", {1, 4}}, {"size", {8, 256}}, {"classes", {2, 216}}, {"noise", {0, 1}}};
+  for (absl::string_view item : absl::StrSplit(options, ',')) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    const auto knob = kKnobs.find(kv.first);
+    if (knob == kKnobs.end()) {
+      return absl::StrCat("synthetic option ", Quote(kv.first), " is unknown (expected channels, size, classes, noise)");
+    }
+    double value = 0;
+    if (!absl::SimpleAtod(kv.second, &value) || value < knob->second.first || value > knob->second.second) {
+      return absl::StrCat("synthetic option ", kv.first, "=", Quote(kv.second), " must be a number in [",
+                          knob->second.first, ", ", knob->second.second, "]");
+    }
+  }
+  return "";
+}
+
+void ParseDataset(const YAML::Node& node, moe4::v1::DatasetSpec& dataset, Problems& problems) {
+  if (!node.IsMap()) {
+    problems.Add(node, "dataset", absl::StrCat("expected a mapping, got ", Describe(node)));
+    return;
+  }
+  CheckKeys(node, "dataset", {"name", "path", "train_subset", "test_subset", "resize"}, problems);
+  if (!node["name"].IsDefined()) {
+    problems.Add(node, "dataset.name", absl::StrCat("required (one of ", absl::StrJoin(kDatasets, ", "), ")"));
+  } else if (auto name = ReadString(node["name"], "dataset.name", kMaxNameLength, problems)) {
+    if (name->rfind("synthetic:", 0) == 0) {
+      if (auto error = CheckSyntheticOptions(name->substr(10)); !error.empty()) {
+        problems.Add(node["name"], "dataset.name", error);
+      } else {
+        dataset.set_name(*name);
+      }
+    } else if (std::find(kDatasets.begin(), kDatasets.end(), *name) == kDatasets.end()) {
+      const std::string hint = ClosestMatch(*name, kDatasets);
+      problems.Add(node["name"], "dataset.name",
+                   absl::StrCat("unknown dataset ", Quote(*name), " (expected ", absl::StrJoin(kDatasets, ", "), ")",
+                                hint.empty() ? "" : absl::StrCat("; did you mean \"", hint, "\"?")));
+    } else {
+      dataset.set_name(*name);
+    }
+  }
+  if (node["path"].IsDefined()) {
+    if (auto path = ReadString(node["path"], "dataset.path", kMaxPathLength, problems)) dataset.set_path(*path);
+  }
+  if (node["train_subset"].IsDefined()) {
+    if (auto v = ReadInteger(node["train_subset"], "dataset.train_subset", 0, 10'000'000, problems)) dataset.set_train_subset(*v);
+  }
+  if (node["test_subset"].IsDefined()) {
+    if (auto v = ReadInteger(node["test_subset"], "dataset.test_subset", 0, 10'000'000, problems)) dataset.set_test_subset(*v);
+  }
+  if (node["resize"].IsDefined()) {
+    if (auto v = ReadInteger(node["resize"], "dataset.resize", 0, 512, problems)) {
+      if (*v != 0 && *v < 16) {
+        problems.Add(node["resize"], "dataset.resize", "must be 0 (native) or at least 16 pixels");
+      } else {
+        dataset.set_resize(*v);
+      }
+    }
+  }
+}
+
+void ParseRequirements(const YAML::Node& node, moe4::v1::DeviceRequirement& requirements, Problems& problems) {
+  if (!node.IsMap()) {
+    problems.Add(node, "requirements", absl::StrCat("expected a mapping, got ", Describe(node)));
+    return;
+  }
+  CheckKeys(node, "requirements", {"device_kind", "min_memory_mb"}, problems);
+  if (node["device_kind"].IsDefined()) {
+    if (auto kind = ReadString(node["device_kind"], "requirements.device_kind", kMaxNameLength, problems)) {
+      if (std::find(kDeviceKinds.begin(), kDeviceKinds.end(), *kind) == kDeviceKinds.end()) {
+        problems.Add(node["device_kind"], "requirements.device_kind",
+                     absl::StrCat("unknown device kind ", Quote(*kind), " (expected cpu or cuda)"));
+      } else {
+        requirements.set_device_kind(*kind);
+      }
+    }
+  }
+  if (node["min_memory_mb"].IsDefined()) {
+    if (auto v = ReadInteger(node["min_memory_mb"], "requirements.min_memory_mb", 0, 10'000'000, problems)) {
+      requirements.set_min_memory_mb(*v);
+    }
+  }
+}
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  return std::all_of(name.begin(), name.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+moe4::v1::Recipe DefaultRecipe() {
+  moe4::v1::Recipe r;
+  r.set_epochs(10);
+  r.set_batch_size(128);
+  r.set_lr(1e-3);
+  r.set_gate_lr_scale(2.0);
+  r.set_weight_decay(5e-4);
+  r.set_beta1(0.9);
+  r.set_beta2(0.999);
+  r.set_warmup_epochs(5);
+  r.set_warmup_start_factor(0.1);
+  r.set_min_lr(1e-6);
+  r.set_grad_clip_norm(1.0);
+  r.set_mixup_alpha(0.2);
+  r.set_label_smoothing(0.1);
+  r.set_load_balance_weight(0.01);
+  r.set_entropy_weight(0.0);
+  r.set_oracle_weight(0.0);
+  r.set_gate_temperature(2.0);
+  r.set_gate_noise_std(0.1);
+  r.set_gate_top_k(0);
+  r.set_width(1.0);
+  return r;
+}
+
+absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const SpecLimits& limits) {
+  if (yaml.size() > limits.max_spec_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("spec: ", yaml.size(), " bytes is larger than the limit of ", limits.max_spec_bytes));
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("line ", e.mark.line + 1, ": spec: not valid YAML: ", e.msg));
+  }
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat("spec: expected a mapping of fields, got ", Describe(root)));
+  }
+
+  Problems problems;
+  CampaignSpec spec;
+  spec.recipe = DefaultRecipe();
+  spec.dataset.set_name("synthetic");
+  CheckKeys(root, "",
+            {"name", "families", "exclude", "k", "sampler", "budget", "seed", "max_attempts", "priority",
+             "max_job_seconds", "dataset", "recipe", "requirements"},
+            problems);
+
+  if (!root["name"].IsDefined()) {
+    problems.Add(root, "name", "required");
+  } else if (auto name = ReadString(root["name"], "name", 1 << 20, problems)) {
+    if (!ValidName(*name)) {
+      problems.Add(root["name"], "name",
+                   absl::StrCat(Quote(*name), " must be 1-", kMaxNameLength, " characters of A-Z a-z 0-9 . _ -"));
+    } else {
+      spec.name = *name;
+    }
+  }
+
+  bool pool_ok = true;
+  std::vector<std::string> pool = FamilyCatalogue();
+  if (root["families"].IsDefined()) {
+    auto families = ReadFamilyList(root["families"], "families", problems);
+    if (families) pool = *families; else pool_ok = false;
+  }
+  if (root["exclude"].IsDefined()) {
+    if (auto excluded = ReadFamilyList(root["exclude"], "exclude", problems)) {
+      for (const auto& family : *excluded) pool.erase(std::remove(pool.begin(), pool.end(), family), pool.end());
+    } else {
+      pool_ok = false;
+    }
+  }
+  std::sort(pool.begin(), pool.end());
+  spec.pool = pool;
+  if (pool_ok && pool.empty()) problems.Add(root["families"], "families", "the pool is empty after exclude");
+
+  if (root["k"].IsDefined()) {
+    if (auto k = ReadInteger(root["k"], "k", 1, kMaxK, problems)) spec.k = static_cast<int>(*k);
+    else pool_ok = false;
+  }
+  if (pool_ok && !pool.empty() && spec.k > static_cast<int>(pool.size())) {
+    problems.Add(root["k"], "k", absl::StrCat(spec.k, " is larger than the pool (", pool.size(), " families)"));
+    pool_ok = false;
+  }
+
+  if (root["sampler"].IsDefined()) {
+    if (auto name = ReadString(root["sampler"], "sampler", kMaxNameLength, problems)) {
+      auto kind = ParseSamplerKind(*name);
+      if (kind.ok()) spec.sampler = *kind;
+      else problems.Add(root["sampler"], "sampler", std::string(absl::StripPrefix(kind.status().message(), "sampler: ")));
+    }
+  }
+
+  const uint64_t combinations = Binomial(static_cast<int>(pool.size()), spec.k);
+  if (root["budget"].IsDefined()) {
+    if (auto budget = ReadInteger(root["budget"], "budget", 1, std::numeric_limits<int64_t>::max(), problems)) {
+      spec.budget = static_cast<uint64_t>(*budget);
+      if (pool_ok && spec.budget > combinations) {
+        problems.Add(root["budget"], "budget",
+                     absl::StrCat(spec.budget, " exceeds C(", pool.size(), ",", spec.k, ") = ", combinations,
+                                  " combinations"));
+      } else if (spec.budget > limits.max_budget) {
+        problems.Add(root["budget"], "budget",
+                     absl::StrCat(spec.budget, " is above this coordinator's limit of ", limits.max_budget, " jobs"));
+      } else if (pool_ok && spec.sampler == SamplerKind::kExhaustive && spec.budget != combinations) {
+        problems.Add(root["budget"], "budget",
+                     absl::StrCat("the exhaustive sampler runs all C(", pool.size(), ",", spec.k, ") = ", combinations,
+                                  " combinations; omit budget or set it to that"));
+      }
+    }
+  } else if (spec.sampler == SamplerKind::kExhaustive) {
+    if (pool_ok && combinations > limits.max_budget) {
+      problems.Add(root, "budget",
+                   absl::StrCat("the exhaustive sampler would create C(", pool.size(), ",", spec.k, ") = ", combinations,
+                                " jobs, above this coordinator's limit of ", limits.max_budget));
+    }
+    spec.budget = combinations;
+  } else {
+    problems.Add(root, "budget", "required (the number of combinations to evaluate)");
+  }
+
+  if (root["seed"].IsDefined()) {
+    if (auto seed = ReadInteger(root["seed"], "seed", 0, std::numeric_limits<int64_t>::max(), problems)) {
+      spec.seed = static_cast<uint64_t>(*seed);
+    }
+  }
+  if (root["max_attempts"].IsDefined()) {
+    if (auto v = ReadInteger(root["max_attempts"], "max_attempts", 1, 100, problems)) spec.max_attempts = *v;
+  }
+  if (root["priority"].IsDefined()) {
+    if (auto v = ReadInteger(root["priority"], "priority", -1000, 1000, problems)) spec.priority = *v;
+  }
+  if (root["max_job_seconds"].IsDefined()) {
+    if (auto v = ReadInteger(root["max_job_seconds"], "max_job_seconds", 0, kMaxJobSeconds, problems)) {
+      spec.max_job_seconds = *v;
+    }
+  }
+  if (root["dataset"].IsDefined()) ParseDataset(root["dataset"], spec.dataset, problems);
+  if (root["recipe"].IsDefined()) ParseRecipe(root["recipe"], limits, spec.recipe, problems);
+  if (spec.recipe.gate_top_k() > spec.k) {
+    problems.Add(root["recipe"]["gate_top_k"], "recipe.gate_top_k",
+                 absl::StrCat(spec.recipe.gate_top_k(), " is larger than k (", spec.k, ")"));
+  }
+  if (root["requirements"].IsDefined()) ParseRequirements(root["requirements"], spec.requirements, problems);
+
+  if (!problems.empty()) return problems.ToStatus();
+  return spec;
+}
+
+std::vector<std::string> FamiliesOfRank(const CampaignSpec& spec, uint64_t rank) {
+  std::vector<std::string> families;
+  for (int index : UnrankCombination(rank, static_cast<int>(spec.pool.size()), spec.k)) {
+    families.push_back(spec.pool[index]);
+  }
+  return families;
+}
+
+uint64_t JobSeed(uint64_t campaign_seed, uint64_t rank) {
+  // SplitMix64 finaliser over the pair: cheap, well mixed, stable forever.
+  uint64_t z = campaign_seed ^ (rank + 0x9e3779b97f4a7c15ULL + (campaign_seed << 6) + (campaign_seed >> 2));
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace moe4

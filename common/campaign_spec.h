@@ -1,0 +1,73 @@
+// A campaign spec: the YAML a researcher submits with `moe4ctl submit`.
+//
+// The parser resolves every default (the design's recipe), checks every field
+// and bound, and reports *all* problems at once, each naming the field path,
+// its line in the YAML and the reason, e.g.
+//   line 4: families[3]: unknown family "Resnet" (did you mean "ResNet"?)
+// The same parser runs in moe4ctl (so mistakes are caught before anything is
+// sent) and in the coordinator (which never trusts a client). Pure; safe for
+// concurrent use.
+//
+// YAML shape (docs/spec.md documents every field and default):
+//   name: fashion-moe4          # required, 1..100 chars of [A-Za-z0-9._-]
+//   families: [AirNet, ...]     # the pool; default: the whole catalogue
+//   exclude: [VGG]              # removed from the pool
+//   k: 4                        # experts per ensemble, 1..8 (<= pool size)
+//   sampler: stratified         # lexicographic | uniform | stratified | exhaustive
+//   budget: 100                 # candidates; exhaustive: omit or C(N,K)
+//   seed: 0
+//   max_attempts: 3             # leases per job before it is failed
+//   priority: 0                 # higher runs first
+//   max_job_seconds: 0          # 0 = no per-job time budget
+//   dataset: {name: fashion-mnist, path: "", train_subset: 0, test_subset: 0, resize: 0}
+//   recipe: {epochs: 10, batch_size: 128, lr: 0.001, ...}   # see moe4.proto Recipe
+//   requirements: {device_kind: "", min_memory_mb: 0}
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/sampling.h"
+#include "moe4/v1/moe4.pb.h"
+
+namespace moe4 {
+
+// Bounds applied to every spec; a coordinator may lower them by flag.
+struct SpecLimits {
+  uint64_t max_budget = 100000;    // jobs one campaign may create
+  int max_epochs = 1000;           // recipe.epochs upper bound
+  size_t max_spec_bytes = 256 * 1024;  // the YAML text itself
+};
+
+struct CampaignSpec {
+  std::string name;
+  std::vector<std::string> pool;   // resolved families, byte order, no duplicates
+  int k = 4;
+  SamplerKind sampler = SamplerKind::kStratified;
+  uint64_t budget = 0;             // resolved (exhaustive: C(N, K))
+  uint64_t seed = 0;
+  int max_attempts = 3;
+  int priority = 0;
+  int64_t max_job_seconds = 0;
+  moe4::v1::Recipe recipe;         // every field resolved to a value
+  moe4::v1::DatasetSpec dataset;
+  moe4::v1::DeviceRequirement requirements;
+};
+
+// The design's training recipe defaults (epochs 10, batch 128, lr 1e-3, ...).
+moe4::v1::Recipe DefaultRecipe();
+
+// Parses and validates. InvalidArgument with one line per problem.
+absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const SpecLimits& limits = {});
+
+// The pool families of one sampled rank, in byte order.
+std::vector<std::string> FamiliesOfRank(const CampaignSpec& spec, uint64_t rank);
+
+// Per-job seed: the campaign seed mixed with the candidate rank, so two jobs of
+// one campaign never share a random stream and a job's seed never changes.
+uint64_t JobSeed(uint64_t campaign_seed, uint64_t rank);
+
+}  // namespace moe4

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12's archive only, every package moe4 builds, tests and
+# runs with. Idempotent: packages already installed are skipped, and apt is not
+# touched at all when nothing is missing. Works as root or with sudo.
+#
+#   deploy/install-deps.sh            # build + test + quickstart dependencies
+#   MOE4_NO_WORKER=1 deploy/install-deps.sh   # coordinator/moe4ctl only (no LibTorch)
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  # wire contract
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  # coordinator
+  libpqxx-dev libpq-dev libboost-dev libboost-system-dev postgresql postgresql-contrib
+  libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libabsl-dev
+  # tests
+  libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+  # scripts
+  procps iproute2 gzip
+)
+if [[ "${MOE4_NO_WORKER:-0}" != 1 ]]; then
+  # Debian's default BLAS is the reference one (~30x slower GEMM): OpenBLAS with
+  # OpenMP is what makes LibTorch on the CPU usable.
+  packages+=(libtorch-dev libopenblas0-openmp dataset-fashion-mnist)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

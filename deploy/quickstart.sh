@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# One command, fresh Debian 12 box to finished campaign: installs what is
+# missing, builds, starts a throwaway PostgreSQL, the coordinator and one CPU
+# worker, submits deploy/examples/quickstart.yaml (or the spec given), follows
+# it until done, prints the leaderboard and how to query the results with
+# psql, then stops everything it started (also on Ctrl-C).
+#
+#   ./deploy/quickstart.sh [SPEC.yaml] [--keep]
+#     --keep   leave PostgreSQL running at the end so you can query it
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+spec=deploy/examples/quickstart.yaml
+keep=0
+for arg in "$@"; do
+  case "$arg" in
+    --keep) keep=1 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) spec=$arg ;;
+  esac
+done
+[[ -f "$spec" ]] || { echo "quickstart: spec $spec not found" >&2; exit 2; }
+started=$(date +%s)
+
+deploy/install-deps.sh
+deploy/build.sh
+bin=$root/build
+
+work=$(mktemp -d /tmp/moe4-quickstart.XXXXXX)
+chmod 755 "$work"
+pids=()
+pg_dir=""
+cleanup() {
+  local code=$?
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ -n "$pg_dir" && $keep -eq 0 ]]; then deploy/pg-throwaway.sh stop "$pg_dir"; fi
+  if [[ $keep -eq 0 ]]; then rm -rf "$work"; fi
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'echo; echo "quickstart: interrupted, stopping"; exit 130' INT TERM
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+wait_for_port() {  # port pid name
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { echo "quickstart: $3 exited; its log:" >&2; cat "$work/$3.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "quickstart: $3 did not open port $1" >&2; return 1
+}
+
+eval "$(deploy/pg-throwaway.sh start "$work/pg")"
+pg_dir=$MOE4_PG_DIR
+deploy/db-init.sh "$MOE4_PG_URL" moe4 >/dev/null
+db_url="host=127.0.0.1 port=$MOE4_PG_PORT user=moe4 dbname=moe4"
+
+# Tokens live in files readable only by us: never on a command line.
+umask 077
+head -c 24 /dev/urandom | base64 >"$work/admin.token"
+head -c 24 /dev/urandom | base64 >"$work/worker.token"
+umask 022
+
+port=$(free_port)
+http_port=$(free_port)
+MOE4_DB_URL=$db_url "$bin/coordinator/moe4-coordinator" --listen "127.0.0.1:$port" \
+  --http-listen "127.0.0.1:$http_port" --admin-token-file "$work/admin.token" \
+  --worker-token-file "$work/worker.token" >"$work/coordinator.log" 2>&1 &
+pids+=($!)
+wait_for_port "$port" "${pids[-1]}" coordinator
+
+"$bin/worker/moe4-worker" --coordinator "127.0.0.1:$port" --token-file "$work/worker.token" \
+  --name quickstart-cpu --device cpu --checkpoint-dir "$work/checkpoints" >"$work/worker.log" 2>&1 &
+pids+=($!)
+
+ctl=("$bin/ctl/moe4ctl" --coordinator "127.0.0.1:$port" --token-file "$work/admin.token")
+echo
+echo "quickstart: coordinator on 127.0.0.1:$port, worker started; logs in $work"
+echo "quickstart: query the results while it runs:  psql \"$db_url\""
+echo
+"${ctl[@]}" submit "$spec" | tee "$work/submit.out"
+id=$(sed -n 's/^submitted campaign \([0-9]*\).*/\1/p' "$work/submit.out")
+[[ -n "$id" ]] || { echo "quickstart: submit failed" >&2; exit 1; }
+
+while :; do
+  out=$("${ctl[@]}" status "$id")
+  line=$(printf '%s\n' "$out" | sed -n 's/^progress //p')
+  printf '\r%-100s' "campaign $id: $line"
+  if printf '%s\n' "$out" | head -1 | grep -qE ': (done|cancelled),'; then break; fi
+  kill -0 "${pids[1]}" 2>/dev/null || { echo; echo "quickstart: the worker died; its log:" >&2; tail -20 "$work/worker.log" >&2; exit 1; }
+  sleep 2
+done
+echo
+echo
+"${ctl[@]}" status "$id"
+echo
+"${ctl[@]}" leaderboard "$id"
+echo
+elapsed=$(( $(date +%s) - started ))
+echo "quickstart: campaign $id finished; whole run took ${elapsed} s"
+echo "quickstart: query the results with:"
+echo "  psql \"$db_url\" -c 'SELECT * FROM v_leaderboard WHERE campaign_id = $id'"
+if [[ $keep -eq 1 ]]; then
+  echo "quickstart: PostgreSQL left running (--keep); stop it with: deploy/pg-throwaway.sh stop $pg_dir"
+else
+  echo "quickstart: (PostgreSQL is stopped now; rerun with --keep to leave it running for psql)"
+fi

@@ -1,0 +1,110 @@
+// moe4-coordinator: samples campaigns into jobs, leases them to workers, stores
+// every result in PostgreSQL. See docs and coordinator/server/coordinator_server.h.
+//
+// Tokens come from files or the environment, never from flags: a command line
+// is visible to every user through `ps`.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "common/auth.h"
+#include "common/logging.h"
+#include "coordinator/server/coordinator_server.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  moe4::coordinator::CoordinatorOptions o;
+  std::string admin_token_file, worker_token_file, log_level = "info";
+  int64_t lease_seconds = 60, reaper_interval_ms = 1000;
+  uint64_t max_budget = o.limits.max_budget;
+  int max_epochs = o.limits.max_epochs;
+
+  CLI::App app{"moe4-coordinator: runs MoE architecture-search campaigns over gRPC workers"};
+  app.add_option("--listen", o.listen, "gRPC listen address")->capture_default_str();
+  app.add_option("--db-url", o.db_url,
+                 "PostgreSQL conninfo or URI (default: env MOE4_DB_URL)");
+  app.add_option("--db-pool", o.db_pool, "database connections")->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--lease-seconds", lease_seconds, "job lease; workers heartbeat at least every third")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  app.add_option("--reaper-interval-ms", reaper_interval_ms, "how often expired leases are reaped")
+      ->capture_default_str()->check(CLI::Range(int64_t{10}, int64_t{3600000}));
+  app.add_option("--http-listen", o.http_listen, "/healthz and /metrics address (\"\" disables)")
+      ->capture_default_str();
+  app.add_option("--max-budget", max_budget, "most jobs one campaign may create")
+      ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{10000000}));
+  app.add_option("--max-epochs", max_epochs, "most epochs a recipe may ask for")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--admin-token-file", admin_token_file,
+                 "file holding the admin token (default: env MOE4_ADMIN_TOKEN)");
+  app.add_option("--worker-token-file", worker_token_file,
+                 "file holding the worker token (default: env MOE4_WORKER_TOKEN)");
+  app.add_option("--tls-cert", o.tls_cert_file, "PEM certificate chain: serve TLS");
+  app.add_option("--tls-key", o.tls_key_file, "PEM private key for --tls-cert");
+  app.add_option("--tls-client-ca", o.tls_client_ca_file,
+                 "PEM CA bundle: require and verify client certificates");
+  app.add_option("--instance-id", o.instance_id, "name in jobs.lease_owner (default host:pid)");
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  if (absl::Status s = moe4::InitLogging("moe4-coordinator", log_level); !s.ok()) {
+    std::cerr << "moe4-coordinator: " << s.message() << "\n";
+    return 2;
+  }
+  if (o.db_url.empty()) {
+    if (const char* env = std::getenv("MOE4_DB_URL")) o.db_url = env;
+  }
+  if (o.db_url.empty()) {
+    spdlog::error("no database: pass --db-url or set MOE4_DB_URL");
+    return 2;
+  }
+  auto admin = moe4::LoadToken(admin_token_file, "MOE4_ADMIN_TOKEN");
+  auto worker = moe4::LoadToken(worker_token_file, "MOE4_WORKER_TOKEN");
+  if (!admin.ok() || !worker.ok()) {
+    spdlog::error("refusing to start without both tokens: {}",
+                  std::string(!admin.ok() ? admin.status().message() : worker.status().message()));
+    return 2;
+  }
+  o.admin_token = *admin;
+  o.worker_token = *worker;
+  o.lease = absl::Seconds(lease_seconds);
+  o.reaper_interval = absl::Milliseconds(reaper_interval_ms);
+  o.limits.max_budget = max_budget;
+  o.limits.max_epochs = max_epochs;
+
+  // Installed before any server thread starts, so SIGINT/SIGTERM always reach
+  // this io_context rather than killing the process mid-transaction.
+  boost::asio::io_context signals_io(1);
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+
+  auto server = moe4::coordinator::CoordinatorServer::Start(o);
+  if (!server.ok()) {
+    spdlog::error("cannot start: {}", server.status().ToString());
+    return 1;
+  }
+  std::string http = o.http_listen.empty()
+                         ? std::string("disabled")
+                         : o.http_listen.substr(0, o.http_listen.rfind(':')) + ":" +
+                               std::to_string((*server)->http_port());
+  spdlog::info("http (/healthz, /metrics): {}", http);
+  // Scripts wait for this exact line.
+  std::printf("moe4-coordinator listening on %s\n",
+              (o.listen.substr(0, o.listen.rfind(':')) + ":" +
+               std::to_string((*server)->grpc_port()))
+                  .c_str());
+  std::fflush(stdout);
+
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", signo);
+    (*server)->Shutdown();
+  });
+  signals_io.run();
+  server->reset();
+  spdlog::info("stopped");
+  return 0;
+}

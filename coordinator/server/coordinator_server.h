@@ -1,0 +1,65 @@
+// CoordinatorServer: one running coordinator, wired from its options: the
+// Postgres pool and store (schema migrated at start), the gRPC services, the
+// lease reaper and the HTTP endpoint. main() owns one; tests run one or more
+// in-process on loopback. Start/Shutdown/Wait from the owning thread; the
+// parts it owns are safe for concurrent use.
+#pragma once
+
+#include <grpcpp/server.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/campaign_spec.h"
+
+namespace moe4::coordinator {
+
+struct CoordinatorOptions {
+  std::string listen = "127.0.0.1:50051";      // gRPC address; port 0 picks a free one
+  std::string http_listen = "127.0.0.1:9464";  // /healthz and /metrics; "" disables
+  std::string db_url;                          // libpq conninfo or URI; required
+  int db_pool = 8;                             // database connections
+  absl::Duration db_wait = absl::Seconds(30);  // keep retrying an unreachable DB at start
+  absl::Duration lease = absl::Seconds(60);    // lease length; heartbeats extend it
+  absl::Duration reaper_interval = absl::Milliseconds(1000);
+  absl::Duration backoff_base = absl::Seconds(5);  // retry delay after attempt 1, doubling
+  absl::Duration backoff_max = absl::Minutes(5);
+  absl::Duration worker_liveness = absl::ZeroDuration();  // 0 = 2 * lease
+  int retry_after_ms = 1000;                   // idle workers poll this often
+  absl::Duration watch_poll = absl::Seconds(1);
+  SpecLimits limits;                           // max_budget etc.
+  int max_receive_bytes = 4 * 1024 * 1024;     // largest request accepted
+  std::string admin_token;                     // required, distinct from worker_token
+  std::string worker_token;                    // required
+  std::string tls_cert_file;                   // PEM; with tls_key_file enables TLS
+  std::string tls_key_file;
+  std::string tls_client_ca_file;              // PEM; when set clients must present a cert
+  std::string instance_id;                     // "" = hostname:pid; written as lease_owner
+};
+
+class CoordinatorServer {
+ public:
+  // Connects (waiting up to db_wait), migrates, and starts serving.
+  static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(CoordinatorOptions options);
+  ~CoordinatorServer();  // shuts down
+
+  int grpc_port() const;
+  int http_port() const;  // 0 when HTTP is disabled
+
+  // Stops accepting calls, ends Watch streams, waits up to `grace` for calls in
+  // flight, then stops the reaper and HTTP. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+  // Blocks until Shutdown has run.
+  void Wait();
+
+  struct Parts;  // defined in the .cc
+
+ private:
+  explicit CoordinatorServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace moe4::coordinator

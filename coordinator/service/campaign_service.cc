@@ -1,0 +1,228 @@
+#include "coordinator/service/campaign_service.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "coordinator/scheduler/campaign_planner.h"
+#include "coordinator/scheduler/pending_reason.h"
+#include "coordinator/service/validation.h"
+#include "spdlog/spdlog.h"
+
+namespace moe4::coordinator {
+namespace {
+
+constexpr Scope kScope = Scope::kCampaignService;
+
+bool Finished(moe4::v1::CampaignState s) {
+  return s == moe4::v1::CAMPAIGN_STATE_DONE || s == moe4::v1::CAMPAIGN_STATE_CANCELLED;
+}
+
+}  // namespace
+
+CampaignServiceImpl::CampaignServiceImpl(JobStore& store, const RpcRunner& runner,
+                                         CampaignServiceOptions options)
+    : store_(store), runner_(runner), options_(std::move(options)) {}
+
+grpc::Status CampaignServiceImpl::Submit(grpc::ServerContext* ctx,
+                                         const moe4::v1::SubmitRequest* req,
+                                         moe4::v1::SubmitResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/Submit", kScope, [&]() -> absl::Status {
+    if (req->spec_yaml().empty() || req->spec_yaml().size() > options_.limits.max_spec_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("spec_yaml: must be 1..",
+                                                     options_.limits.max_spec_bytes,
+                                                     " bytes, got ", req->spec_yaml().size()));
+    }
+    absl::StatusOr<CampaignPlan> plan = PlanCampaign(req->spec_yaml(), options_.limits);
+    if (!plan.ok()) return plan.status();
+    resp->set_jobs(static_cast<int32_t>(plan->jobs.size()));
+    if (req->dry_run()) {
+      std::vector<std::vector<std::string>> candidates;
+      candidates.reserve(plan->jobs.size());
+      for (const PlannedJob& job : plan->jobs) {
+        moe4::v1::Combination* c = resp->add_combinations();
+        c->set_rank(static_cast<int64_t>(job.rank));
+        for (const auto& f : job.families) c->add_families(f);
+        candidates.push_back(job.families);
+      }
+      *resp->mutable_coverage() = CoverageOf(plan->spec.pool, plan->spec.k, candidates);
+      return absl::OkStatus();
+    }
+    absl::StatusOr<int64_t> id = store_.CreateCampaign(*plan);
+    if (!id.ok()) return id.status();
+    resp->set_campaign_id(*id);
+    spdlog::info("campaign {} \"{}\" submitted: {} jobs, k={}, sampler={}", *id, plan->spec.name,
+                 plan->jobs.size(), plan->spec.k, SamplerName(plan->spec.sampler));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CampaignServiceImpl::List(grpc::ServerContext* ctx, const moe4::v1::ListRequest* req,
+                                       moe4::v1::ListResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/List", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckRange("limit", req->limit(), 0, kMaxListLimit);
+    if (!s.ok()) return s;
+    auto campaigns = store_.ListCampaigns(req->limit() == 0 ? 50 : req->limit());
+    if (!campaigns.ok()) return campaigns.status();
+    for (auto& c : *campaigns) *resp->add_campaigns() = std::move(c);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<moe4::v1::GetResponse> CampaignServiceImpl::Snapshot(int64_t campaign_id) {
+  absl::StatusOr<CampaignStatus> st = store_.GetCampaign(campaign_id);
+  if (!st.ok()) return st.status();
+  moe4::v1::GetResponse resp = std::move(st->response);
+  const int pending = resp.campaign().pending();
+  if (st->state == moe4::v1::CAMPAIGN_STATE_PAUSED && pending > 0) {
+    resp.set_pending_reason(absl::StrCat(pending, " pending jobs wait: the campaign is paused"));
+  } else if (st->state == moe4::v1::CAMPAIGN_STATE_ACTIVE) {
+    resp.set_pending_reason(ExplainPending(st->pending_ready, st->live_workers));
+  }
+  return resp;
+}
+
+grpc::Status CampaignServiceImpl::Get(grpc::ServerContext* ctx, const moe4::v1::GetRequest* req,
+                                      moe4::v1::GetResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/Get", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckId("campaign_id", req->campaign_id());
+    if (!s.ok()) return s;
+    auto snap = Snapshot(req->campaign_id());
+    if (!snap.ok()) return snap.status();
+    *resp = std::move(*snap);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CampaignServiceImpl::Cancel(grpc::ServerContext* ctx,
+                                         const moe4::v1::CancelRequest* req,
+                                         moe4::v1::CancelResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/Cancel", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckId("campaign_id", req->campaign_id());
+    if (!s.ok()) return s;
+    auto n = store_.CancelCampaign(req->campaign_id());
+    if (!n.ok()) return n.status();
+    resp->set_jobs_cancelled(*n);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CampaignServiceImpl::Pause(grpc::ServerContext* ctx,
+                                        const moe4::v1::PauseRequest* req,
+                                        moe4::v1::PauseResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/Pause", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckId("campaign_id", req->campaign_id());
+    if (!s.ok()) return s;
+    return store_.PauseCampaign(req->campaign_id());
+  });
+}
+
+grpc::Status CampaignServiceImpl::Resume(grpc::ServerContext* ctx,
+                                         const moe4::v1::ResumeRequest* req,
+                                         moe4::v1::ResumeResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/Resume", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckId("campaign_id", req->campaign_id());
+    if (!s.ok()) return s;
+    return store_.ResumeCampaign(req->campaign_id());
+  });
+}
+
+grpc::Status CampaignServiceImpl::Watch(grpc::ServerContext* ctx,
+                                        const moe4::v1::WatchRequest* req,
+                                        grpc::ServerWriter<moe4::v1::WatchResponse>* writer) {
+  return runner_.Run(ctx, "CampaignService/Watch", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckId("campaign_id", req->campaign_id());
+    if (!s.ok()) return s;
+    if (watches_.fetch_add(1) >= options_.max_watches) {
+      watches_.fetch_sub(1);
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "too many concurrent watches (", options_.max_watches, "); poll with Get instead"));
+    }
+    struct Release {
+      std::atomic<int>& n;
+      ~Release() { n.fetch_sub(1); }
+    } release{watches_};
+
+    std::string last;  // serialized last snapshot sent
+    bool first = true;
+    while (!stopping_ && !ctx->IsCancelled()) {
+      auto snap = Snapshot(req->campaign_id());
+      if (!snap.ok()) {
+        // A database blip should not end a long watch; anything else does.
+        if (!absl::IsUnavailable(snap.status()) || first) return snap.status();
+      } else {
+        first = false;
+        std::string bytes = snap->SerializeAsString();
+        if (bytes != last) {
+          moe4::v1::WatchResponse out;
+          *out.mutable_status() = *snap;
+          if (!writer->Write(out)) return absl::OkStatus();  // the client went away
+          last = std::move(bytes);
+        }
+        if (Finished(snap->campaign().state())) return absl::OkStatus();
+      }
+      // Sleep in small steps so that cancellation and shutdown are noticed.
+      const absl::Time until = absl::Now() + options_.watch_poll;
+      while (absl::Now() < until && !stopping_ && !ctx->IsCancelled()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CampaignServiceImpl::Leaderboard(grpc::ServerContext* ctx,
+                                              const moe4::v1::LeaderboardRequest* req,
+                                              moe4::v1::LeaderboardResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/Leaderboard", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckId("campaign_id", req->campaign_id());
+    if (s.ok()) s = CheckRange("top", req->top(), 0, kMaxLeaderboardTop);
+    if (s.ok() && !req->by().empty() && req->by() != "final" && req->by() != "best") {
+      s = absl::InvalidArgumentError("by: must be \"final\" or \"best\"");
+    }
+    if (!s.ok()) return s;
+    auto entries = store_.Leaderboard(req->campaign_id(), req->top() == 0 ? 20 : req->top(),
+                                      req->by() == "best");
+    if (!entries.ok()) return entries.status();
+    for (auto& e : *entries) *resp->add_entries() = std::move(e);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CampaignServiceImpl::FamilyStats(grpc::ServerContext* ctx,
+                                              const moe4::v1::FamilyStatsRequest* req,
+                                              moe4::v1::FamilyStatsResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/FamilyStats", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckId("campaign_id", req->campaign_id());
+    if (!s.ok()) return s;
+    auto stats = store_.FamilyStats(req->campaign_id());
+    if (!stats.ok()) return stats.status();
+    for (auto& f : *stats) *resp->add_families() = std::move(f);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CampaignServiceImpl::Coverage(grpc::ServerContext* ctx,
+                                           const moe4::v1::CoverageRequest* req,
+                                           moe4::v1::CoverageResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/Coverage", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckId("campaign_id", req->campaign_id());
+    if (!s.ok()) return s;
+    auto cand = store_.Candidates(req->campaign_id());
+    if (!cand.ok()) return cand.status();
+    *resp = CoverageOf(cand->pool, cand->k, cand->families);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CampaignServiceImpl::ListWorkers(grpc::ServerContext* ctx,
+                                              const moe4::v1::ListWorkersRequest* req,
+                                              moe4::v1::ListWorkersResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/ListWorkers", kScope, [&]() -> absl::Status {
+    auto workers = store_.ListWorkers();
+    if (!workers.ok()) return workers.status();
+    for (auto& w : *workers) *resp->add_workers() = std::move(w);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace moe4::coordinator

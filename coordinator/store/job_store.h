@@ -1,0 +1,142 @@
+// JobStore: everything the coordinator keeps, behind one interface.
+//
+// The services and the reaper see only this interface; PgJobStore implements it
+// on PostgreSQL (the single source of truth, shared by every coordinator on the
+// database). Read models are the wire protos, which the services return as they
+// are. Implementations must be safe for concurrent use.
+//
+// Worker writes are fenced: each carries (worker_id, job_id, attempt) and is
+// refused with FAILED_PRECONDITION unless that worker holds that attempt of the
+// job (state leased or running). Duplicates of a write that already took effect
+// (a retried Complete after a lost reply) succeed without effect.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/campaign_spec.h"
+#include "moe4/v1/moe4.pb.h"
+
+namespace moe4::coordinator {
+
+// One job to create: a sampled combination.
+struct PlannedJob {
+  uint64_t rank = 0;                  // combination rank over the pool
+  std::vector<std::string> families;  // K ids, byte order
+  uint64_t seed = 0;                  // JobSeed(campaign seed, rank)
+};
+
+// A validated campaign and its sampled jobs, ready to be written.
+struct CampaignPlan {
+  CampaignSpec spec;
+  std::string spec_yaml;
+  std::vector<PlannedJob> jobs;       // in the order they should run
+};
+
+struct HeartbeatResult {
+  bool cancel = false;                // stop the job: campaign cancelled/paused, job timed out
+  int64_t lease_deadline_unix_ms = 0; // 0 when cancel
+};
+
+struct FailResult {
+  bool will_retry = false;
+};
+
+// What one reaper sweep did.
+struct ReapResult {
+  int requeued = 0;     // expired leases put back to pending
+  int failed = 0;       // expired leases that used up max_attempts
+  int timed_out = 0;    // jobs over max_job_seconds, failed
+  int campaigns_done = 0;
+};
+
+// A group of pending jobs with the same requirements, for "why pending".
+struct PendingGroup {
+  std::string device_kind;   // "" = any
+  int64_t min_memory_mb = 0;
+  int count = 0;
+};
+
+// A worker seen recently (its last call is within the liveness window).
+struct LiveWorker {
+  std::string device_kind;
+  int64_t device_memory_mb = 0;
+};
+
+// Campaign status plus what the scheduler needs to explain pending jobs.
+struct CampaignStatus {
+  moe4::v1::GetResponse response;     // all but pending_reason
+  std::vector<PendingGroup> pending_ready;  // pending, not in backoff, by requirement
+  std::vector<LiveWorker> live_workers;
+  moe4::v1::CampaignState state = moe4::v1::CAMPAIGN_STATE_UNSPECIFIED;
+};
+
+// The candidates of a campaign, for coverage.
+struct CampaignCandidates {
+  int k = 0;
+  std::vector<std::string> pool;
+  std::vector<std::vector<std::string>> families;  // one per job
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // OK when the database answers.
+  virtual absl::Status Ping() = 0;
+
+  // --- campaigns (CampaignService) ---
+  // Writes the campaign and all its jobs in one transaction; returns its id.
+  virtual absl::StatusOr<int64_t> CreateCampaign(const CampaignPlan& plan) = 0;
+  virtual absl::StatusOr<std::vector<moe4::v1::CampaignSummary>> ListCampaigns(int limit) = 0;
+  // NOT_FOUND for an unknown id.
+  virtual absl::StatusOr<CampaignStatus> GetCampaign(int64_t campaign_id) = 0;
+  // Cancels the campaign and every unfinished job; returns the jobs cancelled.
+  virtual absl::StatusOr<int> CancelCampaign(int64_t campaign_id) = 0;
+  // Pause: no new leases; running jobs are told to stop at their next
+  // heartbeat and go back to pending without using up an attempt.
+  virtual absl::Status PauseCampaign(int64_t campaign_id) = 0;
+  virtual absl::Status ResumeCampaign(int64_t campaign_id) = 0;
+  // by_best: order by best_test_accuracy instead of final_test_accuracy.
+  virtual absl::StatusOr<std::vector<moe4::v1::LeaderboardEntry>> Leaderboard(int64_t campaign_id,
+                                                                             int top,
+                                                                             bool by_best) = 0;
+  virtual absl::StatusOr<std::vector<moe4::v1::FamilyStat>> FamilyStats(int64_t campaign_id) = 0;
+  virtual absl::StatusOr<CampaignCandidates> Candidates(int64_t campaign_id) = 0;
+  virtual absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> ListWorkers() = 0;
+  // Job counts by state name ("pending", ...) over all campaigns, for /metrics.
+  virtual absl::StatusOr<std::map<std::string, int64_t>> CountJobsByState() = 0;
+
+  // --- workers (WorkerService) ---
+  // Creates the worker or updates it when the name is known; returns its id.
+  virtual absl::StatusOr<int64_t> RegisterWorker(const moe4::v1::RegisterRequest& req) = 0;
+  // Claims the best pending job the worker can run, or nullopt. NOT_FOUND for
+  // an unknown worker. Fills every JobAssignment field.
+  virtual absl::StatusOr<std::optional<moe4::v1::JobAssignment>> LeaseJob(int64_t worker_id,
+                                                                         absl::Duration lease) = 0;
+  // job_id 0: the worker is idle and alive. Otherwise fenced; extends the lease
+  // and records progress, or asks the worker to stop.
+  virtual absl::StatusOr<HeartbeatResult> Heartbeat(const moe4::v1::HeartbeatRequest& req,
+                                                    absl::Duration lease) = 0;
+  // Fenced; upserts epoch rows, marks the job running, extends the lease.
+  virtual absl::StatusOr<int> ReportEpochs(const moe4::v1::ReportEpochsRequest& req,
+                                           absl::Duration lease) = 0;
+  // Fenced; the result and the state change commit together.
+  virtual absl::Status Complete(const moe4::v1::CompleteRequest& req) = 0;
+  // Fenced; retryable failures go back to pending with backoff until
+  // max_attempts.
+  virtual absl::StatusOr<FailResult> Fail(const moe4::v1::FailRequest& req) = 0;
+
+  // --- reaper ---
+  // Requeues expired leases (or fails them after max_attempts), fails jobs past
+  // max_job_seconds, and marks finished campaigns done.
+  virtual absl::StatusOr<ReapResult> Reap() = 0;
+};
+
+}  // namespace moe4::coordinator

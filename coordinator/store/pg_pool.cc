@@ -1,0 +1,108 @@
+#include "coordinator/store/pg_pool.h"
+
+#include <chrono>
+#include <pqxx/pqxx>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "coordinator/store/pg_errors.h"
+#include "spdlog/spdlog.h"
+
+namespace moe4::coordinator {
+namespace {
+
+std::string WithConnectTimeout(const std::string& conninfo, int seconds) {
+  // A URI carries its options in the query string; leave those alone rather
+  // than risk breaking them. key=value strings take one more pair.
+  if (seconds <= 0 || absl::StrContains(conninfo, "://") ||
+      absl::StrContains(conninfo, "connect_timeout")) {
+    return conninfo;
+  }
+  return absl::StrCat(conninfo, " connect_timeout=", seconds);
+}
+
+}  // namespace
+
+PgPool::PgPool(PgPoolOptions options)
+    : options_(std::move(options)),
+      conninfo_(WithConnectTimeout(options_.conninfo, options_.connect_timeout_seconds)) {
+  const int n = options_.size < 1 ? 1 : options_.size;
+  conns_.resize(n);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int i = n - 1; i >= 0; --i) free_.push_back(i);
+}
+
+PgPool::~PgPool() = default;
+
+int PgPool::Acquire() {
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto timeout = absl::ToChronoMilliseconds(options_.acquire_timeout);
+  if (!free_cv_.wait_for(lock, timeout, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return !free_.empty();
+      })) {
+    return -1;
+  }
+  int slot = free_.back();
+  free_.pop_back();
+  return slot;
+}
+
+void PgPool::Release(int slot) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(slot);
+  }
+  free_cv_.notify_one();
+}
+
+pqxx::connection& PgPool::Connect(int slot) {
+  std::unique_ptr<pqxx::connection>& conn = conns_[slot];
+  if (conn && conn->is_open()) return *conn;
+  conn.reset();
+  auto fresh = std::make_unique<pqxx::connection>(conninfo_);
+  pqxx::nontransaction setup(*fresh);
+  setup.exec(absl::StrCat("SET statement_timeout = ",
+                          absl::ToInt64Milliseconds(options_.statement_timeout)));
+  setup.exec("SET application_name = 'moe4-coordinator'");
+  setup.commit();
+  conn = std::move(fresh);
+  return *conn;
+}
+
+absl::Status PgPool::Run(absl::string_view what,
+                         absl::FunctionRef<absl::Status(pqxx::connection&)> body) {
+  const int slot = Acquire();
+  if (slot < 0) {
+    return absl::UnavailableError(absl::StrCat(what, ": all ", conns_.size(),
+                                               " database connections busy"));
+  }
+  absl::Status status;
+  bool reconnected = false;
+  for (int attempt = 0;; ++attempt) {
+    const bool had_connection = conns_[slot] != nullptr;
+    try {
+      status = body(Connect(slot));
+    } catch (const std::exception& e) {
+      status = StatusFromPqxx(e, what);
+      if (IsConnectionLoss(e)) {
+        conns_[slot].reset();
+        // A connection that sat in the pool across a server restart fails on
+        // first use; one fresh connection tells that apart from an outage.
+        // An in-doubt commit is never re-run: its effect may have landed.
+        if (had_connection && !reconnected &&
+            dynamic_cast<const pqxx::in_doubt_error*>(&e) == nullptr) {
+          reconnected = true;
+          spdlog::warn("{}: database connection lost ({}); reconnecting", std::string(what),
+                       std::string(status.message()));
+          continue;
+        }
+      }
+    }
+    if (absl::IsAborted(status) && attempt < options_.max_retries) continue;
+    break;
+  }
+  Release(slot);
+  return status;
+}
+
+}  // namespace moe4::coordinator

@@ -1,0 +1,594 @@
+// PgJobStore against a real PostgreSQL: each test gets its own database.
+#include "coordinator/store/pg_job_store.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <pqxx/pqxx>
+#include <set>
+#include <thread>
+
+#include "coordinator/scheduler/campaign_planner.h"
+#include "coordinator/store/migrations.h"
+#include "tests/coordinator/test_support.h"
+
+namespace moe4::coordinator {
+namespace {
+
+using testing::Epoch;
+using testing::QueryOne;
+using testing::SpecOptions;
+using testing::SpecYaml;
+using testing::TestDatabase;
+
+class PgJobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(db_.ok()) << db_.error();
+    auto applied = ApplyMigrations(db_.url());
+    ASSERT_TRUE(applied.ok()) << applied.status();
+    PgPoolOptions po;
+    po.conninfo = db_.url();
+    po.size = 16;
+    pool_ = std::make_unique<PgPool>(po);
+    PgJobStoreOptions so;
+    so.instance_id = "test";
+    so.backoff_base = absl::ZeroDuration();  // retries are immediately leasable
+    so.backoff_max = absl::ZeroDuration();
+    store_ = std::make_unique<PgJobStore>(*pool_, so);
+  }
+
+  int64_t Submit(const SpecOptions& o) {
+    auto plan = PlanCampaign(SpecYaml(o), SpecLimits{});
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    if (!plan.ok()) return 0;
+    auto id = store_->CreateCampaign(*plan);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.ok() ? *id : 0;
+  }
+
+  int64_t Worker(const std::string& name, const std::string& kind = "cpu", int64_t mb = 0) {
+    moe4::v1::RegisterRequest r;
+    r.set_name(name);
+    r.set_device_kind(kind);
+    r.set_device_memory_mb(mb);
+    auto id = store_->RegisterWorker(r);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.ok() ? *id : 0;
+  }
+
+  moe4::v1::JobAssignment Lease(int64_t worker) {
+    auto job = store_->LeaseJob(worker, absl::Seconds(60));
+    EXPECT_TRUE(job.ok()) << job.status();
+    EXPECT_TRUE(job.ok() && job->has_value()) << "no job to lease";
+    return job.ok() && job->has_value() ? **job : moe4::v1::JobAssignment{};
+  }
+
+  absl::Status Report(int64_t worker, const moe4::v1::JobAssignment& a, int epoch,
+                      double acc = 0.5) {
+    moe4::v1::ReportEpochsRequest r;
+    r.set_worker_id(worker);
+    r.set_job_id(a.job_id());
+    r.set_attempt(a.attempt());
+    *r.add_epochs() = Epoch(epoch, a.families_size(), acc);
+    return store_->ReportEpochs(r, absl::Seconds(60)).status();
+  }
+
+  absl::Status Complete(int64_t worker, const moe4::v1::JobAssignment& a, double acc = 0.7) {
+    moe4::v1::CompleteRequest r;
+    r.set_worker_id(worker);
+    r.set_job_id(a.job_id());
+    r.set_attempt(a.attempt());
+    r.set_final_test_accuracy(acc);
+    r.set_best_test_accuracy(acc + 0.01);
+    r.set_parameter_count(1000);
+    r.set_train_seconds(3);
+    return store_->Complete(r);
+  }
+
+  absl::StatusOr<FailResult> Fail(int64_t worker, const moe4::v1::JobAssignment& a,
+                                  bool retryable) {
+    moe4::v1::FailRequest r;
+    r.set_worker_id(worker);
+    r.set_job_id(a.job_id());
+    r.set_attempt(a.attempt());
+    r.set_reason("boom");
+    r.set_retryable(retryable);
+    return store_->Fail(r);
+  }
+
+  // Makes every held lease look expired, as if its worker died.
+  void ExpireLeases() {
+    QueryOne(db_.url(),
+             "UPDATE jobs SET lease_deadline = now() - interval '1 second' "
+             "WHERE state IN ('leased', 'running') RETURNING id");
+  }
+
+  std::string Sql(const std::string& q) { return QueryOne(db_.url(), q); }
+
+  TestDatabase db_;
+  std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<PgJobStore> store_;
+};
+
+TEST_F(PgJobStoreTest, MigrationsAreIdempotent) {
+  auto again = ApplyMigrations(db_.url());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, 0);
+  EXPECT_EQ(Sql("SELECT count(*) FROM schema_version"),
+            std::to_string(EmbeddedMigrations().size()));
+}
+
+TEST_F(PgJobStoreTest, ConcurrentMigrationsSerialise) {
+  TestDatabase fresh;
+  ASSERT_TRUE(fresh.ok()) << fresh.error();
+  std::vector<std::thread> threads;
+  std::atomic<int> applied{0}, failures{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      auto n = ApplyMigrations(fresh.url());
+      if (!n.ok()) failures++;
+      else applied += *n;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(applied, static_cast<int>(EmbeddedMigrations().size()));
+}
+
+TEST_F(PgJobStoreTest, SubmitMaterialisesEveryJob) {
+  SpecOptions o;
+  o.budget = 10;
+  const int64_t id = Submit(o);
+  ASSERT_GT(id, 0);
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE campaign_id = " + std::to_string(id)), "10");
+  EXPECT_EQ(Sql("SELECT count(DISTINCT combo_rank) FROM jobs"), "10");
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE cardinality(families) <> 2"), "0");
+  auto st = store_->GetCampaign(id);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->response.campaign().pending(), 10);
+  EXPECT_EQ(st->response.campaign().state(), moe4::v1::CAMPAIGN_STATE_ACTIVE);
+  EXPECT_EQ(st->response.epochs_total(), 20);
+  EXPECT_EQ(store_->GetCampaign(id + 1000).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(PgJobStoreTest, LeaseClaimsOneJobAndIncrementsAttempt) {
+  const int64_t c = Submit({});
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  EXPECT_EQ(a.campaign_id(), c);
+  EXPECT_EQ(a.attempt(), 1);
+  EXPECT_EQ(a.families_size(), 2);
+  EXPECT_EQ(a.recipe().epochs(), 2);
+  EXPECT_NE(a.recipe().seed(), 0u);
+  EXPECT_EQ(a.dataset().name(), "synthetic");
+  EXPECT_EQ(a.lease_seconds(), 60);
+  EXPECT_EQ(a.resume_from_epoch(), 0);
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE state = 'leased'"), "1");
+  EXPECT_EQ(Sql("SELECT attempt FROM jobs WHERE id = " + std::to_string(a.job_id())), "1");
+  EXPECT_EQ(Sql("SELECT lease_owner FROM jobs WHERE id = " + std::to_string(a.job_id())), "test");
+  // The next lease is a different job.
+  auto b = Lease(w);
+  EXPECT_NE(a.job_id(), b.job_id());
+  EXPECT_EQ(store_->LeaseJob(9999, absl::Seconds(1)).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(PgJobStoreTest, LeaseOrdersByPriorityThenId) {
+  SpecOptions low;
+  low.name = "low";
+  const int64_t c_low = Submit(low);
+  SpecOptions high;
+  high.name = "high";
+  high.priority = 5;
+  const int64_t c_high = Submit(high);
+  const int64_t w = Worker("w1");
+  EXPECT_EQ(Lease(w).campaign_id(), c_high);
+  (void)c_low;
+}
+
+TEST_F(PgJobStoreTest, ConcurrentLeasesNeverDoubleLease) {
+  SpecOptions o;
+  o.families = {"AirNet", "AlexNet", "ResNet", "VGG", "DenseNet", "ConvNeXt", "DarkNet", "RegNet"};
+  o.k = 3;
+  o.budget = 56;
+  Submit(o);
+  constexpr int kThreads = 12;
+  std::vector<int64_t> workers;
+  for (int i = 0; i < kThreads; ++i) workers.push_back(Worker("w" + std::to_string(i)));
+  std::mutex mu;
+  std::vector<int64_t> leased;
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (;;) {
+        auto job = store_->LeaseJob(workers[i], absl::Seconds(60));
+        if (!job.ok()) {
+          errors++;
+          return;
+        }
+        if (!job->has_value()) return;
+        std::lock_guard<std::mutex> lock(mu);
+        leased.push_back((*job)->job_id());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors, 0);
+  EXPECT_EQ(leased.size(), 56u);
+  EXPECT_EQ(std::set<int64_t>(leased.begin(), leased.end()).size(), 56u);
+  EXPECT_EQ(Sql("SELECT max(attempt) FROM jobs"), "1");
+}
+
+TEST_F(PgJobStoreTest, DeviceRequirementsAreMatched) {
+  SpecOptions o;
+  o.device_kind = "cuda";
+  o.min_memory_mb = 8000;
+  const int64_t c = Submit(o);
+  const int64_t cpu = Worker("cpu1", "cpu");
+  const int64_t small = Worker("gpu-small", "cuda", 4000);
+  auto none = store_->LeaseJob(cpu, absl::Seconds(60));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  none = store_->LeaseJob(small, absl::Seconds(60));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto st = store_->GetCampaign(c);
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(st->pending_ready.size(), 1u);
+  EXPECT_EQ(st->pending_ready[0].count, 6);
+  EXPECT_EQ(st->live_workers.size(), 2u);
+  const int64_t big = Worker("gpu-big", "cuda", 24000);
+  EXPECT_EQ(Lease(big).campaign_id(), c);
+}
+
+TEST_F(PgJobStoreTest, EpochUpsertIsIdempotent) {
+  Submit({});
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  ASSERT_TRUE(Report(w, a, 1, 0.4).ok());
+  ASSERT_TRUE(Report(w, a, 1, 0.45).ok());  // re-sent: overwrites
+  ASSERT_TRUE(Report(w, a, 2, 0.5).ok());
+  const std::string job = std::to_string(a.job_id());
+  EXPECT_EQ(Sql("SELECT count(*) FROM epochs WHERE job_id = " + job), "2");
+  EXPECT_EQ(Sql("SELECT test_accuracy FROM epochs WHERE epoch = 1 AND job_id = " + job), "0.45");
+  EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + job), "running");
+  EXPECT_EQ(Sql("SELECT cardinality(gate_mean) FROM epochs WHERE epoch = 1 AND job_id = " + job),
+            "2");
+  // Bounds the store enforces: epoch beyond the recipe, wrong per-expert length.
+  EXPECT_EQ(Report(w, a, 3).code(), absl::StatusCode::kInvalidArgument);
+  moe4::v1::ReportEpochsRequest bad;
+  bad.set_worker_id(w);
+  bad.set_job_id(a.job_id());
+  bad.set_attempt(a.attempt());
+  *bad.add_epochs() = Epoch(1, 3);
+  EXPECT_EQ(store_->ReportEpochs(bad, absl::Seconds(60)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PgJobStoreTest, FencingRejectsStaleAttempts) {
+  SpecOptions o;
+  o.budget = 1;
+  Submit(o);
+  const int64_t w1 = Worker("w1");
+  const int64_t w2 = Worker("w2");
+  auto first = Lease(w1);
+  ASSERT_TRUE(Report(w1, first, 1).ok());
+  ExpireLeases();
+  auto reaped = store_->Reap();
+  ASSERT_TRUE(reaped.ok()) << reaped.status();
+  EXPECT_EQ(reaped->requeued, 1);
+  auto second = Lease(w2);
+  EXPECT_EQ(second.job_id(), first.job_id());
+  EXPECT_EQ(second.attempt(), 2);
+  EXPECT_EQ(second.resume_from_epoch(), 1);
+
+  // The presumed-dead first worker comes back: every write is refused.
+  EXPECT_EQ(Report(w1, first, 2).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Complete(w1, first).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Fail(w1, first, true).status().code(), absl::StatusCode::kFailedPrecondition);
+  moe4::v1::HeartbeatRequest hb;
+  hb.set_worker_id(w1);
+  hb.set_job_id(first.job_id());
+  hb.set_attempt(first.attempt());
+  EXPECT_EQ(store_->Heartbeat(hb, absl::Seconds(60)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The right attempt from the wrong worker is refused too.
+  auto forged = second;
+  EXPECT_EQ(Complete(w1, forged).code(), absl::StatusCode::kFailedPrecondition);
+
+  // The current holder's writes land; the re-run epoch 1 replaces the old row.
+  ASSERT_TRUE(Report(w2, second, 1, 0.6).ok());
+  ASSERT_TRUE(Report(w2, second, 2, 0.7).ok());
+  ASSERT_TRUE(Complete(w2, second, 0.7).ok());
+  const std::string job = std::to_string(first.job_id());
+  EXPECT_EQ(Sql("SELECT count(*) FROM epochs WHERE job_id = " + job), "2");
+  EXPECT_EQ(Sql("SELECT min(attempt) FROM epochs WHERE job_id = " + job), "2");
+  EXPECT_EQ(Sql("SELECT outcome FROM attempts WHERE attempt = 1 AND job_id = " + job),
+            "lease_expired");
+  EXPECT_EQ(Sql("SELECT outcome FROM attempts WHERE attempt = 2 AND job_id = " + job),
+            "succeeded");
+}
+
+TEST_F(PgJobStoreTest, CompleteCommitsResultStateAndCampaignTogether) {
+  SpecOptions o;
+  o.budget = 1;
+  const int64_t c = Submit(o);
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  ASSERT_TRUE(Report(w, a, 1).ok());
+  ASSERT_TRUE(Report(w, a, 2).ok());
+  ASSERT_TRUE(Complete(w, a, 0.75).ok());
+  const std::string job = std::to_string(a.job_id());
+  EXPECT_EQ(Sql("SELECT state || ' ' || final_test_accuracy || ' ' || parameter_count FROM jobs "
+                "WHERE id = " + job),
+            "succeeded 0.75 1000");
+  EXPECT_EQ(Sql("SELECT state FROM campaigns WHERE id = " + std::to_string(c)), "done");
+  // A retried Complete (its reply was lost) succeeds without effect.
+  EXPECT_TRUE(Complete(w, a, 0.1).ok());
+  EXPECT_EQ(Sql("SELECT final_test_accuracy FROM jobs WHERE id = " + job), "0.75");
+  auto lb = store_->Leaderboard(c, 10, false);
+  ASSERT_TRUE(lb.ok()) << lb.status();
+  ASSERT_EQ(lb->size(), 1u);
+  EXPECT_EQ((*lb)[0].epochs_done(), 2);
+  EXPECT_DOUBLE_EQ((*lb)[0].final_test_accuracy(), 0.75);
+}
+
+TEST_F(PgJobStoreTest, CompleteRollsBackWhenTheTransactionFails) {
+  SpecOptions o;
+  o.budget = 1;
+  Submit(o);
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  // Sabotage the last statement of the Complete transaction (the attempts
+  // update) so that it fails after the job row was updated.
+  QueryOne(db_.url(),
+           "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+           "RAISE EXCEPTION 'sabotage'; END $$; "
+           "CREATE TRIGGER boom BEFORE UPDATE ON attempts FOR EACH ROW EXECUTE FUNCTION boom(); "
+           "SELECT 1");
+  EXPECT_FALSE(Complete(w, a).ok());
+  const std::string job = std::to_string(a.job_id());
+  EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + job), "leased");
+  EXPECT_EQ(Sql("SELECT final_test_accuracy FROM jobs WHERE id = " + job), "");
+  QueryOne(db_.url(), "DROP TRIGGER boom ON attempts; SELECT 1");
+  EXPECT_TRUE(Complete(w, a).ok());
+  EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + job), "succeeded");
+}
+
+TEST_F(PgJobStoreTest, ReaperRequeuesExpiredLeasesThenFails) {
+  SpecOptions o;
+  o.budget = 1;
+  o.max_attempts = 2;
+  const int64_t c = Submit(o);
+  const int64_t w = Worker("w1");
+  Lease(w);
+  ExpireLeases();
+  auto r = store_->Reap();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->requeued, 1);
+  EXPECT_EQ(Sql("SELECT state FROM jobs"), "pending");
+  EXPECT_EQ(Lease(w).attempt(), 2);
+  ExpireLeases();
+  r = store_->Reap();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->failed, 1);
+  EXPECT_EQ(Sql("SELECT state || ': ' || error FROM jobs"), "failed: lease expired 2 times");
+  EXPECT_EQ(Sql("SELECT state FROM campaigns WHERE id = " + std::to_string(c)), "done");
+  EXPECT_EQ(Sql("SELECT count(*) FROM events WHERE kind = 'lease_expired'"), "1");
+  // A lease that has not expired is left alone.
+  SpecOptions o2;
+  o2.name = "other";
+  o2.budget = 1;
+  Submit(o2);
+  Lease(w);
+  r = store_->Reap();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->requeued + r->failed, 0);
+}
+
+TEST_F(PgJobStoreTest, RetryableFailureBacksOffUntilMaxAttempts) {
+  SpecOptions o;
+  o.budget = 1;
+  o.max_attempts = 2;
+  Submit(o);
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  auto f = Fail(w, a, /*retryable=*/true);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_TRUE(f->will_retry);
+  // A retried Fail is harmless.
+  f = Fail(w, a, true);
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto b = Lease(w);
+  EXPECT_EQ(b.attempt(), 2);
+  f = Fail(w, b, true);
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f->will_retry);
+  EXPECT_EQ(Sql("SELECT state || ': ' || error FROM jobs"), "failed: boom (attempt 2 of 2)");
+}
+
+TEST_F(PgJobStoreTest, RetryBackoffDelaysTheNextLease) {
+  PgJobStoreOptions so;
+  so.backoff_base = absl::Seconds(30);
+  PgJobStore slow(*pool_, so);
+  SpecOptions o;
+  o.budget = 1;
+  Submit(o);
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  moe4::v1::FailRequest r;
+  r.set_worker_id(w);
+  r.set_job_id(a.job_id());
+  r.set_attempt(a.attempt());
+  r.set_reason("transient");
+  r.set_retryable(true);
+  ASSERT_TRUE(slow.Fail(r).ok());
+  auto none = store_->LeaseJob(w, absl::Seconds(60));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value()) << "leased during backoff";
+  EXPECT_EQ(Sql("SELECT not_before > now() + interval '25 seconds' FROM jobs"), "t");
+}
+
+TEST_F(PgJobStoreTest, NonRetryableFailureFailsAtOnce) {
+  SpecOptions o;
+  o.budget = 1;
+  Submit(o);
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  auto f = Fail(w, a, /*retryable=*/false);
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f->will_retry);
+  EXPECT_EQ(Sql("SELECT state || ': ' || error FROM jobs"), "failed: boom");
+}
+
+TEST_F(PgJobStoreTest, MaxJobSecondsIsEnforcedSeparatelyFromLiveness) {
+  SpecOptions o;
+  o.budget = 1;
+  o.max_job_seconds = 5;
+  Submit(o);
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  // Heartbeats keep the lease alive, but the attempt has run too long.
+  QueryOne(db_.url(),
+           "UPDATE jobs SET attempt_started_at = now() - interval '10 seconds' RETURNING id");
+  auto r = store_->Reap();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->timed_out, 1);
+  EXPECT_EQ(Sql("SELECT state || ': ' || error FROM jobs"), "failed: exceeded max_job_seconds=5");
+  moe4::v1::HeartbeatRequest hb;
+  hb.set_worker_id(w);
+  hb.set_job_id(a.job_id());
+  hb.set_attempt(a.attempt());
+  auto h = store_->Heartbeat(hb, absl::Seconds(60));
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_TRUE(h->cancel);
+}
+
+TEST_F(PgJobStoreTest, HeartbeatExtendsTheLeaseAndRecordsProgress) {
+  Submit({});
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  QueryOne(db_.url(), "UPDATE jobs SET lease_deadline = now() + interval '1 second' RETURNING id");
+  moe4::v1::HeartbeatRequest hb;
+  hb.set_worker_id(w);
+  hb.set_job_id(a.job_id());
+  hb.set_attempt(a.attempt());
+  hb.set_epoch(2);
+  hb.set_step(17);
+  auto h = store_->Heartbeat(hb, absl::Seconds(60));
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_FALSE(h->cancel);
+  EXPECT_GT(h->lease_deadline_unix_ms, absl::ToUnixMillis(absl::Now() + absl::Seconds(50)));
+  const std::string job = std::to_string(a.job_id());
+  EXPECT_EQ(Sql("SELECT progress_epoch || '/' || progress_step || ' ' || state FROM jobs WHERE "
+                "id = " + job),
+            "2/17 running");
+  // Idle heartbeat.
+  moe4::v1::HeartbeatRequest idle;
+  idle.set_worker_id(w);
+  EXPECT_TRUE(store_->Heartbeat(idle, absl::Seconds(60)).ok());
+}
+
+TEST_F(PgJobStoreTest, CancelStopsHeldJobsAndPendingOnes) {
+  const int64_t c = Submit({});
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  auto n = store_->CancelCampaign(c);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 6);
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE state = 'cancelled'"), "6");
+  moe4::v1::HeartbeatRequest hb;
+  hb.set_worker_id(w);
+  hb.set_job_id(a.job_id());
+  hb.set_attempt(a.attempt());
+  auto h = store_->Heartbeat(hb, absl::Seconds(60));
+  ASSERT_TRUE(h.ok());
+  EXPECT_TRUE(h->cancel);
+  EXPECT_EQ(Complete(w, a).code(), absl::StatusCode::kFailedPrecondition);
+  auto none = store_->LeaseJob(w, absl::Seconds(60));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(store_->CancelCampaign(c).value_or(-1), 0);  // idempotent
+}
+
+TEST_F(PgJobStoreTest, PauseRequeuesHeldJobsWithoutChargingAnAttempt) {
+  SpecOptions o;
+  o.budget = 2;
+  o.max_attempts = 1;
+  const int64_t c = Submit(o);
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  ASSERT_TRUE(store_->PauseCampaign(c).ok());
+  auto none = store_->LeaseJob(w, absl::Seconds(60));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value()) << "a paused campaign handed out a job";
+  moe4::v1::HeartbeatRequest hb;
+  hb.set_worker_id(w);
+  hb.set_job_id(a.job_id());
+  hb.set_attempt(a.attempt());
+  auto h = store_->Heartbeat(hb, absl::Seconds(60));
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_TRUE(h->cancel);
+  auto st = store_->GetCampaign(c);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->state, moe4::v1::CAMPAIGN_STATE_PAUSED);
+  ASSERT_TRUE(store_->ResumeCampaign(c).ok());
+  // max_attempts was 1, yet the job runs again: the pause did not use it up.
+  auto again = Lease(w);
+  EXPECT_EQ(again.job_id(), a.job_id());
+  EXPECT_EQ(again.attempt(), 2);
+}
+
+TEST_F(PgJobStoreTest, ViewsAnswerAndTheReaderRoleCannotWrite) {
+  SpecOptions o;
+  o.budget = 4;
+  const int64_t c = Submit(o);
+  const int64_t w = Worker("w1");
+  for (int i = 0; i < 4; ++i) {
+    auto a = Lease(w);
+    ASSERT_TRUE(Report(w, a, 1, 0.5 + 0.05 * i).ok());
+    ASSERT_TRUE(Complete(w, a, 0.5 + 0.05 * i).ok());
+  }
+  const std::string cid = std::to_string(c);
+  EXPECT_EQ(Sql("SELECT count(*) FROM v_leaderboard WHERE campaign_id = " + cid), "4");
+  EXPECT_EQ(Sql("SELECT rank FROM v_leaderboard WHERE final_test_accuracy = 0.65"), "1");
+  EXPECT_EQ(Sql("SELECT sum(n) FROM v_family_stats WHERE campaign_id = " + cid), "8");
+  EXPECT_EQ(Sql("SELECT count(*) FROM v_coverage WHERE campaign_id = " + cid), "5");
+  EXPECT_EQ(Sql("SELECT sum(count) FROM v_coverage WHERE campaign_id = " + cid), "8");
+  EXPECT_EQ(Sql("SELECT count(*) FROM v_epochs WHERE campaign_id = " + cid), "4");
+  EXPECT_EQ(Sql("SELECT count(*) FROM v_ecology WHERE all_alive"), "4");
+  EXPECT_NE(Sql("SELECT count(*) FROM v_pair_stats"), "0");
+
+  auto stats = store_->FamilyStats(c);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_FALSE(stats->empty());
+
+  pqxx::connection conn(db_.url());
+  {
+    pqxx::work txn(conn);
+    txn.exec("SET ROLE moe4_reader");
+    EXPECT_EQ(txn.exec("SELECT count(*) FROM v_leaderboard")[0][0].as<int>(), 4);
+    EXPECT_EQ(txn.exec("SELECT count(*) FROM v_epochs")[0][0].as<int>(), 4);
+    txn.commit();
+  }
+  for (const char* sql : {"SELECT count(*) FROM jobs", "UPDATE jobs SET state = 'failed'",
+                          "INSERT INTO events (kind) VALUES ('x')", "DELETE FROM epochs",
+                          "CREATE TABLE sneaky (x int)"}) {
+    pqxx::work txn(conn);
+    txn.exec("SET ROLE moe4_reader");
+    EXPECT_THROW(txn.exec(sql), pqxx::insufficient_privilege) << sql;
+  }
+}
+
+TEST_F(PgJobStoreTest, PingAndCounts) {
+  EXPECT_TRUE(store_->Ping().ok());
+  Submit({});
+  auto counts = store_->CountJobsByState();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ((*counts)["pending"], 6);
+}
+
+}  // namespace
+}  // namespace moe4::coordinator

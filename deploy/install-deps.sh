@@ -19,6 +19,8 @@ packages=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   # scripts
   procps iproute2 gzip
+  # deployment checks (docker-compose 1.29 validates a compose file without an engine)
+  docker-compose python3-yaml systemd
 )
 if [[ "${MOE4_NO_WORKER:-0}" != 1 ]]; then
   # Debian's default BLAS is the reference one (~30x slower GEMM): OpenBLAS with

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   moe4::coordinator::CoordinatorOptions o;
   std::string admin_token_file, worker_token_file, log_level = "info";
   int64_t lease_seconds = 60, reaper_interval_ms = 1000;
+  int64_t backoff_ms = absl::ToInt64Milliseconds(o.backoff_base);
+  int64_t backoff_max_ms = absl::ToInt64Milliseconds(o.backoff_max);
   uint64_t max_budget = o.limits.max_budget;
   int max_epochs = o.limits.max_epochs;
 
@@ -33,6 +35,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{86400}));
   app.add_option("--reaper-interval-ms", reaper_interval_ms, "how often expired leases are reaped")
       ->capture_default_str()->check(CLI::Range(int64_t{10}, int64_t{3600000}));
+  app.add_option("--retry-backoff-ms", backoff_ms,
+                 "delay before a failed or expired job is leased again; doubles per attempt")
+      ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{86400000}));
+  app.add_option("--retry-backoff-max-ms", backoff_max_ms, "cap of the doubling retry delay")
+      ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{86400000}));
   app.add_option("--http-listen", o.http_listen, "/healthz and /metrics address (\"\" disables)")
       ->capture_default_str();
   app.add_option("--max-budget", max_budget, "most jobs one campaign may create")
@@ -73,6 +80,8 @@ int main(int argc, char** argv) {
   o.worker_token = *worker;
   o.lease = absl::Seconds(lease_seconds);
   o.reaper_interval = absl::Milliseconds(reaper_interval_ms);
+  o.backoff_base = absl::Milliseconds(backoff_ms);
+  o.backoff_max = absl::Milliseconds(backoff_max_ms);
   o.limits.max_budget = max_budget;
   o.limits.max_epochs = max_epochs;
 

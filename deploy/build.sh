@@ -4,10 +4,15 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MOE4_BUILD_DIR:-$root/build}
+# ccache keyed on paths relative to the checkout, so a fresh clone elsewhere
+# (CI) reuses what an earlier build compiled.
+export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true
+# Precompiled headers (the LibTorch targets) are only cacheable with these.
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
-  cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=${MOE4_BUILD_TYPE:-RelWithDebInfo} "$@" >/dev/null
 elif (($#)); then
   cmake "$build" "$@" >/dev/null
 fi

@@ -15,8 +15,10 @@ packages=(
   # coordinator
   libpqxx-dev libpq-dev libboost-dev libboost-system-dev postgresql postgresql-contrib
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libabsl-dev
-  # tests
-  libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+  # tests (chromium renders the HTML report headless)
+  libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev chromium
+  # moe4ctl's HTML report inlines Chart.js, fetched by `npm ci` at build time
+  nodejs
   # scripts
   procps iproute2 gzip
   # deployment checks (docker-compose 1.29 validates a compose file without an engine)
@@ -34,6 +36,10 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Debian's nodejs ships without npm; a NodeSource nodejs bundles it and
+# conflicts with Debian's npm package, so ask for npm only when it is absent.
+command -v npm >/dev/null || missing+=(npm)
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"

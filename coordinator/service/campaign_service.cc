@@ -1,5 +1,6 @@
 #include "coordinator/service/campaign_service.h"
 
+#include <cstdint>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,19 @@ namespace moe4::coordinator {
 namespace {
 
 constexpr Scope kScope = Scope::kCampaignService;
+
+// The jobs.state value of a (valid, specified) JobState.
+const char* JobStateText(moe4::v1::JobState s) {
+  switch (s) {
+    case moe4::v1::JOB_STATE_PENDING: return "pending";
+    case moe4::v1::JOB_STATE_LEASED: return "leased";
+    case moe4::v1::JOB_STATE_RUNNING: return "running";
+    case moe4::v1::JOB_STATE_SUCCEEDED: return "succeeded";
+    case moe4::v1::JOB_STATE_FAILED: return "failed";
+    case moe4::v1::JOB_STATE_CANCELLED: return "cancelled";
+    default: return "";
+  }
+}
 
 bool Finished(moe4::v1::CampaignState s) {
   return s == moe4::v1::CAMPAIGN_STATE_DONE || s == moe4::v1::CAMPAIGN_STATE_CANCELLED;
@@ -221,6 +235,77 @@ grpc::Status CampaignServiceImpl::ListWorkers(grpc::ServerContext* ctx,
     auto workers = store_.ListWorkers();
     if (!workers.ok()) return workers.status();
     for (auto& w : *workers) *resp->add_workers() = std::move(w);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CampaignServiceImpl::ListJobs(grpc::ServerContext* ctx,
+                                           const moe4::v1::ListJobsRequest* req,
+                                           moe4::v1::ListJobsResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/ListJobs", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckId("campaign_id", req->campaign_id());
+    if (s.ok() && !moe4::v1::JobState_IsValid(req->state())) {
+      s = absl::InvalidArgumentError(absl::StrCat("state: unknown job state ", req->state()));
+    }
+    // Epochs make each job up to a few hundred times larger: a smaller page
+    // keeps one response well under the message size limits.
+    if (s.ok()) {
+      s = CheckRange(req->include_epochs() ? "limit (with include_epochs)" : "limit",
+                     req->limit(), 0,
+                     req->include_epochs() ? kMaxJobsWithEpochsLimit : kMaxJobsLimit);
+    }
+    if (s.ok()) s = CheckRange("after_job_id", req->after_job_id(), 0, INT64_MAX);
+    if (!s.ok()) return s;
+    JobQuery query;
+    query.campaign_id = req->campaign_id();
+    if (req->state() != moe4::v1::JOB_STATE_UNSPECIFIED) query.state = JobStateText(req->state());
+    query.after_job_id = req->after_job_id();
+    query.limit = req->limit() == 0 ? 1000 : req->limit();
+    query.include_epochs = req->include_epochs();
+    auto jobs = store_.ListJobs(query);
+    if (!jobs.ok()) return jobs.status();
+    for (auto& j : *jobs) *resp->add_jobs() = std::move(j);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CampaignServiceImpl::GetJob(grpc::ServerContext* ctx,
+                                         const moe4::v1::GetJobRequest* req,
+                                         moe4::v1::GetJobResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/GetJob", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckId("job_id", req->job_id());
+    if (!s.ok()) return s;
+    auto job = store_.GetJob(req->job_id());
+    if (!job.ok()) return job.status();
+    *resp = std::move(*job);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CampaignServiceImpl::PairStats(grpc::ServerContext* ctx,
+                                            const moe4::v1::PairStatsRequest* req,
+                                            moe4::v1::PairStatsResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/PairStats", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckId("campaign_id", req->campaign_id());
+    if (s.ok()) s = CheckFiniteRange("top_fraction", req->top_fraction(), 0, 1);
+    if (!s.ok()) return s;
+    auto pairs =
+        store_.PairStats(req->campaign_id(), req->top_fraction() == 0 ? 0.1 : req->top_fraction());
+    if (!pairs.ok()) return pairs.status();
+    for (auto& p : *pairs) *resp->add_pairs() = std::move(p);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CampaignServiceImpl::Ecology(grpc::ServerContext* ctx,
+                                          const moe4::v1::EcologyRequest* req,
+                                          moe4::v1::EcologyResponse* resp) {
+  return runner_.Run(ctx, "CampaignService/Ecology", kScope, [&]() -> absl::Status {
+    absl::Status s = CheckId("campaign_id", req->campaign_id());
+    if (!s.ok()) return s;
+    auto points = store_.Ecology(req->campaign_id());
+    if (!points.ok()) return points.status();
+    for (auto& p : *points) *resp->add_points() = std::move(p);
     return absl::OkStatus();
   });
 }

@@ -53,6 +53,14 @@ class CampaignServiceImpl final : public moe4::v1::CampaignService::Service {
                         moe4::v1::CoverageResponse* resp) override;
   grpc::Status ListWorkers(grpc::ServerContext* ctx, const moe4::v1::ListWorkersRequest* req,
                            moe4::v1::ListWorkersResponse* resp) override;
+  grpc::Status ListJobs(grpc::ServerContext* ctx, const moe4::v1::ListJobsRequest* req,
+                        moe4::v1::ListJobsResponse* resp) override;
+  grpc::Status GetJob(grpc::ServerContext* ctx, const moe4::v1::GetJobRequest* req,
+                      moe4::v1::GetJobResponse* resp) override;
+  grpc::Status PairStats(grpc::ServerContext* ctx, const moe4::v1::PairStatsRequest* req,
+                         moe4::v1::PairStatsResponse* resp) override;
+  grpc::Status Ecology(grpc::ServerContext* ctx, const moe4::v1::EcologyRequest* req,
+                       moe4::v1::EcologyResponse* resp) override;
 
  private:
   // The Get answer: the store's status plus why pending jobs wait.

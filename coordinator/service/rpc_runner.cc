@@ -1,11 +1,36 @@
 #include "coordinator/service/rpc_runner.h"
 
+#include <algorithm>
 #include <chrono>
+#include <string>
 
 #include "common/status.h"
 #include "spdlog/spdlog.h"
 
 namespace moe4::coordinator {
+namespace {
+
+// The status message travels in the grpc-message trailer, percent-encoded
+// (up to 3 bytes per byte), and clients refuse metadata above 8 KiB by
+// default: a longer message (a spec with hundreds of problems) would reach
+// the client as "received initial metadata size exceeds limit" instead of
+// the problems. Keep whole lines up to this many bytes, then say what was cut.
+constexpr size_t kMaxStatusMessageBytes = 2048;
+
+absl::Status BoundedForWire(const absl::Status& status) {
+  const absl::string_view message = status.message();
+  if (message.size() <= kMaxStatusMessageBytes) return status;
+  size_t keep = message.rfind('\n', kMaxStatusMessageBytes);
+  if (keep == absl::string_view::npos || keep == 0) keep = kMaxStatusMessageBytes;
+  const absl::string_view rest = message.substr(keep);
+  const size_t more_lines = static_cast<size_t>(std::count(rest.begin(), rest.end(), '\n'));
+  std::string bounded(message.substr(0, keep));
+  bounded += more_lines > 0 ? "\n... and " + std::to_string(more_lines) + " more lines"
+                            : "... (" + std::to_string(rest.size()) + " more bytes)";
+  return absl::Status(status.code(), bounded);
+}
+
+}  // namespace
 
 grpc::Status RpcRunner::Run(grpc::ServerContext* ctx, absl::string_view method, Scope scope,
                             absl::FunctionRef<absl::Status()> body) const {
@@ -25,7 +50,7 @@ grpc::Status RpcRunner::Run(grpc::ServerContext* ctx, absl::string_view method, 
       spdlog::debug("{} from {}: {}", std::string(method), ctx->peer(), status.ToString());
     }
   }
-  return ToGrpcStatus(status);
+  return ToGrpcStatus(BoundedForWire(status));
 }
 
 }  // namespace moe4::coordinator

@@ -19,6 +19,8 @@ inline constexpr int kMaxEpoch = 100000;               // 1-based epoch numbers
 inline constexpr int kMaxExperts = 8;                  // K upper bound (spec: 1..8)
 inline constexpr int kMaxListLimit = 1000;             // List.limit
 inline constexpr int kMaxLeaderboardTop = 10000;       // Leaderboard.top
+inline constexpr int kMaxJobsLimit = 100000;           // ListJobs.limit
+inline constexpr int kMaxJobsWithEpochsLimit = 1000;   // ListJobs.limit with include_epochs
 inline constexpr int64_t kMaxMemoryMb = int64_t{1} << 30;  // 1 PiB: larger is a bug
 inline constexpr int kMaxThreads = 4096;
 

@@ -84,6 +84,15 @@ struct CampaignCandidates {
   std::vector<std::vector<std::string>> families;  // one per job
 };
 
+// Which jobs ListJobs returns: those of one campaign, in id order.
+struct JobQuery {
+  int64_t campaign_id = 0;
+  std::string state;            // "" = every state, else a jobs.state value ("pending", ...)
+  int64_t after_job_id = 0;     // paging: only jobs with a larger id
+  int limit = 1000;             // at most this many
+  bool include_epochs = false;  // also fill JobInfo.epochs
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -110,6 +119,19 @@ class JobStore {
   virtual absl::StatusOr<std::vector<moe4::v1::FamilyStat>> FamilyStats(int64_t campaign_id) = 0;
   virtual absl::StatusOr<CampaignCandidates> Candidates(int64_t campaign_id) = 0;
   virtual absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> ListWorkers() = 0;
+  // NOT_FOUND for an unknown campaign.
+  virtual absl::StatusOr<std::vector<moe4::v1::JobInfo>> ListJobs(const JobQuery& query) = 0;
+  // The job and its epochs in order; NOT_FOUND for an unknown job.
+  virtual absl::StatusOr<moe4::v1::GetJobResponse> GetJob(int64_t job_id) = 0;
+  // Every family pair among the campaign's succeeded jobs. A job is "top" when
+  // it is among the ceil(top_fraction * succeeded) best by final accuracy
+  // (ties by id); expected_top = n * that realised top share. Ordered by lift,
+  // then n_top, descending. top_fraction in (0, 1].
+  virtual absl::StatusOr<std::vector<moe4::v1::PairStat>> PairStats(int64_t campaign_id,
+                                                                   double top_fraction) = 0;
+  // One point per succeeded job with at least one epoch, at its last epoch,
+  // in job id order.
+  virtual absl::StatusOr<std::vector<moe4::v1::EcologyPoint>> Ecology(int64_t campaign_id) = 0;
   // Job counts by state name ("pending", ...) over all campaigns, for /metrics.
   virtual absl::StatusOr<std::map<std::string, int64_t>> CountJobsByState() = 0;
 

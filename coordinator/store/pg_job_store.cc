@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <pqxx/pqxx>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/sampling.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -249,6 +251,91 @@ moe4::v1::CampaignSummary SummaryFromRow(const pqxx::row& row) {
   s.set_cancelled(row[14].as<int>());
   s.set_best_test_accuracy(DoubleOr(row[15]));
   return s;
+}
+
+// A float8[] column selected as text ("{0.25,0.5,NaN}"). Postgres prints the
+// shortest text that reads back exactly, and strtod reads NaN and Infinity,
+// which JSON could not carry.
+void ParseFloat8Array(const pqxx::field& f, google::protobuf::RepeatedField<double>* out) {
+  if (f.is_null()) return;
+  std::string text = f.as<std::string>();
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') return;
+  text = text.substr(1, text.size() - 2);
+  if (text.empty()) return;
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    out->Add(std::strtod(std::string(item).c_str(), nullptr));
+  }
+}
+
+// Every epoch of the jobs in $1 (a bigint[]), in job and epoch order; the
+// columns EpochFromRow reads, from column 1 on.
+constexpr const char* kEpochsOfJobsSql =
+    "SELECT job_id, epoch, train_loss, train_accuracy, test_loss, test_accuracy, lr, "
+    "  gate_mean::text, routing_share::text, expert_accuracy::text, routing_entropy, "
+    "  dead_experts, ecology, temperature, epoch_seconds, images_per_second, peak_memory_bytes "
+    "FROM epochs WHERE job_id = ANY($1::bigint[]) ORDER BY job_id, epoch";
+
+moe4::v1::EpochMetrics EpochFromRow(const pqxx::row& row, int first) {
+  moe4::v1::EpochMetrics m;
+  int c = first;
+  m.set_epoch(row[c++].as<int>());
+  m.set_train_loss(row[c++].as<double>());
+  m.set_train_accuracy(row[c++].as<double>());
+  m.set_test_loss(row[c++].as<double>());
+  m.set_test_accuracy(row[c++].as<double>());
+  m.set_lr(row[c++].as<double>());
+  ParseFloat8Array(row[c++], m.mutable_gate_mean());
+  ParseFloat8Array(row[c++], m.mutable_routing_share());
+  ParseFloat8Array(row[c++], m.mutable_expert_accuracy());
+  m.set_routing_entropy(row[c++].as<double>());
+  m.set_dead_experts(row[c++].as<int>());
+  m.set_ecology(row[c++].as<double>());
+  m.set_temperature(row[c++].as<double>());
+  m.set_epoch_seconds(row[c++].as<double>());
+  m.set_images_per_second(row[c++].as<double>());
+  m.set_peak_memory_bytes(row[c++].as<int64_t>());
+  return m;
+}
+
+// Shared by ListJobs and GetJob, one job per row: the jobs of campaign $1
+// (0 = any) or job $2 (0 = any), in state $3 ('' = any), with an id above $4,
+// at most $5, in id order. The worker is the holder of the current or last
+// attempt.
+constexpr const char* kJobsSql =
+    "SELECT j.id, j.campaign_id, array_to_json(j.families)::text, j.state, j.attempt, "
+    "  j.max_attempts, j.final_test_accuracy, j.best_test_accuracy, "
+    "  (SELECT count(*) FROM epochs e WHERE e.job_id = j.id), c.epochs, w.name, j.error, "
+    "  j.parameter_count, j.train_seconds, j.progress_epoch, j.progress_step "
+    "FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "
+    "LEFT JOIN workers w ON w.id = j.worker_id "
+    "WHERE ($1::bigint = 0 OR j.campaign_id = $1) AND ($2::bigint = 0 OR j.id = $2) "
+    "  AND ($3::text = '' OR j.state = $3) AND j.id > $4 "
+    "ORDER BY j.id LIMIT $5";
+
+// "{1,2,3}": a bigint[] parameter.
+std::string BigintArrayLiteral(const std::vector<int64_t>& values) {
+  return "{" + absl::StrJoin(values, ",") + "}";
+}
+
+moe4::v1::JobInfo JobInfoFromRow(const pqxx::row& row) {
+  moe4::v1::JobInfo j;
+  j.set_job_id(row[0].as<int64_t>());
+  j.set_campaign_id(row[1].as<int64_t>());
+  for (auto& f : JsonTextArray(row[2])) j.add_families(std::move(f));
+  j.set_state(JobStateFromText(row[3].as<std::string>()));
+  j.set_attempt(row[4].as<int>());
+  j.set_max_attempts(row[5].as<int>());
+  j.set_final_test_accuracy(DoubleOr(row[6]));
+  j.set_best_test_accuracy(DoubleOr(row[7]));
+  j.set_epochs_done(row[8].as<int>());
+  j.set_epochs_total(row[9].as<int>());
+  if (!row[10].is_null()) j.set_worker_name(row[10].as<std::string>());
+  if (!row[11].is_null()) j.set_error(row[11].as<std::string>());
+  j.set_parameter_count(Int64Or(row[12]));
+  j.set_train_seconds(DoubleOr(row[13]));
+  j.set_progress_epoch(static_cast<int32_t>(Int64Or(row[14])));
+  j.set_progress_step(Int64Or(row[15]));
+  return j;
 }
 
 }  // namespace
@@ -575,6 +662,124 @@ absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> PgJobStore::ListWorkers() {
       w.set_last_heartbeat_unix_ms(row[6].as<int64_t>());
       w.set_alive(row[7].as<bool>());
       out.push_back(std::move(w));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<moe4::v1::JobInfo>> PgJobStore::ListJobs(const JobQuery& query) {
+  std::vector<moe4::v1::JobInfo> out;
+  absl::Status s = pool_.Run("listing jobs", [&](pqxx::connection& conn) {
+    out.clear();
+    pqxx::read_transaction txn(conn);
+    if (txn.exec_params("SELECT 1 FROM campaigns WHERE id = $1", query.campaign_id).empty()) {
+      return NoCampaign(query.campaign_id);
+    }
+    std::map<int64_t, size_t> index;  // job id -> position in out
+    std::vector<int64_t> ids;
+    for (const auto& row : txn.exec_params(kJobsSql, query.campaign_id, int64_t{0}, query.state,
+                                           query.after_job_id, query.limit)) {
+      out.push_back(JobInfoFromRow(row));
+      index[out.back().job_id()] = out.size() - 1;
+      ids.push_back(out.back().job_id());
+    }
+    if (!query.include_epochs || ids.empty()) return absl::OkStatus();
+    // One query for every job's epochs rather than one per job.
+    for (const auto& row : txn.exec_params(kEpochsOfJobsSql, BigintArrayLiteral(ids))) {
+      *out[index.at(row[0].as<int64_t>())].add_epochs() = EpochFromRow(row, 1);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<moe4::v1::GetJobResponse> PgJobStore::GetJob(int64_t job_id) {
+  moe4::v1::GetJobResponse out;
+  absl::Status s = pool_.Run("reading a job", [&](pqxx::connection& conn) {
+    out.Clear();
+    pqxx::read_transaction txn(conn);
+    pqxx::result r = txn.exec_params(kJobsSql, int64_t{0}, job_id, std::string(), int64_t{0}, 1);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("job ", job_id, " does not exist"));
+    *out.mutable_job() = JobInfoFromRow(r[0]);
+    for (const auto& row : txn.exec_params(kEpochsOfJobsSql, BigintArrayLiteral({job_id}))) {
+      *out.add_epochs() = EpochFromRow(row, 1);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<moe4::v1::PairStat>> PgJobStore::PairStats(int64_t campaign_id,
+                                                                     double top_fraction) {
+  std::vector<moe4::v1::PairStat> out;
+  absl::Status s = pool_.Run("reading pair statistics", [&](pqxx::connection& conn) {
+    out.clear();
+    pqxx::read_transaction txn(conn);
+    if (txn.exec_params("SELECT 1 FROM campaigns WHERE id = $1", campaign_id).empty()) {
+      return NoCampaign(campaign_id);
+    }
+    // v_pair_stats fixes the top at a quartile; here the caller picks it. The
+    // epsilon keeps 0.3 * 10 from rounding up to 4. Pairs compare in byte
+    // order (COLLATE "C"), the order of jobs.families.
+    for (const auto& row : txn.exec_params(
+             "WITH r AS ("
+             "  SELECT j.families, j.final_test_accuracy AS acc, "
+             "    row_number() OVER (ORDER BY j.final_test_accuracy DESC, j.id) AS pos, "
+             "    count(*) OVER () AS total "
+             "  FROM jobs j WHERE j.campaign_id = $1 AND j.state = 'succeeded' "
+             "    AND j.final_test_accuracy IS NOT NULL), "
+             "t AS (SELECT r.*, greatest(1, ceil($2::float8 * total - 1e-9)) AS top_n FROM r), "
+             "p AS (SELECT a.family AS fa, b.family AS fb, t.acc, t.pos <= t.top_n AS top, "
+             "    t.top_n / t.total::float8 AS top_share "
+             "  FROM t, unnest(t.families) AS a(family), unnest(t.families) AS b(family) "
+             "  WHERE a.family < b.family COLLATE \"C\") "
+             "SELECT fa, fb, count(*) AS n, count(*) FILTER (WHERE top) AS n_top, "
+             "  count(*) * max(top_share) AS expected, "
+             "  count(*) FILTER (WHERE top) / (count(*) * max(top_share)) AS lift, avg(acc) "
+             "FROM p GROUP BY fa, fb "
+             "ORDER BY lift DESC, n_top DESC, fa COLLATE \"C\", fb COLLATE \"C\"",
+             campaign_id, top_fraction)) {
+      moe4::v1::PairStat p;
+      p.set_family_a(row[0].as<std::string>());
+      p.set_family_b(row[1].as<std::string>());
+      p.set_n(row[2].as<int>());
+      p.set_n_top(row[3].as<int>());
+      p.set_expected_top(row[4].as<double>());
+      p.set_lift(row[5].as<double>());
+      p.set_mean(DoubleOr(row[6]));
+      out.push_back(std::move(p));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<moe4::v1::EcologyPoint>> PgJobStore::Ecology(int64_t campaign_id) {
+  std::vector<moe4::v1::EcologyPoint> out;
+  absl::Status s = pool_.Run("reading ecology", [&](pqxx::connection& conn) {
+    out.clear();
+    pqxx::read_transaction txn(conn);
+    if (txn.exec_params("SELECT 1 FROM campaigns WHERE id = $1", campaign_id).empty()) {
+      return NoCampaign(campaign_id);
+    }
+    // One definition of "the last epoch": the analysts' view.
+    for (const auto& row : txn.exec_params(
+             "SELECT job_id, array_to_json(families)::text, ecology, dead_experts, "
+             "  final_test_accuracy FROM v_ecology "
+             "WHERE campaign_id = $1 AND state = 'succeeded' ORDER BY job_id",
+             campaign_id)) {
+      moe4::v1::EcologyPoint p;
+      p.set_job_id(row[0].as<int64_t>());
+      for (auto& f : JsonTextArray(row[1])) p.add_families(std::move(f));
+      p.set_ecology(row[2].as<double>());
+      p.set_dead_experts(row[3].as<int>());
+      p.set_final_test_accuracy(DoubleOr(row[4]));
+      out.push_back(std::move(p));
     }
     return absl::OkStatus();
   });

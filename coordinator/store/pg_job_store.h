@@ -42,6 +42,11 @@ class PgJobStore : public JobStore {
   absl::StatusOr<std::vector<moe4::v1::FamilyStat>> FamilyStats(int64_t campaign_id) override;
   absl::StatusOr<CampaignCandidates> Candidates(int64_t campaign_id) override;
   absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> ListWorkers() override;
+  absl::StatusOr<std::vector<moe4::v1::JobInfo>> ListJobs(const JobQuery& query) override;
+  absl::StatusOr<moe4::v1::GetJobResponse> GetJob(int64_t job_id) override;
+  absl::StatusOr<std::vector<moe4::v1::PairStat>> PairStats(int64_t campaign_id,
+                                                           double top_fraction) override;
+  absl::StatusOr<std::vector<moe4::v1::EcologyPoint>> Ecology(int64_t campaign_id) override;
   absl::StatusOr<std::map<std::string, int64_t>> CountJobsByState() override;
 
   absl::StatusOr<int64_t> RegisterWorker(const moe4::v1::RegisterRequest& req) override;

@@ -61,8 +61,9 @@ pqxx::connection& PgPool::Connect(int slot) {
   conn.reset();
   auto fresh = std::make_unique<pqxx::connection>(conninfo_);
   pqxx::nontransaction setup(*fresh);
-  setup.exec(absl::StrCat("SET statement_timeout = ",
-                          absl::ToInt64Milliseconds(options_.statement_timeout)));
+  // set_config, not SET: SET takes no parameters, and no SQL is built from values.
+  setup.exec_params("SELECT set_config('statement_timeout', $1, false)",
+                    std::to_string(absl::ToInt64Milliseconds(options_.statement_timeout)));
   setup.exec("SET application_name = 'moe4-coordinator'");
   setup.commit();
   conn = std::move(fresh);

@@ -1,0 +1,67 @@
+#include "ctl/commands/status_view.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace moe4::ctl {
+namespace {
+
+// Epochs stored over epochs planned, and 1 once the campaign is done: its
+// failed jobs never report their remaining epochs, which are not missing work.
+double Progress(const moe4::v1::GetResponse& r) {
+  if (r.campaign().state() == moe4::v1::CAMPAIGN_STATE_DONE) return 1;
+  return r.epochs_total() > 0 ? double(r.epochs_done()) / r.epochs_total() : 0;
+}
+
+}  // namespace
+
+void PrintStatusCounts(const moe4::v1::GetResponse& response, OutputFormat format, const Style& style,
+                       std::ostream& out) {
+  const auto& c = response.campaign();
+  Table table({"STATE", "JOBS"});
+  auto row = [&](const char* state, int n) {
+    table.AddRow({n > 0 ? style.State(state) : std::string(state), std::to_string(n)});
+  };
+  row("pending", c.pending());
+  row("leased", c.leased());
+  row("running", c.running());
+  row("succeeded", c.succeeded());
+  row("failed", c.failed());
+  row("cancelled", c.cancelled());
+  table.Print(format, out);
+}
+
+void PrintStatusView(const moe4::v1::GetResponse& response, const Style& style, std::ostream& out) {
+  const auto& c = response.campaign();
+  const int remaining_epochs = response.epochs_total() - response.epochs_done();
+  const int workers = std::max(1, response.busy_workers());
+  out << "campaign " << c.campaign_id() << " \"" << c.name() << "\": " << style.State(CampaignStateName(c.state()))
+      << ", K=" << c.k() << ", " << c.sampler() << " sampler, " << c.budget() << " jobs, dataset " << c.dataset()
+      << "\n";
+  out << "progress " << ProgressBar(Progress(response), 30) << "  " << response.epochs_done() << "/"
+      << response.epochs_total() << " epochs";
+  // Measured epoch times spread over the workers busy now.
+  if (response.mean_epoch_seconds() > 0 && remaining_epochs > 0 && c.state() == moe4::v1::CAMPAIGN_STATE_ACTIVE) {
+    out << ", ETA " << Duration(remaining_epochs * response.mean_epoch_seconds() / workers);
+  }
+  out << "\nworkers " << response.busy_workers() << " busy of " << response.live_workers() << " live\n";
+  if (c.succeeded() > 0) out << "best test accuracy " << Percent(c.best_test_accuracy()) << "\n";
+  if (!response.pending_reason().empty()) out << "waiting: " << style.Yellow(response.pending_reason()) << "\n";
+  out << "\n";
+  PrintStatusCounts(response, OutputFormat::kTable, style, out);
+}
+
+std::string StatusLine(const moe4::v1::GetResponse& response) {
+  const auto& c = response.campaign();
+  std::string line = absl::StrCat("campaign ", c.campaign_id(), ": ", std::string(CampaignStateName(c.state())), ", ",
+                                  response.epochs_done(), "/", response.epochs_total(), " epochs (",
+                                  static_cast<int>(100 * Progress(response)), "%), ", c.pending(), " pending, ",
+                                  c.leased() + c.running(), " running, ", c.succeeded(), " succeeded, ", c.failed(),
+                                  " failed, ", c.cancelled(), " cancelled");
+  if (c.succeeded() > 0) absl::StrAppend(&line, ", best ", Percent(c.best_test_accuracy()));
+  if (!response.pending_reason().empty()) absl::StrAppend(&line, "; waiting: ", response.pending_reason());
+  return line;
+}
+
+}  // namespace moe4::ctl

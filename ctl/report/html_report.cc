@@ -1,0 +1,161 @@
+#include "ctl/report/html_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "ctl/output.h"
+#include "ctl/report/assets.h"
+#include "nlohmann/json.hpp"
+
+namespace moe4::ctl {
+namespace {
+
+nlohmann::json NumberOrNull(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
+// The heatmap's axis: families by mean final accuracy (as FamilyStats orders
+// them), then any pool family without a result.
+std::vector<std::string> HeatmapFamilies(const ReportInputs& in) {
+  std::vector<std::string> order;
+  for (const auto& f : in.families.families()) order.push_back(f.family());
+  for (const auto& f : in.coverage.families()) {
+    if (std::find(order.begin(), order.end(), f.family()) == order.end()) order.push_back(f.family());
+  }
+  return order;
+}
+
+std::string LeaderboardTable(const moe4::v1::LeaderboardResponse& leaderboard) {
+  if (leaderboard.entries_size() == 0) return "<p class=\"note\">No succeeded ensembles yet.</p>\n";
+  std::string html =
+      "<table id=\"leaderboard\">\n<tr><th>#</th><th>job</th><th>families</th><th>final</th><th>best</th>"
+      "<th>epochs</th><th>time</th><th>parameters</th></tr>\n";
+  int place = 0;
+  for (const auto& e : leaderboard.entries()) {
+    absl::StrAppend(&html, "<tr><td class=\"num\">", ++place, "</td><td class=\"num\">", e.job_id(), "</td><td>",
+                    HtmlEscape(absl::StrJoin(e.families(), " + ")), "</td><td class=\"num\">",
+                    Percent(e.final_test_accuracy()), "</td><td class=\"num\">", Percent(e.best_test_accuracy()),
+                    "</td><td class=\"num\">", e.epochs_done(), "</td><td class=\"num\">", Duration(e.train_seconds()),
+                    "</td><td class=\"num\">", e.parameter_count(), "</td></tr>\n");
+  }
+  return html + "</table>\n";
+}
+
+// Debian's abseil has its own string_view: the assets are std::string_view.
+absl::string_view Text(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// JSON inside <script>: "<" only occurs in strings, where \u003c means the
+// same, so no family or campaign name can close the element.
+std::string ScriptSafe(const std::string& json) { return absl::StrReplaceAll(json, {{"<", "\\u003c"}}); }
+
+}  // namespace
+
+std::string HtmlEscape(const std::string& text) {
+  return absl::StrReplaceAll(text,
+                             {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&#39;"}});
+}
+
+std::string ReportDataJson(const ReportInputs& in) {
+  nlohmann::json data;
+  data["curves"] = nlohmann::json::array();
+  int place = 0;
+  for (const auto& job : in.curves) {
+    nlohmann::json accuracy = nlohmann::json::array();
+    for (const auto& e : job.epochs()) accuracy.push_back(NumberOrNull(e.test_accuracy()));
+    data["curves"].push_back({{"label", absl::StrCat("#", ++place, " ", absl::StrJoin(job.job().families(), "+"),
+                                                     " (job ", job.job().job_id(), ")")},
+                              {"job_id", job.job().job_id()},
+                              {"accuracy", accuracy}});
+  }
+
+  // Heatmap: cell (a, b) is the mean final accuracy of the ensembles that
+  // contain both a and b; the diagonal is the family's own mean.
+  const std::vector<std::string> families = HeatmapFamilies(in);
+  std::map<std::pair<std::string, std::string>, std::pair<double, int>> cell;
+  for (const auto& f : in.families.families()) cell[{f.family(), f.family()}] = {f.mean(), f.n()};
+  for (const auto& p : in.pairs.pairs()) {
+    cell[{p.family_a(), p.family_b()}] = {p.mean(), p.n()};
+    cell[{p.family_b(), p.family_a()}] = {p.mean(), p.n()};
+  }
+  nlohmann::json cells = nlohmann::json::array();
+  for (const auto& y : families) {
+    for (const auto& x : families) {
+      auto it = cell.find({y, x});
+      cells.push_back({{"x", x},
+                       {"y", y},
+                       {"v", it == cell.end() ? nlohmann::json() : NumberOrNull(it->second.first)},
+                       {"n", it == cell.end() ? 0 : it->second.second}});
+    }
+  }
+  data["heatmap"] = {{"families", families}, {"cells", cells}};
+
+  nlohmann::json cov_families = nlohmann::json::array(), shares = nlohmann::json::array(),
+                 anchors = nlohmann::json::array();
+  for (const auto& f : in.coverage.families()) {
+    cov_families.push_back(f.family());
+    shares.push_back(f.share());
+    anchors.push_back(f.anchor());
+  }
+  data["coverage"] = {
+      {"families", cov_families},
+      {"shares", shares},
+      {"anchor", anchors},
+      {"ideal", in.coverage.families_size() > 0 ? in.coverage.families(0).ideal_share() : 0.0}};
+  return data.dump();
+}
+
+std::string RenderHtmlReport(const ReportInputs& in) {
+  const auto& c = in.campaign.campaign();
+  const std::string title = absl::StrCat("moe4 campaign ", c.campaign_id(), ": ", c.name());
+  std::vector<std::string> anchors;
+  for (const auto& f : in.coverage.families()) {
+    if (f.anchor()) anchors.push_back(f.family());
+  }
+
+  std::string html;
+  absl::StrAppend(&html, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>",
+                  HtmlEscape(title), "</title>\n<style>\n", Text(ReportCss()), "</style>\n");
+  // The libraries go in <head> so they are defined before report.js runs.
+  absl::StrAppend(&html, "<script>\n", Text(ChartJs()), "\n</script>\n<script>\n", Text(MatrixJs()), "\n</script>\n</head>\n<body>\n");
+  absl::StrAppend(&html, "<h1>", HtmlEscape(title), "</h1>\n<p class=\"meta\">",
+                  HtmlEscape(std::string(CampaignStateName(c.state()))), " &middot; K=", c.k(), " &middot; ",
+                  HtmlEscape(c.sampler()), " sampler &middot; dataset ", HtmlEscape(c.dataset()), " &middot; ",
+                  c.epochs(), " epochs &middot; ", c.budget(), " jobs: ", c.succeeded(), " succeeded, ", c.failed(),
+                  " failed, ", c.cancelled(), " cancelled, ", c.pending() + c.leased() + c.running(),
+                  " unfinished</p>\n<p class=\"meta\">generated ", HtmlEscape(in.generated_at),
+                  " by moe4ctl report</p>\n");
+
+  absl::StrAppend(&html, "<h2>Leaderboard</h2>\n", LeaderboardTable(in.leaderboard));
+
+  absl::StrAppend(&html, "<h2>Test accuracy of the top ", in.curves.size(),
+                  " candidates</h2>\n<canvas id=\"chart-curves\" width=\"1100\" height=\"420\"></canvas>\n");
+
+  absl::StrAppend(&html,
+                  "<h2>Mean final accuracy by family pair</h2>\n<p class=\"note\">Cell (row, column): mean final "
+                  "test accuracy of the ensembles containing both families; the diagonal is the family's own mean. "
+                  "Darker is better; families sorted by mean, best first.</p>\n"
+                  "<canvas id=\"chart-heatmap\" width=\"760\" height=\"680\"></canvas>\n");
+
+  absl::StrAppend(&html, "<h2>Coverage</h2>\n<p class=\"note\">", in.coverage.candidates(),
+                  " candidates. Share of the candidates that contain each family, against the ideal K/N (dashed); "
+                  "a family above 2K/N (red line) is an anchor. Pairs covered ",
+                  in.coverage.pairs_covered(), "/", in.coverage.pairs_total(), ", max/min count ratio ",
+                  Fixed(in.coverage.max_min_ratio(), 2), ".</p>\n");
+  if (!anchors.empty()) {
+    absl::StrAppend(&html, "<p class=\"warn\">Anchor: ", HtmlEscape(absl::StrJoin(anchors, ", ")),
+                    " in more than 2K/N of the candidates; comparisons between the other families are confounded "
+                    "with it.</p>\n");
+  }
+  absl::StrAppend(&html, "<canvas id=\"chart-coverage\" width=\"1100\" height=\"380\"></canvas>\n");
+
+  absl::StrAppend(&html, "<div id=\"moe4-render-status\" data-charts=\"0\" data-nonblank=\"0\">charts not drawn "
+                         "(JavaScript off?)</div>\n");
+  absl::StrAppend(&html, "<script type=\"application/json\" id=\"moe4-data\">", ScriptSafe(ReportDataJson(in)),
+                  "</script>\n<script>\n", Text(ReportJs()), "\n</script>\n</body>\n</html>\n");
+  return html;
+}
+
+}  // namespace moe4::ctl

@@ -1,0 +1,559 @@
+#!/usr/bin/env bash
+# Chaos scenarios against the whole system: real moe4-coordinator, moe4-worker
+# and moe4ctl processes, a real PostgreSQL (MOE4_PG_URL, the throwaway cluster
+# of deploy/test.sh: it is restarted by one scenario, so run this alone), and
+# faults injected on loopback. Each scenario runs a small synthetic campaign,
+# checks it (tests/chaos/check.py) and prints one line:
+#
+#   scenario  faults  jobs  lost  duplicated  fenced  recovery_s(median/max)  result
+#
+#   run.sh [--long] [--only NAME[,NAME]] [--keep] COORDINATOR WORKER MOE4CTL SOURCE_DIR
+#
+# Scenarios (--long: more faults, longer campaign):
+#   worker_kill     SIGKILL random workers at random moments, restart them
+#   coord_kill      SIGKILL the coordinator and restart it, several times
+#   two_coords      two coordinators behind a TCP balancer; SIGKILL one for good
+#   pg_restart      restart PostgreSQL mid-campaign
+#   zombie          SIGSTOP a worker past its lease, let another take the job, SIGCONT
+#   net_stall       a silently dead connection (proxy moves no byte) past the lease
+#   net_reset       every connection of a worker reset (RST) mid-job
+#   ckpt_unwritable a worker whose checkpoint dir cannot be written
+# Exit 0 when every scenario passed.
+set -euo pipefail
+
+long=0 only="" keep=0
+args=()
+while (($#)); do
+  case $1 in
+    --long) long=1 ;;
+    --only) only=$2; shift ;;
+    --keep) keep=1 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    *) args+=("$1") ;;
+  esac
+  shift
+done
+((${#args[@]} == 4)) || { sed -n '2,27p' "$0"; exit 2; }
+coordinator=${args[0]} worker=${args[1]} ctl=${args[2]} src=${args[3]}
+: "${MOE4_PG_URL:?MOE4_PG_URL is not set: run with deploy/test.sh or after eval \"\$(deploy/pg-throwaway.sh start)\"}"
+here=$(cd "$(dirname "$0")" && pwd)
+
+root=$(mktemp -d /tmp/moe4-chaos.XXXXXX)
+chmod 755 "$root"
+pids=()
+dbs=()
+results=()
+failed=0
+
+cleanup() {
+  local code=$?
+  for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for db in "${dbs[@]}"; do
+    psql "$MOE4_PG_URL" -qtA -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  if ((keep)); then echo "work dirs kept in $root"; else rm -rf "$root"; fi
+  exit "$code"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+log() { echo "  [$(date +%H:%M:%S)] $*" >&2; }
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+wait_port() {  # port pid name
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { echo "$3 exited before listening" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "$3 did not listen on $1" >&2
+  return 1
+}
+median_max() {  # numbers... -> "median/max" (or "-")
+  (($#)) || { echo "-"; return; }
+  printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.1f/%.1f", m, a[NR]}'
+}
+rand_between() {  # lo hi (seconds, fractional) -> a random number in [lo, hi]
+  awk -v lo="$1" -v hi="$2" -v r=$RANDOM 'BEGIN { printf "%.2f", lo + (hi - lo) * r / 32767 }'
+}
+
+# ---- one scenario's world ------------------------------------------------------
+# Sets: work db db_url admin_db_url; tokens in $work.
+new_world() {  # name
+  work=$root/$1
+  mkdir -p "$work/ckpt"
+  db="moe4_chaos_${1}_$$"
+  dbs+=("$db")
+  "$src/deploy/db-init.sh" "$MOE4_PG_URL" "$db" >/dev/null
+  db_url="${MOE4_PG_URL/user=postgres/user=moe4}"
+  db_url="${db_url/dbname=postgres/dbname=$db}"
+  admin_db_url="${MOE4_PG_URL/dbname=postgres/dbname=$db}"
+  head -c 18 /dev/urandom | base64 >"$work/admin.token"
+  head -c 18 /dev/urandom | base64 >"$work/worker.token"
+  chmod 600 "$work"/*.token
+  lease=${lease:-4}
+}
+sql() { psql "$admin_db_url" -qtAX -v ON_ERROR_STOP=1 -c "$1"; }
+
+declare -A coord_pid coord_port coord_http
+start_coord() {  # index [extra flags]
+  local i=$1; shift
+  coord_port[$i]=${coord_port[$i]:-$(free_port)}
+  coord_http[$i]=${coord_http[$i]:-$(free_port)}
+  MOE4_DB_URL=$db_url "$coordinator" --listen "127.0.0.1:${coord_port[$i]}" \
+    --http-listen "127.0.0.1:${coord_http[$i]}" --instance-id "chaos-$i" \
+    --admin-token-file "$work/admin.token" --worker-token-file "$work/worker.token" \
+    --lease-seconds "$lease" --reaper-interval-ms 200 --retry-backoff-ms 200 \
+    --retry-backoff-max-ms 1000 "$@" >>"$work/coordinator-$i.log" 2>&1 &
+  coord_pid[$i]=$!
+  pids+=("${coord_pid[$i]}")
+  wait_port "${coord_port[$i]}" "${coord_pid[$i]}" "coordinator $i"
+}
+fenced_metric() {  # index -> the coordinator's moe4_fenced_writes_total (0 if down)
+  python3 - "${coord_http[$1]}" <<'PY' 2>/dev/null || echo 0
+import sys, urllib.request
+body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=3).read().decode()
+for line in body.splitlines():
+    if line.startswith("moe4_fenced_writes_total "):
+        print(int(float(line.split()[1])))
+        break
+else:
+    print(0)
+PY
+}
+fenced_in_logs() { cat "$work"/coordinator-*.log 2>/dev/null | grep -c '\] fenced ' || true; }
+
+pg_ctl_as_owner() {  # pg_ctl arguments (the data dir is added)
+  local bin; bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  if [[ $(id -u) -eq 0 ]]; then
+    runuser -u postgres -- "$bin/pg_ctl" -D "$MOE4_PG_DIR/data" "$@"
+  else
+    "$bin/pg_ctl" -D "$MOE4_PG_DIR/data" "$@"
+  fi
+}
+
+declare -A worker_pid
+start_worker() {  # name port [extra flags]
+  local name=$1 port=$2; shift 2
+  "$worker" --coordinator "127.0.0.1:$port" --token-file "$work/worker.token" --name "$name" \
+    --device cpu --threads 1 --checkpoint-dir "${ckpt_dir:-$work/ckpt}" --rpc-timeout-ms 3000 "$@" \
+    >>"$work/worker-$name.log" 2>&1 &
+  worker_pid[$name]=$!
+  pids+=("${worker_pid[$name]}")
+}
+
+start_proxy() {  # name listen_port upstream_ports...
+  local name=$1 port=$2; shift 2
+  echo pass >"$work/proxy-$name.mode"
+  python3 "$here/tcp_proxy.py" "$port" "$work/proxy-$name.mode" "$@" >>"$work/proxy-$name.log" 2>&1 &
+  pids+=($!)
+  wait_port "$port" "$!" "proxy $name"
+}
+
+ctl() { "$ctl" --coordinator "127.0.0.1:$1" --token-file "$work/admin.token" "${@:2}"; }
+
+submit() {  # port budget epochs [max_attempts] -> campaign id
+  local port=$1 budget=$2 epochs=$3 attempts=${4:-100}
+  cat >"$work/spec.yaml" <<YAML
+name: chaos-$(basename "$work")
+families: [AirNet, AlexNet, BagNet]
+k: 2
+sampler: stratified
+budget: $budget
+seed: 5
+max_attempts: $attempts
+dataset: {name: "synthetic:channels=1,size=28,classes=4", train_subset: $train_subset, test_subset: 200}
+recipe: {epochs: $epochs, batch_size: 32, lr: 0.003, width: 0.25, warmup_epochs: 0}
+YAML
+  ctl "$port" submit "$work/spec.yaml" >"$work/submit.out" 2>&1 || { cat "$work/submit.out" >&2; return 1; }
+  sed -n 's/^submitted campaign \([0-9]*\).*/\1/p' "$work/submit.out"
+}
+
+campaign_state() { sql "SELECT state FROM campaigns WHERE id = $1" 2>/dev/null || echo unknown; }
+wait_done() {  # campaign timeout_s
+  local deadline=$(( $(date +%s) + $2 )) st
+  while (( $(date +%s) < deadline )); do
+    st=$(campaign_state "$1")
+    [[ $st == done || $st == cancelled ]] && return 0
+    sleep 0.5
+  done
+  return 1
+}
+# The job a worker holds now ("" if none).
+held_job() {  # worker name
+  sql "SELECT j.id FROM jobs j JOIN workers w ON w.id = j.worker_id WHERE w.name = '$1'
+       AND j.state IN ('leased', 'running') ORDER BY j.id LIMIT 1" 2>/dev/null || true
+}
+job_attempt() { sql "SELECT attempt FROM jobs WHERE id = $1"; }
+# Seconds from $2 (epoch seconds) until job $1 is leased at an attempt above $3.
+wait_releases() {  # job since attempt timeout -> seconds or ""
+  local deadline=$(( $(date +%s) + $4 )) a
+  while (( $(date +%s) < deadline )); do
+    a=$(sql "SELECT CASE WHEN attempt > $3 AND state IN ('leased','running','succeeded') THEN
+               extract(epoch FROM attempt_started_at) END FROM jobs WHERE id = $1" 2>/dev/null || true)
+    if [[ -n $a ]]; then awk -v a="$a" -v s="$2" 'BEGIN { printf "%.2f", a - s }'; return 0; fi
+    sleep 0.1
+  done
+  echo ""
+}
+# Waits until some worker holds a job that has reached epoch >= $2; prints "worker job".
+wait_busy() {  # names-regex min_epoch timeout
+  local deadline=$(( $(date +%s) + $3 )) row
+  while (( $(date +%s) < deadline )); do
+    row=$(sql "SELECT w.name || ' ' || j.id FROM jobs j JOIN workers w ON w.id = j.worker_id
+               WHERE j.state = 'running' AND w.name ~ '$1' AND coalesce(j.progress_epoch, 0) >= $2
+               ORDER BY random() LIMIT 1" 2>/dev/null || true)
+    [[ -n $row ]] && { echo "$row"; return 0; }
+    sleep 0.2
+  done
+  return 1
+}
+
+# Seconds from t0 until every named worker has reached the coordinator again
+# (workers.last_seen moves on every lease, heartbeat and report), "" on timeout.
+wait_all_seen() {  # t0 timeout names...
+  local t0=$1 deadline=$(( $(date +%s) + $2 )) n last=0 at
+  shift 2
+  for n in "$@"; do
+    at=""
+    while [[ -z $at ]] && (( $(date +%s) < deadline )); do
+      at=$(sql "SELECT extract(epoch FROM last_seen) FROM workers WHERE name = '$n'
+                AND last_seen > to_timestamp($t0)" 2>/dev/null || true)
+      [[ -z $at ]] && sleep 0.1
+    done
+    [[ -z $at ]] && { echo ""; return; }
+    last=$(awk -v a="$at" -v l="$last" 'BEGIN { print (a > l ? a : l) }')
+  done
+  awk -v a="$last" -v s="$t0" 'BEGIN { printf "%.2f", a - s }'
+}
+
+# Prints the result line and records pass/fail. Extra checks come as "ok"/"why".
+report() {  # scenario faults campaign recovery_list_var extra_failure fenced
+  local name=$1 faults=$2 id=$3 rec=$4 extra=$5 fenced=$6
+  [[ -n $id ]] || { id=0; extra=${extra:-"the campaign was not submitted: $(cat "$work/submit.out" 2>/dev/null)"}; }
+  local check
+  check=$(python3 "$here/check.py" "$admin_db_url" "$id" "$work" "$work/killed-jobs" 2>&1) || true
+  local jobs lost dup left over
+  read -r jobs lost dup left over < <(python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+print(d["jobs"], d["lost"], d["duplicated"], d["leases_left"], len(d["retrained_over_budget"]))
+' "$check" 2>/dev/null || echo "? ? ? ? ?")
+  local why=""
+  [[ $jobs =~ ^[0-9]+$ ]] || why="checker failed: $check"
+  [[ -z $why && $lost != 0 ]] && why="$lost job(s) lost"
+  [[ -z $why && $dup != 0 ]] && why="$dup duplicate(s)"
+  [[ -z $why && $left != 0 ]] && why="$left lease(s) left"
+  # Only where no process could legitimately train on past its lease (a
+  # stalled or stopped worker may waste the epochs it trains meanwhile).
+  [[ -z $why && $over != 0 && -f $work/killed-jobs ]] && why="a fault cost more than one epoch: $check"
+  [[ -z $why && -n $extra ]] && why=$extra
+  local result=PASS
+  if [[ -n $why ]]; then result="FAIL ($why)"; failed=1; fi
+  local line
+  line=$(printf '%-16s faults=%-3s jobs=%-3s lost=%-2s duplicated=%-2s fenced=%-3s recovery_s=%-11s %s' \
+    "$name" "$faults" "$jobs" "$lost" "$dup" "$fenced" "$rec" "$result")
+  echo "$line"
+  echo "$check" >"$work/check.json"
+  results+=("$line")
+  if [[ $result != PASS ]]; then
+    for f in "$work"/*.log; do echo "---- $(basename "$f") (last 15 lines)" >&2; tail -15 "$f" >&2; done
+  fi
+}
+
+selected() { [[ -z $only || ",$only," == *",$1,"* ]]; }
+
+if ((long)); then
+  train_subset=600 epochs=6 budget=3 kills=20 coord_kills=6 pg_restarts=4
+else
+  train_subset=300 epochs=3 budget=3 kills=4 coord_kills=2 pg_restarts=1
+fi
+timeout_s=$(( long ? 1800 : 420 ))
+
+# ---- scenarios -------------------------------------------------------------------
+
+scenario_worker_kill() {
+  new_world worker_kill
+  start_coord 0
+  local names=(wk1 wk2 wk3) n
+  for n in "${names[@]}"; do start_worker "$n" "${coord_port[0]}"; done
+  local id; id=$(submit "${coord_port[0]}" "$budget" "$epochs")
+  local recoveries=() faults=0 k
+  : >"$work/killed-jobs"
+  for ((k = 0; k < kills; ++k)); do
+    [[ $(campaign_state "$id") == active ]] || break
+    sleep "$(rand_between 0.5 3)"
+    n=${names[RANDOM % ${#names[@]}]}
+    local job attempt t0
+    job=$(held_job "$n")
+    attempt=${job:+$(job_attempt "$job")}
+    t0=$(now)
+    kill -KILL "${worker_pid[$n]}" 2>/dev/null || true
+    wait "${worker_pid[$n]}" 2>/dev/null || true
+    faults=$((faults + 1))
+    log "worker_kill: SIGKILL $n (job ${job:-none})"
+    sleep "$(rand_between 0 1)"
+    start_worker "$n" "${coord_port[0]}"
+    if [[ -n $job ]]; then
+      echo "$job" >>"$work/killed-jobs"
+      local r; r=$(wait_releases "$job" "$t0" "$attempt" 60)
+      [[ -n $r ]] && recoveries+=("$r")
+    fi
+  done
+  local extra=""
+  wait_done "$id" "$timeout_s" || extra="campaign not done after ${timeout_s} s"
+  report worker_kill "$faults" "$id" "$(median_max "${recoveries[@]}")" "$extra" "$(fenced_in_logs)"
+}
+
+scenario_coord_kill() {
+  new_world coord_kill
+  : >"$work/killed-jobs"  # no worker is killed: no epoch may be trained twice
+  start_coord 0
+  start_worker ck1 "${coord_port[0]}"
+  start_worker ck2 "${coord_port[0]}"
+  local id; id=$(submit "${coord_port[0]}" "$budget" "$epochs")
+  local recoveries=() faults=0 k
+  for ((k = 0; k < coord_kills; ++k)); do
+    [[ $(campaign_state "$id") == active ]] || break
+    wait_busy 'ck' 1 60 >/dev/null || true
+    sleep "$(rand_between 0.5 2)"
+    local t0
+    t0=$(now)
+    kill -KILL "${coord_pid[0]}"; wait "${coord_pid[0]}" 2>/dev/null || true
+    faults=$((faults + 1))
+    log "coord_kill: SIGKILL coordinator (restart in a moment)"
+    sleep "$(rand_between 0.2 2)"
+    start_coord 0
+    # Recovered when every worker reached the coordinator through the new process.
+    local r; r=$(wait_all_seen "$t0" 60 ck1 ck2)
+    [[ -n $r ]] && recoveries+=("$r")
+  done
+  local extra=""
+  wait_done "$id" "$timeout_s" || extra="campaign not done after ${timeout_s} s"
+  report coord_kill "$faults" "$id" "$(median_max "${recoveries[@]}")" "$extra" "$(fenced_in_logs)"
+}
+
+scenario_two_coords() {
+  new_world two_coords
+  : >"$work/killed-jobs"  # no worker is killed: no epoch may be trained twice
+  start_coord a
+  start_coord b
+  local lb; lb=$(free_port)
+  start_proxy lb "$lb" "${coord_port[a]}" "${coord_port[b]}"
+  start_worker tc1 "$lb"
+  start_worker tc2 "$lb"
+  start_worker tc3 "$lb"
+  local id; id=$(submit "$lb" "$budget" "$epochs")
+  wait_busy 'tc' 1 120 >/dev/null || true
+  local leases_a; leases_a=$(sql "SELECT count(*) FROM attempts WHERE lease_owner = 'chaos-a'")
+  local t0; t0=$(now)
+  kill -KILL "${coord_pid[a]}"; wait "${coord_pid[a]}" 2>/dev/null || true
+  log "two_coords: SIGKILL coordinator a ($leases_a leases granted by it so far)"
+  local recoveries=() r
+  r=$(wait_all_seen "$t0" 60 tc1 tc2 tc3)
+  [[ -n $r ]] && recoveries+=("$r")
+  local extra=""
+  wait_done "$id" "$timeout_s" || extra="campaign not done after ${timeout_s} s"
+  [[ -z $extra && $leases_a == 0 ]] && extra="coordinator a never granted a lease: the test proved nothing"
+  local b_after; b_after=$(sql "SELECT count(*) FROM attempts WHERE lease_owner = 'chaos-b' AND started_at > to_timestamp($t0)")
+  report two_coords 1 "$id" "$(median_max "${recoveries[@]}")" "$extra" "$(fenced_in_logs)"
+  log "two_coords: coordinator b granted $b_after leases after a died"
+}
+
+scenario_pg_restart() {
+  new_world pg_restart
+  : >"$work/killed-jobs"  # no worker is killed: no epoch may be trained twice
+  start_coord 0
+  start_worker pr1 "${coord_port[0]}"
+  start_worker pr2 "${coord_port[0]}"
+  local id; id=$(submit "${coord_port[0]}" "$budget" "$epochs")
+  local recoveries=() faults=0 k
+  [[ -n ${MOE4_PG_DIR:-} && -f $MOE4_PG_DIR/data/postmaster.opts ]] ||
+    { report pg_restart 0 "$id" - "MOE4_PG_DIR does not name the throwaway cluster" 0; return; }
+  # postmaster.opts: the server's command line; starting with the same
+  # options keeps its port and settings.
+  local pg_opts; pg_opts=$(cut -d' ' -f2- "$MOE4_PG_DIR/data/postmaster.opts")
+  for ((k = 0; k < pg_restarts; ++k)); do
+    [[ $(campaign_state "$id") == active ]] || break
+    wait_busy 'pr' 1 120 >/dev/null || true
+    sleep "$(rand_between 0.5 2)"
+    local t0; t0=$(now)
+    local down; down=$(rand_between 1 4)
+    log "pg_restart: PostgreSQL down for $down s"
+    if ! pg_ctl_as_owner stop -m fast -w >/dev/null; then
+      report pg_restart "$faults" "$id" - "pg_ctl stop failed" 0; return
+    fi
+    sleep "$down"
+    if ! pg_ctl_as_owner start -w -t 60 -l "$MOE4_PG_DIR/server.log" -o "$pg_opts" >/dev/null; then
+      report pg_restart "$faults" "$id" - "pg_ctl start failed" 0; return
+    fi
+    faults=$((faults + 1))
+    local r; r=$(wait_all_seen "$t0" 90 pr1 pr2)
+    [[ -n $r ]] && recoveries+=("$r")
+  done
+  local extra=""
+  wait_done "$id" "$timeout_s" || extra="campaign not done after ${timeout_s} s"
+  report pg_restart "$faults" "$id" "$(median_max "${recoveries[@]}")" "$extra" "$(fenced_in_logs)"
+}
+
+scenario_zombie() {
+  new_world zombie
+  lease=3
+  start_coord 0
+  start_worker zz1 "${coord_port[0]}"
+  local id; id=$(submit "${coord_port[0]}" 1 "$epochs")
+  local row z job attempt
+  row=$(wait_busy 'zz1' 1 120) || { report zombie 0 "$id" - "zz1 never ran a job" 0; return; }
+  read -r z job <<<"$row"
+  attempt=$(job_attempt "$job")
+  start_worker zz2 "${coord_port[0]}"  # idle: takes the job once the lease expires
+  sleep 1
+  local fenced0; fenced0=$(fenced_metric 0)
+  local t0; t0=$(now)
+  kill -STOP "${worker_pid[$z]}"
+  log "zombie: SIGSTOP $z holding job $job attempt $attempt (lease $lease s)"
+  local r; r=$(wait_releases "$job" "$t0" "$attempt" 60)
+  # Let the live attempt store an epoch before the zombie wakes up.
+  local deadline=$(( $(date +%s) + 120 ))
+  while (( $(date +%s) < deadline )); do
+    [[ $(sql "SELECT count(*) FROM epochs WHERE job_id = $job AND attempt > $attempt") != 0 ]] && break
+    [[ $(sql "SELECT state FROM jobs WHERE id = $job") == succeeded ]] && break
+    sleep 0.2
+  done
+  local t_cont; t_cont=$(now)
+  kill -CONT "${worker_pid[$z]}"
+  log "zombie: SIGCONT $z"
+  local extra=""
+  wait_done "$id" "$timeout_s" || extra="campaign not done after ${timeout_s} s"
+  sleep 1
+  local fenced; fenced=$(( $(fenced_metric 0) - fenced0 ))
+  local late; late=$(sql "SELECT count(*) FROM epochs WHERE job_id = $job AND attempt = $attempt
+                           AND recorded_at > to_timestamp($t_cont)")
+  local winner; winner=$(sql "SELECT attempt FROM attempts WHERE job_id = $job AND outcome = 'succeeded'")
+  local zombie_outcome; zombie_outcome=$(sql "SELECT coalesce(outcome, 'open') FROM attempts WHERE job_id = $job AND attempt = $attempt")
+  [[ -z $extra && $late != 0 ]] && extra="$late late epoch write(s) of the zombie stored"
+  [[ -z $extra && $winner == "$attempt" ]] && extra="the zombie's attempt completed the job"
+  [[ -z $extra && $zombie_outcome != lease_expired ]] && extra="zombie attempt outcome $zombie_outcome"
+  [[ -z $extra && $fenced -lt 1 ]] && extra="no fenced write counted in /metrics"
+  kill -0 "${worker_pid[$z]}" 2>/dev/null || extra=${extra:-"the zombie worker died"}
+  report zombie 1 "$id" "$(median_max ${r:+"$r"})" "$extra" "$fenced"
+  lease=4
+}
+
+scenario_net_stall() {
+  new_world net_stall
+  lease=3
+  start_coord 0
+  local px; px=$(free_port)
+  start_proxy ns "$px" "${coord_port[0]}"
+  start_worker ns1 "$px"
+  local id; id=$(submit "${coord_port[0]}" 1 "$epochs")
+  local row z job attempt
+  row=$(wait_busy 'ns1' 1 120) || { report net_stall 0 "$id" - "ns1 never ran a job" 0; return; }
+  read -r z job attempt <<<"$row"
+  attempt=$(job_attempt "$job")
+  start_worker ns2 "${coord_port[0]}"  # idle: takes the job once the lease expires
+  sleep 1
+  local fenced0; fenced0=$(fenced_metric 0)
+  local t0; t0=$(now)
+  echo stall >"$work/proxy-ns.mode"
+  log "net_stall: connection of ns1 silently dead (job $job attempt $attempt)"
+  local r; r=$(wait_releases "$job" "$t0" "$attempt" 60)
+  sleep $((lease + 2))
+  echo pass >"$work/proxy-ns.mode"
+  local t_pass; t_pass=$(now)
+  log "net_stall: connection restored"
+  local extra=""
+  wait_done "$id" "$timeout_s" || extra="campaign not done after ${timeout_s} s"
+  sleep 1
+  local fenced; fenced=$(( $(fenced_metric 0) - fenced0 ))
+  [[ -z $extra && -z $r ]] && extra="the stalled job was never re-leased"
+  # The stalled worker came back: it reached the coordinator after the stall.
+  local back; back=$(sql "SELECT count(*) FROM workers WHERE name = 'ns1' AND last_seen > to_timestamp($t_pass)")
+  [[ -z $extra && $back == 0 ]] && extra="ns1 never reached the coordinator again"
+  kill -0 "${worker_pid[ns1]}" 2>/dev/null || extra=${extra:-"ns1 died"}
+  report net_stall 1 "$id" "$(median_max ${r:+"$r"})" "$extra" "$fenced"
+  lease=4
+}
+
+scenario_net_reset() {
+  new_world net_reset
+  : >"$work/killed-jobs"  # no worker is killed: no epoch may be trained twice
+  start_coord 0
+  local px; px=$(free_port)
+  start_proxy nr "$px" "${coord_port[0]}"
+  start_worker nr1 "$px"
+  local id; id=$(submit "${coord_port[0]}" "$budget" "$epochs")
+  local recoveries=() faults=0 k
+  for ((k = 0; k < (long ? 6 : 2); ++k)); do
+    [[ $(campaign_state "$id") == active ]] || break
+    wait_busy 'nr1' 1 120 >/dev/null || break
+    local t0; t0=$(now)
+    echo drop >"$work/proxy-nr.mode"
+    sleep 0.5
+    echo pass >"$work/proxy-nr.mode"
+    faults=$((faults + 1))
+    log "net_reset: reset every connection of nr1 for 0.5 s"
+    local r; r=$(wait_all_seen "$(awk -v t="$t0" 'BEGIN { printf "%.3f", t + 0.5 }')" 60 nr1)
+    [[ -n $r ]] && recoveries+=("$r")
+    sleep 2
+  done
+  local extra=""
+  wait_done "$id" "$timeout_s" || extra="campaign not done after ${timeout_s} s"
+  local expired; expired=$(sql "SELECT coalesce(sum(lease_expiries), 0) FROM jobs WHERE campaign_id = $id")
+  [[ -z $extra && $expired != 0 ]] && extra="$expired lease(s) expired: a 0.5 s reset should not cost a lease"
+  report net_reset "$faults" "$id" "$(median_max "${recoveries[@]}")" "$extra" "$(fenced_in_logs)"
+}
+
+scenario_ckpt_unwritable() {
+  new_world ckpt_unwritable
+  start_coord 0
+  # A checkpoint dir below a regular file: ENOTDIR for everyone, root included.
+  echo "not a directory" >"$work/blocker"
+  ckpt_dir="$work/blocker/ckpt" start_worker cu1 "${coord_port[0]}"
+  local id; id=$(submit "${coord_port[0]}" 2 2 1)
+  local extra=""
+  sleep 3
+  kill -0 "${worker_pid[cu1]}" 2>/dev/null || { extra="the worker exited at start: $(tail -3 "$work/worker-cu1.log")"; timeout_s=1; }
+  wait_done "$id" "$timeout_s" || extra="campaign not done after ${timeout_s} s"
+  local failed_jobs; failed_jobs=$(sql "SELECT count(*) FROM jobs WHERE campaign_id = $id AND state = 'failed'
+                                        AND error ILIKE '%checkpoint%'")
+  local reason; reason=$(sql "SELECT coalesce(max(error), '(none)') FROM jobs WHERE campaign_id = $id")
+  [[ -z $extra && $failed_jobs != 2 ]] &&
+    extra="want both jobs failed with a reason naming the checkpoint; got $(sql "SELECT string_agg(state, ',') FROM jobs WHERE campaign_id = $id") ($reason)"
+  kill -0 "${worker_pid[cu1]}" 2>/dev/null || extra=${extra:-"the worker daemon died"}
+  sleep 2
+  [[ -z $extra && $(sql "SELECT count(*) FROM workers WHERE name = 'cu1' AND last_seen > now() - interval '10 s'") == 0 ]] &&
+    extra="the worker stopped talking to the coordinator"
+  # Jobs that fail on purpose are not "lost": report the checks of this scenario only.
+  local line result=PASS
+  [[ -n $extra ]] && { result="FAIL ($extra)"; failed=1; }
+  line=$(printf '%-16s faults=%-3s jobs=%-3s lost=%-2s duplicated=%-2s fenced=%-3s recovery_s=%-11s %s' \
+    ckpt_unwritable 1 2 0 0 "$(fenced_in_logs)" - "$result")
+  echo "$line"; results+=("$line")
+  log "ckpt_unwritable: reason: $reason"
+  [[ $result == PASS ]] || { for f in "$work"/*.log; do echo "---- $(basename "$f")" >&2; tail -15 "$f" >&2; done; }
+}
+
+echo "moe4 chaos ($([[ $long == 1 ]] && echo long || echo short)): $budget jobs x $epochs epochs per campaign, lease 3-4 s"
+for s in worker_kill coord_kill two_coords pg_restart zombie net_stall net_reset ckpt_unwritable; do
+  selected "$s" || continue
+  start=$(date +%s)
+  "scenario_$s" || { echo "$s: scenario aborted"; failed=1; }
+  log "$s took $(( $(date +%s) - start )) s"
+  # Stop this scenario's processes before the next one.
+  for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pids=()
+  unset coord_pid coord_port coord_http worker_pid
+  declare -A coord_pid coord_port coord_http worker_pid
+done
+echo "== summary"
+printf '%s\n' "${results[@]}"
+exit "$failed"

@@ -1,0 +1,282 @@
+// The daemon's agent against an in-process fake coordinator (real gRPC over
+// localhost): the whole lease -> train -> report -> complete cycle, outages,
+// fencing, cancellation, shutdown and resume.
+#include "worker/agent/agent.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+#include <thread>
+
+#include "test_util.h"
+
+namespace moe4::worker {
+namespace {
+
+using testing::ScratchDir;
+using testing::TinyJob;
+namespace v1 = moe4::v1;
+
+class FakeCoordinator final : public v1::WorkerService::Service {
+ public:
+  grpc::Status Register(grpc::ServerContext* ctx, const v1::RegisterRequest* req, v1::RegisterResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!Authorised(ctx)) return {grpc::StatusCode::UNAUTHENTICATED, "bad token"};
+    registered_name = req->name();
+    registered_kind = req->device_kind();
+    resp->set_worker_id(5);
+    return grpc::Status::OK;
+  }
+  grpc::Status Lease(grpc::ServerContext* ctx, const v1::LeaseRequest* req, v1::LeaseResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!Authorised(ctx)) return {grpc::StatusCode::UNAUTHENTICATED, "bad token"};
+    ++leases;
+    if (req->worker_id() != 5) return {grpc::StatusCode::NOT_FOUND, "unknown worker"};
+    if (jobs.empty()) {
+      resp->set_retry_after_ms(20);  // no job field = nothing to do
+      return grpc::Status::OK;
+    }
+    *resp->mutable_job() = jobs.front();
+    current_attempt = jobs.front().attempt();
+    jobs.pop_front();
+    return grpc::Status::OK;
+  }
+  grpc::Status Heartbeat(grpc::ServerContext* ctx, const v1::HeartbeatRequest* req,
+                         v1::HeartbeatResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!Authorised(ctx)) return {grpc::StatusCode::UNAUTHENTICATED, "bad token"};
+    ++heartbeats;
+    resp->set_cancel(cancel);
+    return grpc::Status::OK;
+  }
+  grpc::Status ReportEpochs(grpc::ServerContext* ctx, const v1::ReportEpochsRequest* req,
+                            v1::ReportEpochsResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!Authorised(ctx)) return {grpc::StatusCode::UNAUTHENTICATED, "bad token"};
+    if (unavailable_reports > 0) {
+      --unavailable_reports;
+      return {grpc::StatusCode::UNAVAILABLE, "coordinator down"};
+    }
+    if (req->attempt() != current_attempt || fence) {
+      return {grpc::StatusCode::FAILED_PRECONDITION, "stale attempt"};
+    }
+    for (const auto& m : req->epochs()) {
+      auto [it, inserted] = stored.emplace(m.epoch(), m);
+      if (!inserted && it->second.SerializeAsString() != m.SerializeAsString()) ++conflicts;
+      it->second = m;
+      arrival.push_back(m.epoch());
+      if (on_epoch_stored) on_epoch_stored(m.epoch());
+    }
+    resp->set_stored(req->epochs_size());
+    return grpc::Status::OK;
+  }
+  grpc::Status Complete(grpc::ServerContext* ctx, const v1::CompleteRequest* req, v1::CompleteResponse*) override {
+    std::lock_guard<std::mutex> lock(mu);
+    if (req->attempt() != current_attempt) return {grpc::StatusCode::FAILED_PRECONDITION, "stale"};
+    completes.push_back(*req);
+    return grpc::Status::OK;
+  }
+  grpc::Status Fail(grpc::ServerContext* ctx, const v1::FailRequest* req, v1::FailResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu);
+    fails.push_back(*req);
+    resp->set_will_retry(req->retryable());
+    return grpc::Status::OK;
+  }
+
+  bool Authorised(grpc::ServerContext* ctx) {
+    const auto& md = ctx->client_metadata();
+    auto it = md.find("authorization");
+    const bool ok = it != md.end() && std::string(it->second.data(), it->second.size()) == "Bearer " + token;
+    if (!ok) ++unauthorised;
+    return ok;
+  }
+
+  std::mutex mu;
+  std::string token = "secret";
+  std::deque<v1::JobAssignment> jobs;
+  int current_attempt = 0;
+  int unavailable_reports = 0;
+  bool fence = false;
+  bool cancel = false;
+  int leases = 0, heartbeats = 0, conflicts = 0, unauthorised = 0;
+  std::string registered_name, registered_kind;
+  std::map<int, v1::EpochMetrics> stored;
+  std::vector<int> arrival;
+  std::vector<v1::CompleteRequest> completes;
+  std::vector<v1::FailRequest> fails;
+  std::function<void(int)> on_epoch_stored;
+};
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&fake_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+  void TearDown() override {
+    if (agent_) agent_->RequestShutdown();
+    if (thread_.joinable()) thread_.join();
+    server_->Shutdown();
+  }
+
+  void StartAgent(const std::string& token = "secret") {
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+    client_ = std::make_unique<CoordinatorClient>(channel, token, std::chrono::seconds(5));
+    AgentOptions options;
+    options.name = "test-cpu";
+    options.threads = 2;
+    options.checkpoint_dir = dir_.path();
+    options.idle_poll = std::chrono::milliseconds(20);
+    options.max_backoff = std::chrono::milliseconds(200);
+    options.shutdown_grace = std::chrono::seconds(2);
+    agent_ = std::make_unique<Agent>(*client_, BuiltinRegistry(), options);
+    thread_ = std::thread([this] { exit_code_ = agent_->Run(); });
+  }
+
+  int StopAgent() {
+    agent_->RequestShutdown();
+    thread_.join();
+    return exit_code_;
+  }
+
+  // Polls `done` (under the fake's lock) for up to `seconds`.
+  bool WaitFor(const std::function<bool()>& done, double seconds = 60) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard<std::mutex> lock(fake_.mu);
+        if (done()) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  ScratchDir dir_;
+  FakeCoordinator fake_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<CoordinatorClient> client_;
+  std::unique_ptr<Agent> agent_;
+  std::thread thread_;
+  int exit_code_ = -1;
+};
+
+TEST_F(AgentTest, RunsAJobEndToEndDeliveringEveryEpochOnceInOrderDespiteAnOutage) {
+  fake_.jobs.push_back(TinyJob({"AlexNet", "BagNet"}, 3, 96, 32));
+  fake_.unavailable_reports = 1;  // epoch 1's report bounces: buffered, sent later
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return !fake_.completes.empty(); }));
+  EXPECT_EQ(StopAgent(), kExitOk);
+
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  EXPECT_EQ(fake_.registered_name, "test-cpu");
+  EXPECT_EQ(fake_.registered_kind, "cpu");
+  EXPECT_EQ(fake_.unauthorised, 0);
+  ASSERT_EQ(fake_.stored.size(), 3u);
+  EXPECT_EQ(fake_.arrival, (std::vector<int>{1, 2, 3}));  // in order, each once
+  EXPECT_EQ(fake_.conflicts, 0);
+  ASSERT_EQ(fake_.completes.size(), 1u);
+  const auto& done = fake_.completes[0];
+  EXPECT_EQ(done.job_id(), 7);
+  EXPECT_EQ(done.attempt(), 1);
+  EXPECT_EQ(done.worker_id(), 5);
+  EXPECT_DOUBLE_EQ(done.final_test_accuracy(), fake_.stored.at(3).test_accuracy());
+  EXPECT_GT(done.parameter_count(), 0);
+  EXPECT_GT(done.train_seconds(), 0);
+  EXPECT_TRUE(fake_.fails.empty());
+  // Finished jobs leave nothing behind.
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("job-7.pt")));
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("job-7.reports")));
+}
+
+TEST_F(AgentTest, FencedAttemptIsAbandonedAndTheWorkerLeasesAgain) {
+  fake_.jobs.push_back(TinyJob({"AlexNet"}, 5, 64, 32));
+  fake_.fence = true;
+  StartAgent();
+  int leases_before = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    leases_before = fake_.leases;
+    return fake_.jobs.empty();
+  }));
+  // After the first epoch's report is refused the agent must lease again.
+  ASSERT_TRUE(WaitFor([&] { return fake_.leases > leases_before + 2; }));
+  EXPECT_EQ(StopAgent(), kExitOk);
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  EXPECT_TRUE(fake_.completes.empty());
+  EXPECT_TRUE(fake_.fails.empty());
+  EXPECT_TRUE(fake_.stored.empty());
+  EXPECT_EQ(agent_->jobs_abandoned(), 1);
+}
+
+TEST_F(AgentTest, HeartbeatCancelStopsTheJobWithoutResult) {
+  auto job = TinyJob({"AlexNet"}, 1000, 64, 32);
+  job.set_lease_seconds(3);  // a heartbeat every second
+  fake_.jobs.push_back(job);
+  fake_.cancel = true;
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return agent_->jobs_abandoned() == 1; }, 30));
+  EXPECT_EQ(StopAgent(), kExitOk);
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  EXPECT_GE(fake_.heartbeats, 1);
+  EXPECT_TRUE(fake_.completes.empty());
+  EXPECT_TRUE(fake_.fails.empty());
+}
+
+TEST_F(AgentTest, ShutdownFailsRetryablyAndTheNextAttemptResumesFromTheCheckpoint) {
+  auto job = TinyJob({"AlexNet", "AirNet"}, 3, 96, 32);
+  fake_.jobs.push_back(job);
+  fake_.on_epoch_stored = [&](int epoch) {
+    if (epoch == 1) agent_->RequestShutdown();  // SIGTERM right after epoch 1
+  };
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return !fake_.fails.empty(); }));
+  thread_.join();
+  EXPECT_EQ(exit_code_, kExitOk);
+  {
+    std::lock_guard<std::mutex> lock(fake_.mu);
+    ASSERT_EQ(fake_.fails.size(), 1u);
+    EXPECT_EQ(fake_.fails[0].reason(), "worker shutting down");
+    EXPECT_TRUE(fake_.fails[0].retryable());
+    EXPECT_EQ(fake_.stored.size(), 1u);
+    EXPECT_TRUE(fake_.completes.empty());
+    // The coordinator requeues it: attempt 2, resume after the stored epoch.
+    job.set_attempt(2);
+    job.set_resume_from_epoch(1);
+    fake_.jobs.push_back(job);
+    fake_.on_epoch_stored = nullptr;
+  }
+  ASSERT_TRUE(std::filesystem::exists(dir_.File("job-7.pt")));
+  StartAgent();  // a restarted daemon with the same checkpoint directory
+  ASSERT_TRUE(WaitFor([&] { return !fake_.completes.empty(); }));
+  EXPECT_EQ(StopAgent(), kExitOk);
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  EXPECT_EQ(fake_.arrival, (std::vector<int>{1, 2, 3}));  // epoch 1 was not retrained
+  EXPECT_EQ(fake_.conflicts, 0);
+  EXPECT_EQ(fake_.completes[0].attempt(), 2);
+}
+
+TEST_F(AgentTest, InvalidJobFailsWithoutRetry) {
+  fake_.jobs.push_back(TinyJob({"NoSuchNet"}, 1));
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return !fake_.fails.empty(); }));
+  EXPECT_EQ(StopAgent(), kExitOk);
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  EXPECT_FALSE(fake_.fails[0].retryable());
+  EXPECT_NE(fake_.fails[0].reason().find("unknown family 'NoSuchNet'"), std::string::npos) << fake_.fails[0].reason();
+}
+
+TEST_F(AgentTest, WrongTokenExitsWithAnError) {
+  StartAgent("wrong");
+  thread_.join();
+  EXPECT_EQ(exit_code_, kExitUnauthenticated);
+}
+
+}  // namespace
+}  // namespace moe4::worker

@@ -1,0 +1,376 @@
+#include "worker/agent/agent.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "worker/agent/heartbeat.h"
+#include "worker/agent/report_queue.h"
+#include "worker/data/loader.h"
+#include "worker/train/device.h"
+#include "worker/train/recipe.h"
+#include "worker/train/trainer.h"
+
+namespace moe4::worker {
+namespace {
+
+using std::chrono::milliseconds;
+constexpr milliseconds kInitialBackoff{500};
+constexpr int kMaxEpochsPerReport = 500;  // below the coordinator's bound of 1000
+
+bool IsFenced(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::FAILED_PRECONDITION || s.error_code() == grpc::StatusCode::NOT_FOUND;
+}
+
+bool IsAuthError(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAUTHENTICATED || s.error_code() == grpc::StatusCode::PERMISSION_DENIED;
+}
+
+std::string Describe(const grpc::Status& s) {
+  return std::to_string(static_cast<int>(s.error_code())) + " " + s.error_message();
+}
+
+}  // namespace
+
+Agent::Agent(CoordinatorClient& client, const FamilyRegistry& registry, AgentOptions options)
+    : client_(client), registry_(registry), options_(std::move(options)) {}
+
+void Agent::RequestShutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!shutdown_.load()) shutdown_at_ = std::chrono::steady_clock::now();
+    shutdown_.store(true);
+  }
+  cv_.notify_all();
+}
+
+bool Agent::SleepFor(milliseconds duration) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, duration, [this] { return shutdown_.load(); });
+}
+
+template <typename Call>
+Agent::CallResult Agent::CallWithRetry(const char* what, const std::string& tag, Call call, bool stop_on_shutdown) {
+  milliseconds backoff = kInitialBackoff;
+  for (;;) {
+    const grpc::Status s = call();
+    if (s.ok()) return CallResult::kOk;
+    if (IsFenced(s)) {
+      spdlog::warn("{}: {} rejected ({}): this attempt was fenced, abandoning the job", tag, what, Describe(s));
+      return CallResult::kFenced;
+    }
+    if (IsAuthError(s)) {
+      unauthenticated_ = true;
+      spdlog::error("{}: {} refused ({}): check the worker token", tag, what, Describe(s));
+      return CallResult::kRejected;
+    }
+    if (!IsTransient(s)) {
+      spdlog::error("{}: {} rejected ({})", tag, what, Describe(s));
+      return CallResult::kRejected;
+    }
+    if (shutdown_.load()) {
+      std::chrono::steady_clock::time_point since;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        since = shutdown_at_;
+      }
+      if (stop_on_shutdown || std::chrono::steady_clock::now() - since > options_.shutdown_grace) {
+        spdlog::warn("{}: {} not delivered before shutdown ({})", tag, what, Describe(s));
+        return CallResult::kGaveUp;
+      }
+      std::this_thread::sleep_for(std::min(backoff, milliseconds(1000)));
+    } else {
+      spdlog::warn("{}: {} failed ({}); retrying in {} ms", tag, what, Describe(s), backoff.count());
+      SleepFor(backoff);
+    }
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+bool Agent::Register() {
+  const DeviceInfo info = DescribeDevice(options_.device);
+  moe4::v1::RegisterRequest request;
+  request.set_name(options_.name);
+  request.set_device_kind(info.kind);
+  request.set_device_name(info.name);
+  request.set_device_memory_mb(info.memory_mb);
+  request.set_threads(options_.threads);
+  request.set_version(options_.version);
+  moe4::v1::RegisterResponse response;
+  const auto result = CallWithRetry(
+      "Register", "worker " + options_.name, [&] { return client_.Register(request, &response); },
+      /*stop_on_shutdown=*/true);
+  if (result != CallResult::kOk) return false;
+  worker_id_ = response.worker_id();
+  spdlog::info("registered as worker {} ('{}', {} {}, {} threads)", worker_id_, options_.name, info.kind, info.name,
+               options_.threads);
+  return true;
+}
+
+int Agent::Run() {
+  if (!Register()) return unauthenticated_ ? kExitUnauthenticated : kExitOk;
+  milliseconds backoff = kInitialBackoff;
+  while (!shutdown_.load()) {
+    moe4::v1::LeaseRequest request;
+    request.set_worker_id(worker_id_);
+    moe4::v1::LeaseResponse response;
+    const grpc::Status s = client_.Lease(request, &response);
+    if (s.ok()) {
+      backoff = kInitialBackoff;
+      if (response.has_job()) {
+        RunJob(response.job());
+      } else {
+        SleepFor(response.retry_after_ms() > 0 ? milliseconds(response.retry_after_ms()) : options_.idle_poll);
+      }
+      continue;
+    }
+    if (IsAuthError(s)) {
+      spdlog::error("Lease refused ({}): check the worker token", Describe(s));
+      return kExitUnauthenticated;
+    }
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+      // The coordinator no longer knows this worker id (e.g. a fresh database).
+      spdlog::warn("Lease: worker {} unknown to the coordinator; registering again", worker_id_);
+      if (!Register()) return unauthenticated_ ? kExitUnauthenticated : kExitOk;
+      continue;
+    }
+    spdlog::warn("Lease failed ({}); retrying in {} ms", Describe(s), backoff.count());
+    SleepFor(backoff);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+  spdlog::info("worker {} shut down", worker_id_);
+  return kExitOk;
+}
+
+std::shared_ptr<const DatasetPair> Agent::Dataset(const moe4::v1::DatasetSpec& spec, std::string* error,
+                                                  bool* retryable) {
+  const std::string key = spec.SerializeAsString();
+  if (cached_dataset_ && key == cached_dataset_key_) return cached_dataset_;
+  cached_dataset_.reset();  // free the old one before loading the next
+  auto loaded = LoadDataset(spec, options_.data_root);
+  if (!loaded.ok()) {
+    *error = std::string(loaded.status().message());
+    // Missing or corrupt files are this machine's problem; a bad spec is not.
+    *retryable = loaded.status().code() != absl::StatusCode::kInvalidArgument;
+    return nullptr;
+  }
+  cached_dataset_ = std::make_shared<const DatasetPair>(std::move(*loaded));
+  cached_dataset_key_ = key;
+  return cached_dataset_;
+}
+
+void Agent::SendFail(const moe4::v1::JobAssignment& job, const std::string& tag, const std::string& reason,
+                     bool retryable) {
+  moe4::v1::FailRequest request;
+  request.set_worker_id(worker_id_);
+  request.set_job_id(job.job_id());
+  request.set_attempt(job.attempt());
+  request.set_reason(reason.substr(0, 2000));
+  request.set_retryable(retryable);
+  moe4::v1::FailResponse response;
+  const auto result = CallWithRetry(
+      "Fail", tag, [&] { return client_.Fail(request, &response); }, false);
+  if (result == CallResult::kOk) {
+    spdlog::info("{}: reported failure ({}retryable, coordinator {} retry): {}", tag, retryable ? "" : "not ",
+                 response.will_retry() ? "will" : "will not", reason);
+  }
+  ++jobs_failed_;
+}
+
+void Agent::RunJob(moe4::v1::JobAssignment job) {
+  const std::string tag = "job " + std::to_string(job.job_id()) + " attempt " + std::to_string(job.attempt());
+  std::string families;
+  for (const auto& f : job.families()) families += (families.empty() ? "" : "+") + f;
+  spdlog::info("{}: leased {} on {} ({} epochs, resume after epoch {})", tag, families, job.dataset().name(),
+               job.recipe().epochs(), job.resume_from_epoch());
+  const auto start = std::chrono::steady_clock::now();
+  const std::filesystem::path dir(options_.checkpoint_dir);
+  const std::string base = "job-" + std::to_string(job.job_id());
+  const std::string checkpoint_path = (dir / (base + ".pt")).string();
+  ReportQueue queue((dir / (base + ".reports")).string());
+  bool fenced = false;
+  try {
+    FillRecipeDefaults(job.mutable_recipe());
+    if (auto s = ValidateJob(job, registry_); !s.ok()) {
+      SendFail(job, tag, "invalid job: " + std::string(s.message()), false);
+      return;
+    }
+    std::string error;
+    bool retryable = true;
+    auto data = Dataset(job.dataset(), &error, &retryable);
+    if (!data) {
+      SendFail(job, tag, "dataset: " + error, retryable);
+      return;
+    }
+    // Reports still queued from an earlier attempt are re-derived by the
+    // trainer from the checkpoint; start from a clean queue.
+    if (auto s = queue.Clear(); !s.ok()) spdlog::warn("{}: {}", tag, std::string(s.message()));
+
+    const milliseconds interval(std::max<int64_t>(1000, job.lease_seconds() * 1000 / 3));
+    Heartbeater heartbeat(client_, worker_id_, job.job_id(), job.attempt(), interval);
+
+    // Sends the queue in order, in chunks the coordinator accepts (it takes at
+    // most 1000 epochs per call); stops at the first chunk not stored.
+    auto flush = [&](bool retry) {
+      while (!queue.empty() && !fenced) {
+        moe4::v1::ReportEpochsRequest request;
+        request.set_worker_id(worker_id_);
+        request.set_job_id(job.job_id());
+        request.set_attempt(job.attempt());
+        for (const auto& m : queue.pending()) {
+          if (request.epochs_size() == kMaxEpochsPerReport) break;
+          *request.add_epochs() = m;
+        }
+        moe4::v1::ReportEpochsResponse response;
+        auto call = [&] { return client_.ReportEpochs(request, &response); };
+        CallResult result;
+        if (retry) {
+          result = CallWithRetry("ReportEpochs", tag, call, false);
+        } else {
+          const grpc::Status s = call();
+          result = s.ok()           ? CallResult::kOk
+                   : IsFenced(s)    ? CallResult::kFenced
+                   : IsTransient(s) ? CallResult::kGaveUp
+                                    : CallResult::kRejected;
+          if (result == CallResult::kGaveUp) {
+            spdlog::warn("{}: coordinator unreachable ({}); {} epoch report(s) buffered on disk", tag, Describe(s),
+                         queue.pending().size());
+          } else if (result == CallResult::kRejected) {
+            spdlog::error("{}: ReportEpochs rejected ({})", tag, Describe(s));
+          } else if (result == CallResult::kFenced) {
+            spdlog::warn("{}: ReportEpochs rejected ({}): attempt fenced", tag, Describe(s));
+          }
+        }
+        if (result == CallResult::kOk) {
+          spdlog::info("{}: reported epoch(s) {}..{}", tag, request.epochs(0).epoch(),
+                       request.epochs(request.epochs_size() - 1).epoch());
+        }
+        // Stored, or refused as invalid (resending the same values cannot help).
+        if (result == CallResult::kOk || result == CallResult::kRejected) {
+          if (auto s = queue.Drop(request.epochs_size()); !s.ok()) {
+            spdlog::warn("{}: {}", tag, std::string(s.message()));
+          }
+        }
+        if (result == CallResult::kFenced) fenced = true;
+        if (result != CallResult::kOk) return;
+      }
+    };
+
+    TrainerOptions trainer_options;
+    trainer_options.device = options_.device;
+    trainer_options.threads = options_.threads;
+    trainer_options.checkpoint_path = checkpoint_path;
+    Trainer trainer(registry_, job, *data, trainer_options);
+    TrainerHooks hooks;
+    hooks.on_epoch = [&](const moe4::v1::EpochMetrics& m) {
+      spdlog::info("{}: epoch {}/{} train_loss {:.4f} test_acc {:.4f} ({:.1f} s, {:.0f} img/s)", tag, m.epoch(),
+                   job.recipe().epochs(), m.train_loss(), m.test_accuracy(), m.epoch_seconds(), m.images_per_second());
+      if (auto s = queue.Push(m); !s.ok()) spdlog::warn("{}: {}", tag, std::string(s.message()));
+      flush(/*retry=*/false);
+    };
+    hooks.on_step = [&](int epoch, int64_t step) { heartbeat.SetProgress(epoch, step); };
+    const int64_t max_seconds = job.max_job_seconds();
+    hooks.stop_reason = [&]() -> std::optional<std::string> {
+      if (shutdown_.load()) return std::string("worker shutting down");
+      if (fenced || heartbeat.fenced()) return std::string("fenced");
+      if (heartbeat.cancel_requested()) return std::string("cancelled by the coordinator");
+      if (max_seconds > 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(max_seconds)) {
+        return "exceeded max_job_seconds (" + std::to_string(max_seconds) + " s)";
+      }
+      return std::nullopt;
+    };
+    const TrainOutcome outcome = trainer.Run(hooks);
+    // Heartbeats go on while the last reports and the result are delivered
+    // (that may take a coordinator outage), and stop just before the
+    // terminal write so no beat arrives for a finished job.
+    fenced = fenced || heartbeat.fenced();
+
+    if (fenced) {
+      spdlog::warn("{}: abandoned (another attempt owns the job)", tag);
+      ++jobs_abandoned_;
+      return;
+    }
+    switch (outcome.kind) {
+      case TrainOutcome::Kind::kCompleted: {
+        flush(/*retry=*/true);
+        heartbeat.Stop();
+        fenced = fenced || heartbeat.fenced();
+        if (fenced) {
+          ++jobs_abandoned_;
+          return;
+        }
+        if (!queue.empty()) {
+          // Never complete a job whose epochs the coordinator has not stored.
+          spdlog::warn("{}: {} epoch report(s) undelivered; leaving the job to be requeued", tag,
+                       queue.pending().size());
+          return;
+        }
+        moe4::v1::CompleteRequest request;
+        request.set_worker_id(worker_id_);
+        request.set_job_id(job.job_id());
+        request.set_attempt(job.attempt());
+        request.set_final_test_accuracy(outcome.final_test_accuracy);
+        request.set_best_test_accuracy(outcome.best_test_accuracy);
+        request.set_parameter_count(outcome.parameter_count);
+        request.set_train_seconds(outcome.train_seconds);
+        moe4::v1::CompleteResponse response;
+        const auto result = CallWithRetry(
+            "Complete", tag, [&] { return client_.Complete(request, &response); }, false);
+        if (result == CallResult::kOk) {
+          spdlog::info(
+              "{}: completed: final test accuracy {:.4f}, best {:.4f}, {} parameters, "
+              "{:.1f} s",
+              tag, outcome.final_test_accuracy, outcome.best_test_accuracy, outcome.parameter_count,
+              outcome.train_seconds);
+          ++jobs_completed_;
+          queue.Remove();
+          std::error_code ignored;
+          std::filesystem::remove(checkpoint_path, ignored);
+        } else if (result == CallResult::kFenced) {
+          ++jobs_abandoned_;
+        }
+        return;
+      }
+      case TrainOutcome::Kind::kStopped:
+        if (outcome.reason == "cancelled by the coordinator") {
+          spdlog::info("{}: stopped: cancelled by the coordinator", tag);
+          queue.Remove();
+          ++jobs_abandoned_;
+          return;
+        }
+        flush(/*retry=*/true);
+        heartbeat.Stop();
+        fenced = fenced || heartbeat.fenced();
+        if (fenced) {
+          ++jobs_abandoned_;
+          return;
+        }
+        SendFail(job, tag, outcome.reason,
+                 /*retryable=*/outcome.reason == "worker shutting down");
+        return;
+      case TrainOutcome::Kind::kFailed:
+        flush(/*retry=*/true);
+        heartbeat.Stop();
+        fenced = fenced || heartbeat.fenced();
+        if (fenced) {
+          ++jobs_abandoned_;
+          return;
+        }
+        spdlog::error("{}: training failed: {}", tag, outcome.reason);
+        SendFail(job, tag, outcome.reason, outcome.retryable);
+        if (!outcome.retryable) {
+          queue.Remove();
+          std::error_code ignored;
+          std::filesystem::remove(checkpoint_path, ignored);
+        }
+        return;
+    }
+  } catch (const std::exception& e) {
+    // Whatever went wrong stays inside this job: the daemon leases again.
+    spdlog::error("{}: unexpected error: {}", tag, e.what());
+    SendFail(job, tag, std::string("worker error: ") + e.what(), true);
+  }
+}
+
+}  // namespace moe4::worker

@@ -1,0 +1,56 @@
+// The worker's side of WorkerService: one channel, bearer-token metadata and
+// a deadline on every call. Calls are synchronous and return grpc::Status
+// untouched, so the agent decides what UNAVAILABLE or FAILED_PRECONDITION
+// mean. Safe for concurrent use (gRPC stubs are thread-safe); the heartbeat
+// thread and the agent share one client.
+#ifndef MOE4_WORKER_AGENT_COORDINATOR_CLIENT_H_
+#define MOE4_WORKER_AGENT_COORDINATOR_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "moe4/v1/moe4.grpc.pb.h"
+
+namespace moe4::worker {
+
+struct CoordinatorClientOptions {
+  std::string target = "127.0.0.1:50051";                           // host:port of the coordinator
+  std::string token;                                                // bearer token; "" sends no header
+  bool tls = false;                                                 // TLS with the system roots
+  std::string tls_ca_file;                                          // TLS with this root CA (implies tls)
+  std::chrono::milliseconds rpc_timeout{std::chrono::seconds(20)};  // per call
+};
+
+// Opens the channel the options describe; throws std::runtime_error if the
+// CA file cannot be read.
+std::shared_ptr<grpc::Channel> MakeCoordinatorChannel(const CoordinatorClientOptions& options);
+
+class CoordinatorClient {
+ public:
+  CoordinatorClient(std::shared_ptr<grpc::Channel> channel, std::string token, std::chrono::milliseconds rpc_timeout);
+
+  grpc::Status Register(const moe4::v1::RegisterRequest& request, moe4::v1::RegisterResponse* response);
+  grpc::Status Lease(const moe4::v1::LeaseRequest& request, moe4::v1::LeaseResponse* response);
+  grpc::Status Heartbeat(const moe4::v1::HeartbeatRequest& request, moe4::v1::HeartbeatResponse* response);
+  grpc::Status ReportEpochs(const moe4::v1::ReportEpochsRequest& request, moe4::v1::ReportEpochsResponse* response);
+  grpc::Status Complete(const moe4::v1::CompleteRequest& request, moe4::v1::CompleteResponse* response);
+  grpc::Status Fail(const moe4::v1::FailRequest& request, moe4::v1::FailResponse* response);
+
+ private:
+  void Prepare(grpc::ClientContext* context, std::chrono::milliseconds timeout) const;
+
+  std::unique_ptr<moe4::v1::WorkerService::Stub> stub_;
+  const std::string token_;
+  const std::chrono::milliseconds rpc_timeout_;
+};
+
+// True for statuses worth retrying with backoff (the coordinator or network
+// is down or overloaded), false for answers (fenced, invalid, unauthorised).
+bool IsTransient(const grpc::Status& status);
+
+}  // namespace moe4::worker
+
+#endif  // MOE4_WORKER_AGENT_COORDINATOR_CLIENT_H_

@@ -1,0 +1,37 @@
+// An image-classification dataset held in memory: uint8 images [N, C, H, W]
+// and int64 labels [N], on the CPU. Loaded once per job and only read after
+// that, so sharing a const Dataset between threads is safe.
+#ifndef MOE4_WORKER_DATA_DATASET_H_
+#define MOE4_WORKER_DATA_DATASET_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+namespace moe4::worker {
+
+struct Dataset {
+  std::string name;      // e.g. "fashion-mnist/train", for messages
+  torch::Tensor images;  // uint8 [N, C, H, W], contiguous, CPU
+  torch::Tensor labels;  // int64 [N] in [0, num_classes)
+  int num_classes = 0;
+
+  int64_t size() const { return images.defined() ? images.size(0) : 0; }
+  int channels() const { return static_cast<int>(images.size(1)); }
+  int height() const { return static_cast<int>(images.size(2)); }
+  int width() const { return static_cast<int>(images.size(3)); }
+};
+
+struct DatasetPair {
+  Dataset train;
+  Dataset test;
+};
+
+// A deterministic subset of `n` examples (all when n <= 0 or n >= size),
+// drawn with its own generator seeded by `seed`, kept in the original order.
+Dataset TakeSubset(const Dataset& dataset, int64_t n, uint64_t seed);
+
+}  // namespace moe4::worker
+
+#endif  // MOE4_WORKER_DATA_DATASET_H_

@@ -1,0 +1,58 @@
+#include "worker/data/loader.h"
+
+#include <filesystem>
+
+#include "absl/status/status.h"
+#include "worker/data/cifar_reader.h"
+#include "worker/data/idx_reader.h"
+#include "worker/data/synthetic.h"
+
+namespace moe4::worker {
+namespace {
+
+std::string DirFor(const moe4::v1::DatasetSpec& spec, const std::string& data_root,
+                   const std::vector<std::string>& candidates) {
+  if (!spec.path().empty()) return spec.path();
+  const std::string root = data_root.empty() ? kDefaultDataRoot : data_root;
+  for (const auto& c : candidates) {
+    const auto dir = std::filesystem::path(root) / c;
+    if (std::filesystem::is_directory(dir)) return dir.string();
+  }
+  return (std::filesystem::path(root) / candidates.front()).string();
+}
+
+}  // namespace
+
+absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const std::string& data_root) {
+  if (spec.train_subset() < 0 || spec.test_subset() < 0) {
+    return absl::InvalidArgumentError("dataset.train_subset/test_subset must be >= 0");
+  }
+  if (spec.resize() != 0 && (spec.resize() < 8 || spec.resize() > 1024)) {
+    return absl::InvalidArgumentError("dataset.resize must be 0 or in [8, 1024], got " + std::to_string(spec.resize()));
+  }
+  const std::string& name = spec.name();
+  absl::StatusOr<DatasetPair> pair;
+  if (name.rfind("synthetic", 0) == 0) {
+    auto options = ParseSyntheticName(name);
+    if (!options.ok()) return options.status();
+    if (spec.train_subset() > 0) options->train = spec.train_subset();
+    if (spec.test_subset() > 0) options->test = spec.test_subset();
+    if (spec.resize() > 0) options->size = spec.resize();
+    return MakeSyntheticPair(*options);  // already the requested sizes
+  } else if (name == "fashion-mnist" || name == "mnist") {
+    pair = LoadIdxDataset(DirFor(spec, data_root, {name}), name);
+  } else if (name == "cifar10") {
+    pair = LoadCifar10(DirFor(spec, data_root, {"cifar10", "cifar-10-batches-bin"}));
+  } else if (name == "cifar100") {
+    pair = LoadCifar100(DirFor(spec, data_root, {"cifar100", "cifar-100-binary"}));
+  } else {
+    return absl::InvalidArgumentError("dataset.name: unknown dataset '" + name +
+                                      "' (fashion-mnist, mnist, cifar10, cifar100, synthetic)");
+  }
+  if (!pair.ok()) return pair.status();
+  pair->train = TakeSubset(pair->train, spec.train_subset(), kSubsetSeed);
+  pair->test = TakeSubset(pair->test, spec.test_subset(), kSubsetSeed + 1);
+  return pair;
+}
+
+}  // namespace moe4::worker

@@ -1,0 +1,159 @@
+// moe4-worker: the worker daemon (one per GPU). Registers with the
+// coordinator, leases jobs, trains them in LibTorch and reports back.
+//
+//   moe4-worker [--coordinator host:port] [--token-file FILE] [--name NAME]
+//               [--device cpu|cuda:N] [--threads N] [--checkpoint-dir DIR]
+//               [--data-root DIR] [--log-level info] [--tls] [--tls-ca FILE]
+//
+// The token comes from --token-file or $MOE4_WORKER_TOKEN, never from the
+// command line (it would show in ps). SIGINT/SIGTERM: stop after the current
+// batch, tell the coordinator, exit 0; a second signal exits at once.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "worker/agent/agent.h"
+#include "worker/agent/coordinator_client.h"
+#include "worker/data/loader.h"
+#include "worker/models/registry.h"
+#include "worker/train/device.h"
+#include "worker/train/omp_env.h"
+
+namespace {
+
+std::string Trim(const std::string& s) {
+  const auto begin = s.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos) return "";
+  return s.substr(begin, s.find_last_not_of(" \t\r\n") - begin + 1);
+}
+
+std::string Hostname() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof(buffer) - 1) != 0) return "worker";
+  return buffer;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace moe4::worker;
+  EnsurePassiveOmpWaitPolicy(argv);  // may re-exec; see omp_env.h
+  CLI::App app{"moe4-worker: trains MoE jobs leased from a moe4 coordinator"};
+  CoordinatorClientOptions client_options;
+  std::string token_file;
+  std::string name;
+  std::string device_text = "cpu";
+  int threads = DefaultThreads();
+  std::string checkpoint_dir = "./moe4-checkpoints";
+  std::string data_root = kDefaultDataRoot;
+  std::string log_level = "info";
+  int rpc_timeout_ms = 20000;
+  app.add_option("--coordinator", client_options.target, "coordinator host:port")->capture_default_str();
+  app.add_option("--token-file", token_file, "file holding the worker bearer token (else $MOE4_WORKER_TOKEN)");
+  app.add_option("--name", name, "unique worker name (default: <hostname>-<device>)");
+  app.add_option("--device", device_text, "cpu | cuda | cuda:N")->capture_default_str();
+  app.add_option("--threads", threads, "intra-op threads (default: all cores)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--checkpoint-dir", checkpoint_dir, "per-job checkpoints and report queues")->capture_default_str();
+  app.add_option("--data-root", data_root, "default dataset location")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
+  app.add_flag("--tls", client_options.tls, "use TLS with the system root certificates");
+  app.add_option("--tls-ca", client_options.tls_ca_file, "use TLS with this root CA (PEM)");
+  app.add_option("--rpc-timeout-ms", rpc_timeout_ms, "deadline of each RPC")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [moe4-worker] [%l] %v");
+
+  std::string token;
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (!in) {
+      spdlog::error("--token-file {}: cannot read", token_file);
+      return 2;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    token = Trim(text.str());
+    if (token.empty()) {
+      spdlog::error("--token-file {}: empty", token_file);
+      return 2;
+    }
+  } else if (const char* env = std::getenv("MOE4_WORKER_TOKEN"); env != nullptr) {
+    token = Trim(env);
+  }
+  if (token.empty()) {
+    spdlog::warn("no worker token (--token-file or MOE4_WORKER_TOKEN): calls are unauthenticated");
+  }
+  client_options.token = token;
+  client_options.rpc_timeout = std::chrono::milliseconds(rpc_timeout_ms);
+
+  auto device = ParseDevice(device_text);
+  if (!device.ok()) {
+    spdlog::error("{}", std::string(device.status().message()));
+    return 2;
+  }
+  if (name.empty()) {
+    std::string d = device->str();
+    d.erase(std::remove(d.begin(), d.end(), ':'), d.end());
+    name = Hostname() + "-" + d;
+  }
+  torch::set_num_threads(threads);
+
+  std::shared_ptr<grpc::Channel> channel;
+  try {
+    channel = MakeCoordinatorChannel(client_options);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  CoordinatorClient client(channel, client_options.token, client_options.rpc_timeout);
+  AgentOptions agent_options;
+  agent_options.name = name;
+  agent_options.device = *device;
+  agent_options.threads = threads;
+  agent_options.checkpoint_dir = checkpoint_dir;
+  agent_options.data_root = data_root;
+  Agent agent(client, BuiltinRegistry(), agent_options);
+
+  // Signals are handled on their own io_context thread: the first asks the
+  // agent to stop after the current batch, the second exits at once.
+  boost::asio::io_context signal_io;
+  boost::asio::signal_set signals(signal_io, SIGINT, SIGTERM);
+  std::atomic<int> received{0};
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
+                                                                             int signo) {
+    if (ec) return;
+    if (received.fetch_add(1) > 0) {
+      spdlog::warn("second signal ({}): exiting now", signo);
+      spdlog::default_logger()->flush();
+      std::_Exit(128 + signo);
+    }
+    spdlog::info("signal {}: stopping after the current batch (again to exit now)", signo);
+    agent.RequestShutdown();
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  std::thread signal_thread([&] { signal_io.run(); });
+
+  spdlog::info("moe4-worker '{}' on {} with {} threads, coordinator {}", name, device->str(), threads,
+               client_options.target);
+  const int code = agent.Run();
+  signal_io.stop();
+  signal_thread.join();
+  return code;
+}

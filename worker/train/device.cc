@@ -1,0 +1,76 @@
+#include "worker/train/device.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "absl/status/status.h"
+
+#if __has_include(<c10/cuda/CUDAFunctions.h>) && __has_include(<cuda_runtime_api.h>)
+#include <cuda_runtime_api.h>
+#define MOE4_HAVE_CUDA_RUNTIME 1
+#endif
+
+namespace moe4::worker {
+
+absl::StatusOr<torch::Device> ParseDevice(const std::string& text) {
+  if (text == "cpu") return torch::Device(torch::kCPU);
+  if (text.rfind("cuda", 0) != 0) {
+    return absl::InvalidArgumentError("--device: expected cpu, cuda or cuda:N, got '" + text + "'");
+  }
+  int index = 0;
+  if (text.size() > 4) {
+    if (text[4] != ':' || text.size() == 5 || text.find_first_not_of("0123456789", 5) != std::string::npos) {
+      return absl::InvalidArgumentError("--device: expected cuda:N, got '" + text + "'");
+    }
+    index = std::stoi(text.substr(5));
+  }
+  if (!torch::cuda::is_available()) {
+    return absl::FailedPreconditionError("--device " + text + ": this LibTorch build has no CUDA or no GPU is visible");
+  }
+  const int count = static_cast<int>(torch::cuda::device_count());
+  if (index >= count) {
+    return absl::InvalidArgumentError("--device " + text + ": only " + std::to_string(count) + " CUDA device(s)");
+  }
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+DeviceInfo DescribeDevice(const torch::Device& device) {
+  DeviceInfo info;
+  if (device.is_cuda()) {
+    info.kind = "cuda";
+    info.name = "cuda:" + std::to_string(device.index());
+#ifdef MOE4_HAVE_CUDA_RUNTIME
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, device.index()) == cudaSuccess) {
+      info.name = prop.name;
+      info.memory_mb = static_cast<int64_t>(prop.totalGlobalMem / (1024 * 1024));
+    }
+#endif
+    return info;
+  }
+  info.kind = "cpu";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) info.name = line.substr(colon + 2);
+      break;
+    }
+  }
+  if (info.name.empty()) info.name = "cpu";
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page_size > 0) {
+    info.memory_mb = static_cast<int64_t>(pages) * page_size / (1024 * 1024);
+  }
+  return info;
+}
+
+int DefaultThreads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+}  // namespace moe4::worker

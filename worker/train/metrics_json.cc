@@ -1,0 +1,29 @@
+#include "worker/train/metrics_json.h"
+
+#include <vector>
+
+namespace moe4::worker {
+
+nlohmann::json MetricsToJson(const moe4::v1::EpochMetrics& m) {
+  auto list = [](const auto& repeated) { return std::vector<double>(repeated.begin(), repeated.end()); };
+  return nlohmann::json{
+      {"epoch", m.epoch()},
+      {"train_loss", m.train_loss()},
+      {"train_accuracy", m.train_accuracy()},
+      {"test_loss", m.test_loss()},
+      {"test_accuracy", m.test_accuracy()},
+      {"lr", m.lr()},
+      {"gate_mean", list(m.gate_mean())},
+      {"routing_share", list(m.routing_share())},
+      {"expert_accuracy", list(m.expert_accuracy())},
+      {"routing_entropy", m.routing_entropy()},
+      {"dead_experts", m.dead_experts()},
+      {"ecology", m.ecology()},
+      {"temperature", m.temperature()},
+      {"epoch_seconds", m.epoch_seconds()},
+      {"images_per_second", m.images_per_second()},
+      {"peak_memory_bytes", m.peak_memory_bytes()},
+  };
+}
+
+}  // namespace moe4::worker

@@ -1,0 +1,250 @@
+#include "worker/train/trainer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "worker/data/batch_stream.h"
+#include "worker/moe/ensemble.h"
+#include "worker/train/checkpoint.h"
+#include "worker/train/losses.h"
+#include "worker/train/metrics.h"
+#include "worker/train/schedule.h"
+
+namespace moe4::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+TrainOutcome Failed(std::string reason, bool retryable) {
+  TrainOutcome o;
+  o.kind = TrainOutcome::Kind::kFailed;
+  o.reason = std::move(reason);
+  o.retryable = retryable;
+  return o;
+}
+
+void Summarise(TrainOutcome* o) {
+  o->train_seconds = 0;
+  o->best_test_accuracy = 0;
+  for (const auto& m : o->history) {
+    o->train_seconds += m.epoch_seconds();
+    o->best_test_accuracy = std::max(o->best_test_accuracy, m.test_accuracy());
+  }
+  o->final_test_accuracy = o->history.empty() ? 0 : o->history.back().test_accuracy();
+}
+
+}  // namespace
+
+uint64_t MixSeed(uint64_t seed, uint64_t epoch, uint64_t stream) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (epoch + 1) + 0xbf58476d1ce4e5b9ULL * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+Trainer::Trainer(const FamilyRegistry& registry, moe4::v1::JobAssignment job, const DatasetPair& data,
+                 TrainerOptions options)
+    : registry_(registry), job_(std::move(job)), data_(data), options_(std::move(options)) {}
+
+TrainOutcome Trainer::Run(const TrainerHooks& hooks) {
+  try {
+    return RunOrThrow(hooks);
+  } catch (const c10::OutOfMemoryError& e) {
+    return Failed(std::string("out of memory: ") + e.what_without_backtrace(), false);
+  } catch (const std::bad_alloc&) {
+    return Failed("out of memory (host allocation failed)", false);
+  } catch (const c10::Error& e) {
+    return Failed(std::string("LibTorch error: ") + e.what_without_backtrace(), false);
+  } catch (const std::invalid_argument& e) {
+    return Failed(std::string("invalid job: ") + e.what(), false);
+  } catch (const std::exception& e) {
+    return Failed(std::string("training error: ") + e.what(), true);
+  }
+}
+
+TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
+  const auto& recipe = job_.recipe();
+  const auto& train = data_.train;
+  const auto& test = data_.test;
+  const torch::Device device = options_.device;
+  // Per-thread OpenMP setting: also restores the global count that batch
+  // producer threads lower to 1.
+  torch::set_num_threads(std::max(1, options_.threads));
+
+  ExpertOptions expert_options;
+  expert_options.in_channels = train.channels();
+  expert_options.image_size = job_.dataset().resize() > 0 ? job_.dataset().resize() : train.height();
+  expert_options.num_classes = train.num_classes;
+  expert_options.width = recipe.width();
+  GateOptions gate_options;
+  gate_options.in_channels = train.channels();
+  gate_options.num_experts = job_.families_size();
+  gate_options.temperature = recipe.gate_temperature();
+  gate_options.noise_std = recipe.gate_noise_std();
+  gate_options.top_k = recipe.gate_top_k();
+
+  torch::manual_seed(MixSeed(recipe.seed(), 0, 0));
+  const std::vector<std::string> families(job_.families().begin(), job_.families().end());
+  MixtureOfExperts model(registry_, families, expert_options, gate_options);
+  model->to(device);
+
+  // Experts at lr; gate at gate_lr_scale * lr with half the weight decay; the
+  // temperature alone without decay (decay would drag T towards the clamp).
+  const double gate_scale = recipe.gate_lr_scale();
+  auto options_for = [&](double lr, double wd) {
+    return std::make_unique<torch::optim::AdamWOptions>(
+        torch::optim::AdamWOptions(lr).betas({recipe.beta1(), recipe.beta2()}).weight_decay(wd));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(model->expert_parameters(), options_for(recipe.lr(), recipe.weight_decay()));
+  groups.emplace_back(model->gate_parameters(), options_for(gate_scale * recipe.lr(), recipe.weight_decay() / 2));
+  groups.emplace_back(std::vector<torch::Tensor>{model->gate()->temperature_parameter()},
+                      options_for(gate_scale * recipe.lr(), 0.0));
+  torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(recipe.lr()));
+  const LrSchedule schedule(recipe);
+
+  TrainOutcome outcome;
+  outcome.parameter_count = CountParameters(*model);
+  CheckpointState state;
+  state.identity = CheckpointIdentity(job_);
+  const std::string& ckpt = options_.checkpoint_path;
+  if (!ckpt.empty() && std::filesystem::exists(ckpt)) {
+    auto peek = PeekCheckpoint(ckpt);
+    if (!peek.ok()) {
+      spdlog::warn("ignoring checkpoint: {}", std::string(peek.status().message()));
+    } else if (peek->identity != state.identity) {
+      spdlog::warn("ignoring checkpoint {}: written for a different job or recipe", ckpt);
+    } else {
+      auto loaded = LoadCheckpoint(ckpt, *model, optimizer, device);
+      if (!loaded.ok()) {
+        // A half-applied load leaves mixed weights in the model: drop the file
+        // and let the retry start fresh.
+        std::error_code ignored;
+        std::filesystem::remove(ckpt, ignored);
+        return Failed(
+            "checkpoint restore failed (file removed, a retry starts fresh): " + std::string(loaded.status().message()),
+            true);
+      }
+      state = std::move(*loaded);
+      spdlog::info("resuming from checkpoint {} at epoch {}", ckpt, state.epoch);
+    }
+  }
+  const int reported_through = job_.resume_from_epoch();
+  for (const auto& m : state.history) {
+    if (m.epoch() > reported_through && hooks.on_epoch) hooks.on_epoch(m);
+  }
+
+  const AugmentOptions augment = DefaultAugment(job_.dataset().name(), train, job_.dataset().resize());
+  const int epochs = recipe.epochs();
+  const int64_t batch_size = recipe.batch_size();
+  for (int epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
+    const auto epoch_start = Clock::now();
+    torch::manual_seed(MixSeed(recipe.seed(), epoch, 1));
+    model->train();
+    BatchStreamOptions train_stream_options;
+    train_stream_options.batch_size = batch_size;
+    train_stream_options.train = true;
+    train_stream_options.mixup_alpha = recipe.mixup_alpha();
+    train_stream_options.seed = MixSeed(recipe.seed(), epoch, 2);
+    train_stream_options.device = device;
+    BatchStream stream(train, augment, train_stream_options);
+    const int64_t steps = std::max<int64_t>(1, stream.num_batches());
+    TrainAccumulator train_acc(device);
+    double lr = schedule.At(epoch - 1);
+    Batch batch;
+    for (int64_t step = 0; stream.Next(&batch); ++step) {
+      if (hooks.stop_reason) {
+        if (auto reason = hooks.stop_reason()) {
+          outcome.kind = TrainOutcome::Kind::kStopped;
+          outcome.reason = *reason;
+          outcome.history = state.history;
+          Summarise(&outcome);
+          return outcome;
+        }
+      }
+      lr = schedule.At((epoch - 1) + static_cast<double>(step) / steps);
+      auto& param_groups = optimizer.param_groups();
+      for (size_t g = 0; g < param_groups.size(); ++g) {
+        param_groups[g].options().set_lr(g == 0 ? lr : gate_scale * lr);
+      }
+      optimizer.zero_grad();
+      auto out = model->forward(batch.images);
+      auto loss = ComputeLoss(out, batch.labels, batch.labels_b, batch.lam, recipe);
+      // Experts' data-set-level terms (BayesianNet-1's KL) weighted 1/N per
+      // minibatch, the Bayes-by-backprop ELBO weighting (auxiliary_loss.h).
+      loss.total = loss.total + out.auxiliary_loss / static_cast<double>(std::max<int64_t>(1, train.size()));
+      const double loss_value = loss.total.item<double>();
+      if (!std::isfinite(loss_value)) {
+        return Failed("non-finite training loss (" + std::to_string(loss_value) + ") at epoch " +
+                          std::to_string(epoch) + " step " + std::to_string(step),
+                      false);
+      }
+      loss.total.backward();
+      if (recipe.grad_clip_norm() > 0) {
+        torch::nn::utils::clip_grad_norm_(model->parameters(), recipe.grad_clip_norm());
+      }
+      optimizer.step();
+      model->gate()->ClampTemperature();
+      train_acc.Add(out.logits, loss.total, batch.labels, batch.labels_b, batch.lam);
+      ++state.global_step;
+      if (hooks.on_step) hooks.on_step(epoch, step + 1);
+    }
+    const double train_seconds = SecondsSince(epoch_start);
+
+    moe4::v1::EpochMetrics m;
+    m.set_epoch(epoch);
+    m.set_train_loss(train_acc.loss());
+    m.set_train_accuracy(train_acc.accuracy());
+    {
+      torch::NoGradGuard no_grad;
+      model->eval();
+      BatchStreamOptions test_stream_options;
+      test_stream_options.batch_size = std::max<int64_t>(batch_size, 256);
+      test_stream_options.device = device;
+      BatchStream test_stream(test, augment, test_stream_options);
+      EvalAccumulator eval(model->num_experts(), device);
+      while (test_stream.Next(&batch)) {
+        if (hooks.stop_reason) {
+          if (auto reason = hooks.stop_reason()) {
+            outcome.kind = TrainOutcome::Kind::kStopped;
+            outcome.reason = *reason;
+            outcome.history = state.history;
+            Summarise(&outcome);
+            return outcome;
+          }
+        }
+        eval.Add(model->forward(batch.images), batch.labels);
+      }
+      eval.Fill(&m);
+    }
+    const double temperature = model->gate()->temperature().item<double>();
+    m.set_lr(lr);
+    m.set_temperature(temperature);
+    m.set_ecology(Ecology(temperature, recipe.entropy_weight(), recipe.oracle_weight(), recipe.load_balance_weight()));
+    m.set_epoch_seconds(SecondsSince(epoch_start));
+    m.set_images_per_second(train_seconds > 0 ? train_acc.count() / train_seconds : 0);
+    m.set_peak_memory_bytes(PeakMemoryBytes(device));
+
+    state.epoch = epoch;
+    state.history.push_back(m);
+    if (!ckpt.empty()) {
+      auto saved = SaveCheckpoint(ckpt, *model, optimizer, state);
+      if (!saved.ok()) {
+        // Training stays valid without it; only resumability is lost.
+        spdlog::warn("checkpoint not written: {}", std::string(saved.message()));
+      }
+    }
+    if (epoch > reported_through && hooks.on_epoch) hooks.on_epoch(m);
+  }
+  outcome.kind = TrainOutcome::Kind::kCompleted;
+  outcome.history = state.history;
+  Summarise(&outcome);
+  return outcome;
+}
+
+}  // namespace moe4::worker

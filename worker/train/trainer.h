@@ -1,0 +1,88 @@
+// Trains one job's mixture of experts with the recipe and reports each
+// epoch's metrics. It knows nothing about gRPC: the caller supplies hooks for
+// epoch reports, progress and stop requests (the daemon's agent and moe4-train
+// are its two callers). One Trainer runs one job on the calling thread (plus
+// its batch-producer thread); hooks are invoked on the calling thread except
+// stop_reason, which should be cheap and thread-safe (e.g. read atomics).
+//
+// Resume (checkpoint at epoch C on disk, coordinator has stored epochs 1..R):
+//   C >= R: load it and continue at C + 1; epochs R+1..C are reported again
+//           from the checkpoint's stored history (identical values), because
+//           the coordinator never received them.
+//   C <  R: the weights of epochs C+1..R were trained elsewhere and are lost
+//           here; train on from C (or from scratch) without reporting epochs
+//           <= R, whose stored rows stay authoritative, and report from R+1.
+// A checkpoint whose identity (job, families, recipe, dataset) differs from
+// the job is ignored.
+//
+// Randomness: weights are initialised from recipe.seed; every epoch reseeds
+// the global generator (dropout, gate noise) and its own data generator
+// (order, augmentation, mixup) from (seed, epoch). Same seed, same thread
+// count, same device => same metrics on CPU.
+#ifndef MOE4_WORKER_TRAIN_TRAINER_H_
+#define MOE4_WORKER_TRAIN_TRAINER_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "moe4/v1/moe4.pb.h"
+#include "worker/data/dataset.h"
+#include "worker/models/registry.h"
+
+namespace moe4::worker {
+
+struct TrainerOptions {
+  torch::Device device = torch::kCPU;  // where the model and batches live
+  int threads = 1;                     // intra-op threads (torch::set_num_threads)
+  std::string checkpoint_path;         // "" = no checkpoints
+};
+
+struct TrainerHooks {
+  // Each reportable epoch, in order, after its checkpoint is on disk.
+  std::function<void(const moe4::v1::EpochMetrics&)> on_epoch;
+  // Progress after every optimiser step (epoch 1-based, step 0-based).
+  std::function<void(int epoch, int64_t step)> on_step;
+  // Polled before every batch; a value stops training with that reason.
+  std::function<std::optional<std::string>()> stop_reason;
+};
+
+struct TrainOutcome {
+  enum class Kind { kCompleted, kStopped, kFailed };
+  Kind kind = Kind::kFailed;
+  std::string reason;      // why it stopped or failed
+  bool retryable = false;  // for kFailed: would another attempt help?
+  double final_test_accuracy = 0;
+  double best_test_accuracy = 0;
+  int64_t parameter_count = 0;
+  double train_seconds = 0;  // sum of epoch_seconds over all epochs, resumed ones included
+  std::vector<moe4::v1::EpochMetrics> history;
+};
+
+class Trainer {
+ public:
+  // `data` must outlive the trainer. The job must already be validated.
+  Trainer(const FamilyRegistry& registry, moe4::v1::JobAssignment job, const DatasetPair& data, TrainerOptions options);
+
+  // Never throws: LibTorch errors, OOM and NaN losses become kFailed.
+  TrainOutcome Run(const TrainerHooks& hooks);
+
+ private:
+  TrainOutcome RunOrThrow(const TrainerHooks& hooks);
+
+  const FamilyRegistry& registry_;
+  moe4::v1::JobAssignment job_;
+  const DatasetPair& data_;
+  TrainerOptions options_;
+};
+
+// Mixes a job seed with an epoch and a stream id (splitmix64).
+uint64_t MixSeed(uint64_t seed, uint64_t epoch, uint64_t stream);
+
+}  // namespace moe4::worker
+
+#endif  // MOE4_WORKER_TRAIN_TRAINER_H_

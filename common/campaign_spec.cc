@@ -55,6 +55,27 @@ std::string Quote(const std::string& s) {
   return out + "\"";
 }
 
+// A name as the user wrote it when it is a plain identifier, else quoted and
+// made printable: unknown keys and parser messages echo the input, and raw
+// bytes from it (newlines, escape sequences) must not reach a terminal or a
+// log line, nor a 200 KB key a message.
+std::string FieldName(const std::string& s) {
+  const bool plain = !s.empty() && s.size() <= 64 &&
+                     std::all_of(s.begin(), s.end(), [](unsigned char c) {
+                       return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+                     });
+  return plain ? s : Quote(s);
+}
+
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 200; ++i) {
+    const unsigned char c = s[i];
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  }
+  return out;
+}
+
 std::string Describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map: return "a mapping";
@@ -76,7 +97,7 @@ void CheckKeys(const YAML::Node& map, const std::string& prefix, const std::vect
     const std::string key = entry.first.Scalar();
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
     const std::string hint = ClosestMatch(key, known);
-    problems.Add(entry.first, prefix.empty() ? key : absl::StrCat(prefix, ".", key),
+    problems.Add(entry.first, prefix.empty() ? FieldName(key) : absl::StrCat(prefix, ".", FieldName(key)),
                  hint.empty() ? "unknown field" : absl::StrCat("unknown field (did you mean \"", hint, "\"?)"));
   }
 }
@@ -365,7 +386,7 @@ absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const Spec
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("line ", e.mark.line + 1, ": spec: not valid YAML: ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat("line ", e.mark.line + 1, ": spec: not valid YAML: ", Printable(e.msg)));
   }
   if (!root.IsMap()) {
     return absl::InvalidArgumentError(absl::StrCat("spec: expected a mapping of fields, got ", Describe(root)));

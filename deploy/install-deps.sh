@@ -21,6 +21,8 @@ packages=(
   nodejs
   # scripts
   procps iproute2 gzip
+  # fuzzing (libFuzzer) and the TLS tests' certificates
+  clang libclang-rt-14-dev openssl
   # deployment checks (docker-compose 1.29 validates a compose file without an engine)
   docker-compose python3-yaml systemd
 )

@@ -127,7 +127,7 @@ else:
     print(0)
 PY
 }
-fenced_in_logs() { cat "$work"/coordinator-*.log 2>/dev/null | grep -c '\] fenced ' || true; }
+fenced_in_logs() { cat "$work"/coordinator-*.log 2>/dev/null | grep -c ': fenced ' || true; }
 
 pg_ctl_as_owner() {  # pg_ctl arguments (the data dir is added)
   local bin; bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)

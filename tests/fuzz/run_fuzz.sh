@@ -130,7 +130,7 @@ for t in "${targets[@]}"; do
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   "$build_dir/${t}_fuzz" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -malloc_limit_mb=1024 -max_len=8192 -print_final_stats=1 -artifact_prefix="$crashes/" \
+    -malloc_limit_mb=1024 -max_len=8192 -print_final_stats=1 -error_exitcode=1 -artifact_prefix="$crashes/" \
     "$corpus" "$src/tests/fuzz/corpus/$t" >"$build_dir/$t.log" 2>&1
   rc=$?
   set -e

@@ -83,17 +83,26 @@ absl::StatusOr<torch::Tensor> ReadIdxFile(const std::string& path) {
     if (dims[i] <= 0 || dims[i] > (int64_t{1} << 31)) {
       return absl::InvalidArgumentError(path + ": bad dimension " + std::to_string(dims[i]));
     }
-    total *= dims[i];
-    if (total > (int64_t{1} << 34)) {
-      return absl::InvalidArgumentError(path + ": implausibly large (" + std::to_string(total) + " bytes)");
+    // Checked before multiplying: four 2^31 dimensions overflow int64 (UB,
+    // found by tests/fuzz/idx_fuzz.cc).
+    if (dims[i] > (int64_t{1} << 34) / total) {
+      return absl::InvalidArgumentError(path + ": implausibly large (more than 2^34 bytes)");
     }
+    total *= dims[i];
   }
-  auto tensor = torch::empty(dims, torch::kUInt8);
-  if (auto s = ReadExactly(file.get(), path, tensor.data_ptr<uint8_t>(), static_cast<size_t>(total), "IDX data");
-      !s.ok()) {
-    return s;
+  // The header is not trusted with memory: read in chunks, growing the
+  // buffer only as data arrives, so a corrupt or truncated file that claims
+  // gigabytes fails as "truncated" instead of allocating them (found by
+  // tests/fuzz/idx_fuzz.cc: a 44-byte file asked for 9 GB).
+  constexpr int64_t kChunk = int64_t{1} << 24;
+  std::vector<uint8_t> bytes;
+  while (static_cast<int64_t>(bytes.size()) < total) {
+    const size_t at = bytes.size();
+    const size_t want = static_cast<size_t>(std::min<int64_t>(kChunk, total - static_cast<int64_t>(at)));
+    bytes.resize(at + want);
+    if (auto s = ReadExactly(file.get(), path, bytes.data() + at, want, "IDX data"); !s.ok()) return s;
   }
-  return tensor;
+  return torch::from_blob(bytes.data(), dims, torch::kUInt8).clone();
 }
 
 absl::StatusOr<DatasetPair> LoadIdxDataset(const std::string& dir, const std::string& name) {

@@ -76,9 +76,12 @@ torch::Tensor MaxVitAttentionImpl::forward(const torch::Tensor& x) {
     // Token (i, j) of partition (u, v) sits at (i * gh + u, j * gw + v).
     tokens = y.reshape({b, p, gh, p, gw, c}).permute({0, 2, 4, 1, 3, 5}).reshape({-1, p * p, c});
   }
-  tokens = tokens + DropPathSamples(attention_->forward(norm1_->forward(tokens), bias_->forward()), drop_path_,
-                                    is_training());
-  tokens = tokens + DropPathSamples(mlp_->forward(norm2_->forward(tokens)), drop_path_, is_training());
+  // Stochastic depth drops a branch for a whole image, not per partition.
+  auto drop_path = [&](const torch::Tensor& branch) {
+    return DropPathSamples(branch.view({b, -1, c}), drop_path_, is_training()).view(branch.sizes());
+  };
+  tokens = tokens + drop_path(attention_->forward(norm1_->forward(tokens), bias_->forward()));
+  tokens = tokens + drop_path(mlp_->forward(norm2_->forward(tokens)));
   if (partition_ == MaxVitPartition::kBlock) {
     y = WindowsToMap(tokens, p, hp, wp);
   } else {

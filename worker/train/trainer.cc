@@ -235,8 +235,10 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
     if (!ckpt.empty()) {
       auto saved = SaveCheckpoint(ckpt, *model, optimizer, state);
       if (!saved.ok()) {
-        // Training stays valid without it; only resumability is lost.
-        spdlog::warn("checkpoint not written: {}", std::string(saved.message()));
+        // Without checkpoints a crash silently loses every epoch so far: stop
+        // with a reason the operator can act on (disk full, bad
+        // --checkpoint-dir). Retryable: another worker may have room.
+        return Failed("checkpoint not written: " + std::string(saved.message()), true);
       }
     }
     if (epoch > reported_through && hooks.on_epoch) hooks.on_epoch(m);

@@ -50,8 +50,8 @@ TEST(JobSpecTest, ErrorsNameTheKey) {
 }
 
 TEST(JobSpecTest, ExampleSpecIsValid) {
-  // This file is tests/worker/job_spec_test.cc: the repository root is three up.
-  const auto root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  // Not __FILE__: ccache's CCACHE_BASEDIR (deploy/build.sh) makes it relative.
+  const std::filesystem::path root = MOE4_SOURCE_DIR;
   auto job = LoadJobSpecFile((root / "worker/examples/train_fashion_mnist.yaml").string());
   ASSERT_TRUE(job.ok()) << job.status();
   FillRecipeDefaults(job->mutable_recipe());

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -41,9 +42,10 @@ ExpertOptions Options(double width, int size = 32, int channels = 3, int classes
   return o;
 }
 
-std::string TestName(const ::testing::TestParamInfo<std::string>& info) {
+// A catalogue id as a test name ("InceptionV3-1" -> "InceptionV3_1").
+std::string Identifier(const std::string& family) {
   std::string id;
-  for (char c : info.param) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  for (char c : family) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return id;
 }
 
@@ -55,12 +57,18 @@ struct Expected {
   double max_millions;
 };
 
+void PrintTo(const Expected& e, std::ostream* os) {
+  *os << e.family << " [" << e.min_millions << "M, " << e.max_millions << "M]";
+}
+
 class FamiliesBParameterCount : public ::testing::TestWithParam<Expected> {};
 
 TEST_P(FamiliesBParameterCount, ReferenceConfigAtWidthOne) {
   const auto& e = GetParam();
   auto expert = BuiltinRegistry().Create(e.family, Options(1.0));
-  const double millions = Count(*expert.ptr()) / 1e6;
+  const int64_t count = Count(*expert.ptr());
+  RecordProperty("parameters", std::to_string(count));  // in --gtest_output=xml
+  const double millions = count / 1e6;
   EXPECT_GE(millions, e.min_millions) << e.family;
   EXPECT_LE(millions, e.max_millions) << e.family;
 }
@@ -68,7 +76,7 @@ TEST_P(FamiliesBParameterCount, ReferenceConfigAtWidthOne) {
 // The reference models' published sizes, less the 1000-class heads.
 INSTANTIATE_TEST_SUITE_P(
     FamiliesB, FamiliesBParameterCount,
-    ::testing::Values(Expected{"ICNet", 1.5, 1.9},                // 64/128/256 + dilated units + PPM
+    ::testing::Values(Expected{"ICNet", 3.8, 4.2},                // 64/128/256, dilated units, PPM, fusion
                       Expected{"InceptionV3-1", 21.0, 22.5},      // torchvision, no aux head: 21.8M
                       Expected{"MaxVit", 29.0, 31.5},             // MaxViT-T: 30.9M with 1000 classes
                       Expected{"MobileNetV2", 2.1, 2.4},          // 3.5M - 1.28M head
@@ -78,7 +86,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Expected{"SwinTransformer", 27.0, 28.0},    // Swin-T: 28.3M - 0.77M head
                       Expected{"UNet2D", 30.5, 31.5},             // U-Net with BN: 31.0M
                       Expected{"VGG", 33.0, 34.0},                // 14.7M features + 4096-4096 head
-                      Expected{"VisionTransformer", 5.2, 5.5}));  // ViT-Ti/4 on 8x8 patches
+                      Expected{"VisionTransformer", 5.2, 5.5}),   // ViT-Ti, 4x4 patches
+    [](const ::testing::TestParamInfo<Expected>& info) { return Identifier(info.param.family); });
 
 // --- Width scaling -----------------------------------------------------------
 
@@ -170,7 +179,8 @@ TEST_P(FamiliesBFamily, TrainsInsideAMixtureOfFour) {
   EXPECT_GT(changed, static_cast<int>(before.size()) / 2) << family;
 }
 
-INSTANTIATE_TEST_SUITE_P(FamiliesB, FamiliesBFamily, ::testing::ValuesIn(kBatchB), TestName);
+INSTANTIATE_TEST_SUITE_P(FamiliesB, FamiliesBFamily, ::testing::ValuesIn(kBatchB),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return Identifier(info.param); });
 
 // --- Attention families: patch and window sizes ------------------------------
 

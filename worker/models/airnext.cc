@@ -18,9 +18,9 @@ torch::Tensor AirBlockImpl::forward(const torch::Tensor& x) {
   y = grouped_->forward(y);
   // Back to the input's size (the reference's x2 upsampling, exact for odd sides too).
   y = torch::nn::functional::interpolate(y, torch::nn::functional::InterpolateFuncOptions()
-                                               .size(std::vector<int64_t>{x.size(2), x.size(3)})
-                                               .mode(torch::kBilinear)
-                                               .align_corners(true));
+                                                .size(std::vector<int64_t>{x.size(2), x.size(3)})
+                                                .mode(torch::kBilinear)
+                                                .align_corners(true));
   return torch::sigmoid(bn_->forward(expand_->forward(y)));
 }
 

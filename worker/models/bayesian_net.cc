@@ -25,7 +25,9 @@ torch::Tensor BayesLayerImpl::Sample(const torch::Tensor& mu, const torch::Tenso
 
 torch::Tensor BayesLayerImpl::weight() const { return Sample(weight_mu_, weight_rho_); }
 
-torch::Tensor BayesLayerImpl::bias() const { return bias_mu_.defined() ? Sample(bias_mu_, bias_rho_) : torch::Tensor(); }
+torch::Tensor BayesLayerImpl::bias() const {
+  return bias_mu_.defined() ? Sample(bias_mu_, bias_rho_) : torch::Tensor();
+}
 
 torch::Tensor BayesLayerImpl::kl() const {
   // KL(N(mu, s^2) || N(0, p^2)) = log(p / s) + (s^2 + mu^2) / (2 p^2) - 1/2.

@@ -46,8 +46,7 @@ ConvNeXtImpl::ConvNeXtImpl(const ExpertOptions& options) {
   if (plan.Next()) patch *= 2;
   if (plan.Next()) patch *= 2;
   int in = ScaleChannels(kDims[0], options.width);
-  features_->push_back(
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels, in, patch).stride(patch)));
+  features_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels, in, patch).stride(patch)));
   features_->push_back(ChannelLayerNorm(in));
   const int total_blocks = 3 + 3 + 9 + 3;
   int index = 0;

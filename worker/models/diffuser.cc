@@ -21,8 +21,8 @@ torch::nn::Conv2d Conv3x3(int in, int out, int stride = 1) {
 
 torch::Tensor TimestepEmbedding(const torch::Tensor& t, int dim) {
   const int half = dim / 2;
-  auto freqs = torch::exp(torch::arange(half, t.options().dtype(torch::kFloat)) *
-                          (-std::log(10000.0) / std::max(1, half - 1)));
+  auto freqs =
+      torch::exp(torch::arange(half, t.options().dtype(torch::kFloat)) * (-std::log(10000.0) / std::max(1, half - 1)));
   auto args = t.to(torch::kFloat).unsqueeze(1) * freqs.unsqueeze(0);
   return torch::cat({torch::sin(args), torch::cos(args)}, 1);
 }

@@ -59,7 +59,7 @@ class DiffuserImpl : public torch::nn::Module {
   torch::nn::Linear time_fc1_{nullptr};
   torch::nn::Linear time_fc2_{nullptr};
   torch::nn::Conv2d stem_{nullptr};
-  torch::nn::ModuleList blocks_{nullptr};       // one per level
+  torch::nn::ModuleList blocks_{nullptr};        // one per level
   std::vector<torch::nn::Conv2d> downsamplers_;  // after levels 0-2; null where the plan keeps the size
   torch::nn::GroupNorm head_norm_{nullptr};
   torch::nn::Linear classifier_{nullptr};

@@ -14,11 +14,10 @@ constexpr double kBnEps = 1e-3;  // as in the reference implementation
 
 BnReluConvImpl::BnReluConvImpl(int in, int out, int kernel, int stride, int groups) {
   bn_ = register_module("bn", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(in).eps(kBnEps)));
-  conv_ = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
-                                                        .stride(stride)
-                                                        .padding(kernel / 2)
-                                                        .groups(groups)
-                                                        .bias(false)));
+  conv_ = register_module(
+      "conv",
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).groups(groups).bias(false)));
 }
 
 torch::Tensor BnReluConvImpl::forward(const torch::Tensor& x) { return conv_->forward(torch::relu(bn_->forward(x))); }
@@ -75,8 +74,7 @@ DPNImpl::DPNImpl(const ExpertOptions& options, const DpnConfig& config) {
     const int inc = ScaleChannels(config.increase[stage], w, 4, 4);
     // The width multiplier scales the channels per group; the cardinality,
     // the defining hyper-parameter, stays (at least one channel per group).
-    const int bottleneck =
-        config.groups * std::max(1, static_cast<int>(std::lround(per_group * scale * w)));
+    const int bottleneck = config.groups * std::max(1, static_cast<int>(std::lround(per_group * scale * w)));
     const int stride = stage == 0 ? 1 : plan.NextStride();
     blocks_->push_back(DualPathBlock(in, bottleneck, bw, inc, config.groups, /*project=*/true, stride));
     in = bw + 3 * inc;

@@ -24,11 +24,10 @@ double EfficientNetDepthMultiplier(double width) {
 }
 
 EffConvBnImpl::EffConvBnImpl(int in, int out, int kernel, int stride, int groups, bool silu) : silu_(silu) {
-  conv_ = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
-                                                        .stride(stride)
-                                                        .padding(kernel / 2)
-                                                        .groups(groups)
-                                                        .bias(false)));
+  conv_ = register_module(
+      "conv",
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).groups(groups).bias(false)));
   bn_ = register_module("bn", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).eps(1e-3)));
 }
 
@@ -64,7 +63,7 @@ EfficientNetImpl::EfficientNetImpl(const ExpertOptions& options) {
     int expand, kernel, stride, channels, repeats;
   };
   // The B0 table.
-  const Stage kStages[] = {{1, 3, 1, 16, 1}, {6, 3, 2, 24, 2}, {6, 5, 2, 40, 2},  {6, 3, 2, 80, 3},
+  const Stage kStages[] = {{1, 3, 1, 16, 1},  {6, 3, 2, 24, 2},  {6, 5, 2, 40, 2}, {6, 3, 2, 80, 3},
                            {6, 5, 1, 112, 3}, {6, 5, 2, 192, 4}, {6, 3, 1, 320, 1}};
   constexpr double kDropPath = 0.2;  // rises linearly from 0 to this over the blocks
   int total_blocks = 0;

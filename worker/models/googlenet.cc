@@ -5,19 +5,19 @@ namespace {
 
 torch::nn::MaxPool2d Pool3x3(int stride) {
   // ceil_mode as in the reference: 112 -> 56 -> 28 -> 14 -> 7.
-  return torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(stride).padding(stride == 1 ? 1 : 0).ceil_mode(true));
+  return torch::nn::MaxPool2d(
+      torch::nn::MaxPool2dOptions(3).stride(stride).padding(stride == 1 ? 1 : 0).ceil_mode(true));
 }
 
 }  // namespace
 
-InceptionImpl::InceptionImpl(int in, int ch1x1, int ch3x3_reduce, int ch3x3, int ch5x5_reduce, int ch5x5,
-                             int pool_proj)
+InceptionImpl::InceptionImpl(int in, int ch1x1, int ch3x3_reduce, int ch3x3, int ch5x5_reduce, int ch5x5, int pool_proj)
     : out_channels_(ch1x1 + ch3x3 + ch5x5 + pool_proj) {
   branch1_ = register_module("branch1", ConvBnAct(in, ch1x1, 1));
-  branch2_ = register_module("branch2", torch::nn::Sequential(ConvBnAct(in, ch3x3_reduce, 1),
-                                                              ConvBnAct(ch3x3_reduce, ch3x3, 3)));
-  branch3_ = register_module("branch3", torch::nn::Sequential(ConvBnAct(in, ch5x5_reduce, 1),
-                                                              ConvBnAct(ch5x5_reduce, ch5x5, 5)));
+  branch2_ = register_module("branch2",
+                             torch::nn::Sequential(ConvBnAct(in, ch3x3_reduce, 1), ConvBnAct(ch3x3_reduce, ch3x3, 3)));
+  branch3_ = register_module("branch3",
+                             torch::nn::Sequential(ConvBnAct(in, ch5x5_reduce, 1), ConvBnAct(ch5x5_reduce, ch5x5, 5)));
   branch4_ = register_module("branch4", ConvBnAct(in, pool_proj, 1));
 }
 

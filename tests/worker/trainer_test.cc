@@ -59,7 +59,7 @@ void ExpectSameMetrics(const moe4::v1::EpochMetrics& a, const moe4::v1::EpochMet
 }
 
 TEST(TrainerTest, SmallMixtureLearnsSyntheticWellAboveChance) {
-  auto job = TinyJob({"AirNet", "AlexNet"}, 2, 1536, 512);
+  auto job = TinyJob({"AirNet", "AlexNet"}, 2, 768, 256);
   job.mutable_recipe()->set_lr(4e-3);
   const auto data = Load(job);
   const auto run = Train(job, data);

@@ -5,6 +5,7 @@
 #
 #   deploy/install-deps.sh            # build + test + quickstart dependencies
 #   MOE4_NO_WORKER=1 deploy/install-deps.sh   # coordinator/moe4ctl only (no LibTorch)
+#   MOE4_BENCH=1 deploy/install-deps.sh       # also the peers bench/run.sh compares with
 set -euo pipefail
 
 packages=(
@@ -30,6 +31,12 @@ if [[ "${MOE4_NO_WORKER:-0}" != 1 ]]; then
   # Debian's default BLAS is the reference one (~30x slower GEMM): OpenBLAS with
   # OpenMP is what makes LibTorch on the CPU usable.
   packages+=(libtorch-dev libopenblas0-openmp dataset-fashion-mnist)
+fi
+if [[ "${MOE4_BENCH:-0}" == 1 ]]; then
+  # Peers measured side by side in bench/: Optuna on the same PostgreSQL,
+  # PyTorch with torchvision transforms, pgbench (postgresql-contrib), perf.
+  packages+=(python3-optuna python3-psycopg2 python3-torch python3-torchvision
+             python3-numpy linux-perf)
 fi
 
 missing=()

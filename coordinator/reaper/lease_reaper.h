@@ -3,6 +3,12 @@
 // backoff (or failed after max_attempts), jobs past max_job_seconds are failed,
 // finished campaigns are marked done. Every coordinator on a database runs one;
 // SKIP LOCKED in the store keeps them from stepping on each other.
+//
+// Grace after an outage: when the reaper starts, and on its first good sweep
+// after the database was unreachable, it first gives every held lease `grace`
+// (the lease period) from now. Otherwise a coordinator or database outage
+// longer than a lease would requeue every job whose worker was merely unable
+// to heartbeat, throwing away work in progress.
 // Start/Stop from one thread; the timer work runs on the reaper's own thread.
 #pragma once
 
@@ -19,21 +25,26 @@ namespace moe4::coordinator {
 class LeaseReaper {
  public:
   // `store` and `metrics` must outlive the reaper.
-  LeaseReaper(JobStore& store, Metrics& metrics, absl::Duration interval);
+  LeaseReaper(JobStore& store, Metrics& metrics, absl::Duration interval, absl::Duration grace);
   ~LeaseReaper();  // stops
   LeaseReaper(const LeaseReaper&) = delete;
   LeaseReaper& operator=(const LeaseReaper&) = delete;
 
+  // Grants the start-up grace on the caller's thread, then starts the timer.
   void Start();
   void Stop();  // idempotent; waits for a sweep in progress
 
  private:
   void Arm();
   void Sweep();
+  // False when the database could not be reached (grace is then owed).
+  bool GrantGrace(const char* why);
 
   JobStore& store_;
   Metrics& metrics_;
   const absl::Duration interval_;
+  const absl::Duration grace_;
+  bool grace_owed_ = true;  // reaper thread only (and Start, before the thread)
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_;  // touched only on the reaper thread after Start
   std::thread thread_;

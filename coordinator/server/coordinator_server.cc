@@ -183,7 +183,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
 
-  p->reaper = std::make_unique<LeaseReaper>(*p->store, p->metrics, options.reaper_interval);
+  p->reaper = std::make_unique<LeaseReaper>(*p->store, p->metrics, options.reaper_interval,
+                                            options.lease);
   p->reaper->Start();
 
   if (!options.http_listen.empty()) {

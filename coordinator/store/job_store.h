@@ -159,6 +159,13 @@ class JobStore {
   // Requeues expired leases (or fails them after max_attempts), fails jobs past
   // max_job_seconds, and marks finished campaigns done.
   virtual absl::StatusOr<ReapResult> Reap() = 0;
+  // Moves every held lease's deadline to at least now + grace; returns how
+  // many moved. The reaper calls it when it starts and when the database is
+  // reachable again after an outage: workers that were alive all along but
+  // could not heartbeat through the outage get one lease period to check in
+  // before their jobs are taken from them. A dead worker's job comes back at
+  // most one lease period later than it would have.
+  virtual absl::StatusOr<int> ExtendHeldLeases(absl::Duration grace) = 0;
 };
 
 }  // namespace moe4::coordinator

@@ -1050,6 +1050,19 @@ absl::Status PgJobStore::Complete(const moe4::v1::CompleteRequest& req) {
     }
     absl::Status fenced = Fence(h, req.job_id(), req.worker_id(), req.attempt());
     if (!fenced.ok()) return fenced;
+    // A job is only a result with its whole curve: never mark it succeeded
+    // while an epoch row is missing (a worker that skipped or lost a report).
+    // The attempt then runs out its lease and the job is requeued.
+    const int stored = txn.exec_params("SELECT count(*) FROM epochs WHERE job_id = $1 "
+                                       "AND epoch BETWEEN 1 AND $2",
+                                       req.job_id(), h.epochs)[0][0]
+                           .as<int>();
+    if (stored != h.epochs) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "job %d attempt %d cannot complete: %d of its %d epochs are stored (every epoch "
+          "must be reported first)",
+          req.job_id(), req.attempt(), stored, h.epochs));
+    }
     txn.exec_params(
         "UPDATE jobs SET state = 'succeeded', final_test_accuracy = $2::float8, "
         "  best_test_accuracy = $3::float8, parameter_count = $4, train_seconds = $5::float8, "
@@ -1130,6 +1143,24 @@ absl::StatusOr<FailResult> PgJobStore::Fail(const moe4::v1::FailRequest& req) {
 }
 
 // ---- reaper ------------------------------------------------------------------
+
+absl::StatusOr<int> PgJobStore::ExtendHeldLeases(absl::Duration grace) {
+  int extended = 0;
+  absl::Status s = pool_.Run("extending held leases", [&](pqxx::connection& conn) {
+    pqxx::work txn(conn);
+    pqxx::result r = txn.exec_params(
+        "UPDATE jobs SET lease_deadline = now() + make_interval(secs => $1::float8), "
+        "  updated_at = now() "
+        "WHERE state IN ('leased', 'running') "
+        "  AND lease_deadline < now() + make_interval(secs => $1::float8)",
+        Seconds(grace));
+    extended = static_cast<int>(r.affected_rows());
+    txn.commit();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return extended;
+}
 
 absl::StatusOr<ReapResult> PgJobStore::Reap() {
   ReapResult out;

@@ -60,6 +60,7 @@ class PgJobStore : public JobStore {
   absl::StatusOr<FailResult> Fail(const moe4::v1::FailRequest& req) override;
 
   absl::StatusOr<ReapResult> Reap() override;
+  absl::StatusOr<int> ExtendHeldLeases(absl::Duration grace) override;
 
  private:
   PgPool& pool_;

@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include "coordinator/metrics/metrics.h"
+#include "coordinator/reaper/lease_reaper.h"
 #include "coordinator/scheduler/campaign_planner.h"
 #include "coordinator/store/migrations.h"
 #include "tests/coordinator/test_support.h"
@@ -335,12 +337,35 @@ TEST_F(PgJobStoreTest, CompleteCommitsResultStateAndCampaignTogether) {
   EXPECT_DOUBLE_EQ((*lb)[0].final_test_accuracy(), 0.75);
 }
 
+TEST_F(PgJobStoreTest, CompleteIsRefusedUntilEveryEpochIsStored) {
+  SpecOptions o;
+  o.budget = 1;
+  o.epochs = 3;
+  const int64_t c = Submit(o);
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  const std::string job = std::to_string(a.job_id());
+  EXPECT_EQ(Complete(w, a).code(), absl::StatusCode::kFailedPrecondition);  // no epoch at all
+  ASSERT_TRUE(Report(w, a, 1).ok());
+  ASSERT_TRUE(Report(w, a, 3).ok());
+  const absl::Status gap = Complete(w, a);  // epoch 2 is missing
+  EXPECT_EQ(gap.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(gap.message().find("2 of its 3 epochs are stored"), std::string::npos) << gap;
+  EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + job), "running");
+  EXPECT_EQ(Sql("SELECT state FROM campaigns WHERE id = " + std::to_string(c)), "active");
+  ASSERT_TRUE(Report(w, a, 2).ok());
+  ASSERT_TRUE(Complete(w, a).ok());
+  EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + job), "succeeded");
+}
+
 TEST_F(PgJobStoreTest, CompleteRollsBackWhenTheTransactionFails) {
   SpecOptions o;
   o.budget = 1;
   Submit(o);
   const int64_t w = Worker("w1");
   auto a = Lease(w);
+  ASSERT_TRUE(Report(w, a, 1).ok());
+  ASSERT_TRUE(Report(w, a, 2).ok());
   // Sabotage the last statement of the Complete transaction (the attempts
   // update) so that it fails after the job row was updated.
   QueryOne(db_.url(),
@@ -350,11 +375,62 @@ TEST_F(PgJobStoreTest, CompleteRollsBackWhenTheTransactionFails) {
            "SELECT 1");
   EXPECT_FALSE(Complete(w, a).ok());
   const std::string job = std::to_string(a.job_id());
-  EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + job), "leased");
+  EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + job), "running");
   EXPECT_EQ(Sql("SELECT final_test_accuracy FROM jobs WHERE id = " + job), "");
   QueryOne(db_.url(), "DROP TRIGGER boom ON attempts; SELECT 1");
   EXPECT_TRUE(Complete(w, a).ok());
   EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + job), "succeeded");
+}
+
+TEST_F(PgJobStoreTest, ExtendHeldLeasesOnlyLengthensShortLeases) {
+  SpecOptions o;
+  o.budget = 2;
+  Submit(o);
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);  // 60 s lease; the other job stays pending
+  const std::string job = std::to_string(a.job_id());
+  auto none = store_->ExtendHeldLeases(absl::Seconds(30));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, 0) << "a lease longer than the grace was shortened or touched";
+  ExpireLeases();
+  auto one = store_->ExtendHeldLeases(absl::Seconds(30));
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(*one, 1);
+  EXPECT_EQ(Sql("SELECT lease_deadline BETWEEN now() + interval '25 s' AND now() + interval '35 s' "
+                "FROM jobs WHERE id = " + job),
+            "t");
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE lease_deadline IS NOT NULL"), "1");
+  auto r = store_->Reap();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->requeued, 0);
+  EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + job), "leased");
+}
+
+TEST_F(PgJobStoreTest, ReaperGivesGraceWhenItStartsThenReapsDeadWorkers) {
+  SpecOptions o;
+  o.budget = 1;
+  Submit(o);
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  const std::string job = std::to_string(a.job_id());
+  // The lease ran out while no coordinator was running: the worker could not
+  // heartbeat, which says nothing about whether it is alive.
+  ExpireLeases();
+  Metrics metrics;
+  LeaseReaper reaper(*store_, metrics, absl::Milliseconds(50), absl::Seconds(30));
+  reaper.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // ~8 sweeps
+  EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + job), "leased")
+      << "the job was taken from a worker that had no chance to heartbeat";
+  // Once the coordinator is up, a lease that runs out again is a dead worker.
+  ExpireLeases();
+  std::string state;
+  for (int i = 0; i < 100 && state != "pending"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    state = Sql("SELECT state FROM jobs WHERE id = " + job);
+  }
+  reaper.Stop();
+  EXPECT_EQ(state, "pending");
 }
 
 TEST_F(PgJobStoreTest, ReaperRequeuesExpiredLeasesThenFails) {
@@ -544,6 +620,7 @@ TEST_F(PgJobStoreTest, PauseRequeuesHeldJobsWithoutChargingAnAttempt) {
 TEST_F(PgJobStoreTest, ViewsAnswerAndTheReaderRoleCannotWrite) {
   SpecOptions o;
   o.budget = 4;
+  o.epochs = 1;
   const int64_t c = Submit(o);
   const int64_t w = Worker("w1");
   for (int i = 0; i < 4; ++i) {

@@ -263,6 +263,7 @@ TEST_F(ResultsServiceTest, EcologyIsTheLastEpochOfSucceededJobs) {
   ASSERT_TRUE(Lease(w, &lease).ok());
   const auto second = lease.job();
   ASSERT_TRUE(ReportEpoch(w, second, 1, 0.7).ok());
+  ASSERT_TRUE(ReportEpoch(w, second, 2, 0.7).ok());
   ASSERT_TRUE(CompleteJob(w, second, 0.7).ok());
   ASSERT_TRUE(Lease(w, &lease).ok());
   ASSERT_TRUE(ReportEpoch(w, lease.job(), 1, 0.4).ok());

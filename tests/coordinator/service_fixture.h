@@ -69,10 +69,14 @@ class ServiceFixture : public ::testing::Test {
     return o;
   }
 
-  static std::shared_ptr<grpc::Channel> ChannelTo(int port) {
+  // isolated: a connection of its own. gRPC otherwise shares one connection
+  // (subchannel) among all channels with the same target and arguments, so a
+  // test that makes the server drop a connection would break the others.
+  static std::shared_ptr<grpc::Channel> ChannelTo(int port, bool isolated = false) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
     args.SetMaxSendMessageSize(64 * 1024 * 1024);
+    if (isolated) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
                                      grpc::InsecureChannelCredentials(), args);
   }

@@ -139,10 +139,12 @@ TEST_F(RpcAuthTest, EveryRpcRefusesMissingWrongAndMalformedTokens) {
       ++calls;
       if (what == "64 KB token") {
         // gRPC refuses the oversized header and the server drops the
-        // connection, racing the client: either code means refused. A channel
-        // of its own keeps the drop from failing the other calls.
+        // connection, racing the client: either code means refused. A
+        // connection of its own keeps the drop from failing the other calls.
         const grpc::Status s =
-            RawCall(ChannelTo(server_->grpc_port()), PathOf(m), RequestFor(m), md).status;
+            RawCall(ChannelTo(server_->grpc_port(), /*isolated=*/true), PathOf(m),
+                    RequestFor(m), md)
+                .status;
         EXPECT_TRUE(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
                     s.error_code() == grpc::StatusCode::UNAVAILABLE)
             << PathOf(m) << " with " << what << ": got code " << s.error_code() << " "

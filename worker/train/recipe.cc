@@ -14,32 +14,6 @@ absl::Status Bad(const std::string& field, const std::string& rule, double value
 
 }  // namespace
 
-moe4::v1::Recipe DefaultRecipe() {
-  moe4::v1::Recipe r;
-  r.set_epochs(10);
-  r.set_batch_size(128);
-  r.set_lr(1e-3);
-  r.set_gate_lr_scale(2.0);
-  r.set_weight_decay(5e-4);
-  r.set_beta1(0.9);
-  r.set_beta2(0.999);
-  r.set_warmup_epochs(5);
-  r.set_warmup_start_factor(0.1);
-  r.set_min_lr(1e-6);
-  r.set_grad_clip_norm(1.0);
-  r.set_mixup_alpha(0.2);
-  r.set_label_smoothing(0.1);
-  r.set_load_balance_weight(0.01);
-  r.set_entropy_weight(0.0);
-  r.set_oracle_weight(0.0);
-  r.set_gate_temperature(2.0);
-  r.set_gate_noise_std(0.1);
-  r.set_gate_top_k(0);
-  r.set_width(1.0);
-  r.set_seed(0);
-  return r;
-}
-
 void FillRecipeDefaults(moe4::v1::Recipe* r) {
   const auto d = DefaultRecipe();
   if (r->epochs() == 0) r->set_epochs(d.epochs());

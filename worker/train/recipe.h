@@ -4,16 +4,14 @@
 #define MOE4_WORKER_TRAIN_RECIPE_H_
 
 #include "absl/status/status.h"
+#include "common/campaign_spec.h"
 #include "moe4/v1/moe4.pb.h"
 #include "worker/models/registry.h"
 
 namespace moe4::worker {
 
-// The design's recipe: 10 epochs, batch 128, lr 1e-3 (gate 2x), weight decay
-// 5e-4 (gate half), betas (0.9, 0.999), warm-up 5 epochs from 0.1 lr, cosine
-// to 1e-6, clip 1.0, mixup 0.2, smoothing 0.1, B 0.01, H 0, O 0, T 2.0,
-// noise 0.1, dense gate, width 1.0, seed 0.
-moe4::v1::Recipe DefaultRecipe();
+// DefaultRecipe() (the design's recipe) is moe4::DefaultRecipe from
+// common/campaign_spec.h: the coordinator and the worker share one copy.
 
 // proto3 cannot tell "unset" from 0: fields for which 0 is not a legal value
 // (epochs, batch_size, lr, gate_lr_scale, betas, warmup_start_factor,

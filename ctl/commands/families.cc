@@ -5,6 +5,7 @@
 // campaign mean, i.e. ensembles containing it are worse than the typical
 // ensemble by more than chance explains. Families with n < 2 have no interval
 // and are never flagged.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -68,8 +69,13 @@ int Families(int64_t campaign_id, const CommandEnv& env) {
       continue;
     }
     table.AddRow({f.family(), std::to_string(f.n()), Percent(f.mean()), Percent(f.std()),
-                  std::isfinite(f.ci95_low()) ? absl::StrCat(Percent(f.ci95_low()), " .. ", Percent(f.ci95_high()))
-                                              : "-",
+                  std::isfinite(f.ci95_low())
+                      // An accuracy lies in [0, 1]; the Student-t interval of a
+                      // small n does not know that. The view and the JSON/CSV
+                      // keep the raw bounds.
+                      ? absl::StrCat(Percent(std::max(0.0, f.ci95_low())), " .. ",
+                                     Percent(std::min(1.0, f.ci95_high())))
+                      : "-",
                   Percent(f.best()), low_yield ? env.style.Yellow("LOW YIELD: CI below campaign mean") : ""});
   }
   if (csv) {

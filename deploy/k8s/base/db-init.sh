@@ -18,6 +18,10 @@ DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'moe4') THEN CREATE ROLE moe4 LOGIN; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'moe4_reader') THEN CREATE ROLE moe4_reader LOGIN; END IF;
 END \$\$;
+-- The coordinator's migration creates moe4_reader NOLOGIN when it runs first
+-- (a cluster shared with an earlier database): logins are what db-init promises.
+ALTER ROLE moe4 LOGIN;
+ALTER ROLE moe4_reader LOGIN;
 SELECT 'CREATE DATABASE $db OWNER moe4' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$db')\gexec
 REVOKE ALL ON DATABASE $db FROM PUBLIC;
 GRANT CONNECT ON DATABASE $db TO moe4, moe4_reader;

@@ -104,16 +104,28 @@ sql() { psql "$admin_db_url" -qtAX -v ON_ERROR_STOP=1 -c "$1"; }
 declare -A coord_pid coord_port coord_http
 start_coord() {  # index [extra flags]
   local i=$1; shift
-  coord_port[$i]=${coord_port[$i]:-$(free_port)}
-  coord_http[$i]=${coord_http[$i]:-$(free_port)}
-  MOE4_DB_URL=$db_url "$coordinator" --listen "127.0.0.1:${coord_port[$i]}" \
-    --http-listen "127.0.0.1:${coord_http[$i]}" --instance-id "chaos-$i" \
-    --admin-token-file "$work/admin.token" --worker-token-file "$work/worker.token" \
-    --lease-seconds "$lease" --reaper-interval-ms 200 --retry-backoff-ms 200 \
-    --retry-backoff-max-ms 1000 "$@" >>"$work/coordinator-$i.log" 2>&1 &
-  coord_pid[$i]=$!
-  pids+=("${coord_pid[$i]}")
-  wait_port "${coord_port[$i]}" "${coord_pid[$i]}" "coordinator $i"
+  # A port found free can be taken by another process before the coordinator
+  # binds it (other suites run alongside): on "Address already in use", try
+  # again, with new ports unless this is a restart that must keep its port.
+  local fresh=0 try
+  [[ -z ${coord_port[$i]:-} ]] && fresh=1
+  for try in 1 2 3; do
+    coord_port[$i]=${coord_port[$i]:-$(free_port)}
+    coord_http[$i]=${coord_http[$i]:-$(free_port)}
+    MOE4_DB_URL=$db_url "$coordinator" --listen "127.0.0.1:${coord_port[$i]}" \
+      --http-listen "127.0.0.1:${coord_http[$i]}" --instance-id "chaos-$i" \
+      --admin-token-file "$work/admin.token" --worker-token-file "$work/worker.token" \
+      --lease-seconds "$lease" --reaper-interval-ms 200 --retry-backoff-ms 200 \
+      --retry-backoff-max-ms 1000 "$@" >>"$work/coordinator-$i.log" 2>&1 &
+    coord_pid[$i]=$!
+    pids+=("${coord_pid[$i]}")
+    wait_port "${coord_port[$i]}" "${coord_pid[$i]}" "coordinator $i" && return 0
+    tail -1 "$work/coordinator-$i.log" | grep -q 'Address already in use' || return 1
+    echo "coordinator $i: port taken, trying again" >&2
+    ((fresh)) && unset "coord_port[$i]" "coord_http[$i]"
+    sleep 1
+  done
+  return 1
 }
 fenced_metric() {  # index -> the coordinator's moe4_fenced_writes_total (0 if down)
   python3 - "${coord_http[$1]}" <<'PY' 2>/dev/null || echo 0
@@ -178,6 +190,7 @@ YAML
 campaign_state() { sql "SELECT state FROM campaigns WHERE id = $1" 2>/dev/null || echo unknown; }
 wait_done() {  # campaign timeout_s
   local deadline=$(( $(date +%s) + $2 )) st
+  [[ -n $1 ]] || { echo "no campaign to wait for (the submit failed)" >&2; return 1; }
   while (( $(date +%s) < deadline )); do
     st=$(campaign_state "$1")
     [[ $st == done || $st == cancelled ]] && return 0

@@ -36,7 +36,7 @@ if [[ "${MOE4_BENCH:-0}" == 1 ]]; then
   # Peers measured side by side in bench/: Optuna on the same PostgreSQL,
   # PyTorch with torchvision transforms, pgbench (postgresql-contrib), perf.
   packages+=(python3-optuna python3-psycopg2 python3-torch python3-torchvision
-             python3-numpy linux-perf)
+             python3-numpy linux-perf jq)
 fi
 
 missing=()

@@ -48,7 +48,7 @@ std::string Hostname() {
 
 int main(int argc, char** argv) {
   using namespace moe4::worker;
-  EnsurePassiveOmpWaitPolicy(argv);  // may re-exec; see omp_env.h
+  PrepareCpuRuntime(argv);  // may re-exec; see omp_env.h
   CLI::App app{"moe4-worker: trains MoE jobs leased from a moe4 coordinator"};
   CoordinatorClientOptions client_options;
   std::string token_file;

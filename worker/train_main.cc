@@ -34,7 +34,7 @@ void OnSignal(int signo) {
 
 int main(int argc, char** argv) {
   using namespace moe4::worker;
-  EnsurePassiveOmpWaitPolicy(argv);  // may re-exec; see omp_env.h
+  PrepareCpuRuntime(argv);  // may re-exec; see omp_env.h
   CLI::App app{"moe4-train: train one MoE job spec and print JSON metrics per epoch"};
   std::string spec_path;
   std::string device_text = "cpu";

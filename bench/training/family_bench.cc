@@ -1,0 +1,369 @@
+// Family table (issue 5): for every family in the worker's registry, the
+// parameter count at width 1.0 and 0.5 and the forward+backward throughput of
+// one expert alone on CPU, for a 32x32x3 input with 10 classes.
+//
+//   family_bench [--threads N] [--batch B] [--seconds S] [--min-steps N]
+//                [--max-steps N] [--families A,B,...] [--catalogue FAMILIES.md]
+//                [--json FILE] [--markdown FILE]
+//
+// Per family: build at width 0.5 (count only), build at width 1.0, one
+// warm-up step (first-touch allocations, oneDNN/BLAS setup), then timed steps
+// of zero_grad + forward + cross-entropy (+ the expert's auxiliary loss, i.e.
+// BayesianNet-1's KL, as in training) + backward. No optimiser step: this is
+// the expert's own cost, which dominates a mixture's step. The number of timed
+// steps is sized from the warm-up step to about --seconds per family (between
+// --min-steps and --max-steps), so heavy families cost few steps and the whole
+// run stays at a few minutes on 2 cores. Prints a table; --json writes every
+// figure, --markdown a table for docs/families.md (with the one-line structure
+// from --catalogue, the markdown table of shared/FAMILIES.md, if given).
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "worker/models/auxiliary_loss.h"
+#include "worker/models/registry.h"
+#include "worker/moe/ensemble.h"
+#include "worker/train/device.h"
+#include "worker/train/omp_env.h"
+
+namespace moe4::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+// A CIFAR-sized input: what the brief's table is about.
+constexpr int kChannels = 3;
+constexpr int kImageSize = 32;
+constexpr int kClasses = 10;
+// Training divides the data-set-level KL by the training-set size; CIFAR's.
+constexpr double kTrainImages = 50000;
+
+struct Config {
+  int threads = DefaultThreads();
+  int64_t batch = 32;
+  double seconds = 3.0;  // timed-phase budget per family
+  int min_steps = 2;
+  int max_steps = 20;
+  std::vector<std::string> families;  // empty = every registered family
+  std::string catalogue_path;
+  std::string json_path;
+  std::string markdown_path;
+};
+
+struct Machine {
+  unsigned cores = 0;
+  std::string cpu_model;
+  std::vector<std::string> blas;  // BLAS/LAPACK libraries mapped into this process
+  std::string libtorch = TORCH_VERSION;
+  std::string load_before, load_after;  // /proc/loadavg's 1/5/15-minute figures
+};
+
+struct FamilyResult {
+  std::string id;
+  std::string description;  // from --catalogue; may be empty
+  int64_t params = 0;       // width 1.0
+  int64_t params_half = 0;  // width 0.5
+  double warmup_seconds = 0;
+  int steps = 0;
+  double seconds = 0;  // timed steps only
+  double ImagesPerSecond(int64_t batch) const { return seconds > 0 ? batch * steps / seconds : 0; }
+  double MsPerStep() const { return steps > 0 ? 1000 * seconds / steps : 0; }
+};
+
+std::string Trim(const std::string& s) {
+  const auto begin = s.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos) return "";
+  return s.substr(begin, s.find_last_not_of(" \t\r\n") - begin + 1);
+}
+
+// The first three fields of /proc/loadavg: a busy box explains slow figures.
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return in ? a + " " + b + " " + c : "unknown";
+}
+
+// The same string lscpu prints as "Model name".
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) return Trim(line.substr(colon + 1));
+    }
+  }
+  return "unknown";
+}
+
+// Which BLAS actually serves LibTorch: Debian picks libblas.so.3 through
+// update-alternatives (OpenBLAS with OpenMP or pthreads, or the slow reference
+// BLAS), so the linked name says nothing; the mapped file's path does.
+std::vector<std::string> MappedBlasLibraries() {
+  std::ifstream in("/proc/self/maps");
+  std::set<std::string> found;
+  for (std::string line; std::getline(in, line);) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string path = line.substr(slash);
+    const std::string name = path.substr(path.rfind('/') + 1);
+    if (name.find("blas") != std::string::npos || name.find("lapack") != std::string::npos ||
+        name.find("mkl") != std::string::npos) {
+      found.insert(path);
+    }
+  }
+  return {found.begin(), found.end()};
+}
+
+// id -> the one-line structure from a markdown table such as
+// shared/FAMILIES.md's: the cell right after a cell that is a registered id.
+std::map<std::string, std::string> ReadCatalogue(const std::string& path, const std::vector<std::string>& ids) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("--catalogue " + path + ": cannot read");
+  const std::set<std::string> known(ids.begin(), ids.end());
+  std::map<std::string, std::string> descriptions;
+  for (std::string line; std::getline(in, line);) {
+    if (Trim(line).rfind('|', 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::stringstream row(line);
+    for (std::string cell; std::getline(row, cell, '|');) cells.push_back(Trim(cell));
+    for (size_t i = 0; i + 1 < cells.size(); ++i) {
+      if (known.count(cells[i])) {
+        descriptions[cells[i]] = cells[i + 1];
+        break;
+      }
+    }
+  }
+  return descriptions;
+}
+
+ExpertOptions Cifar(double width) {
+  ExpertOptions o;
+  o.in_channels = kChannels;
+  o.image_size = kImageSize;
+  o.num_classes = kClasses;
+  o.width = width;
+  return o;
+}
+
+// One training step of the expert alone, minus the optimiser.
+void Step(torch::nn::AnyModule& expert, AuxiliaryLossSource* auxiliary, const torch::Tensor& images,
+          const torch::Tensor& labels) {
+  expert.ptr()->zero_grad();
+  auto loss = torch::nn::functional::cross_entropy(expert.forward(images), labels);
+  if (auxiliary != nullptr) loss = loss + auxiliary->auxiliary_loss() / kTrainImages;
+  loss.backward();
+}
+
+FamilyResult Measure(const std::string& id, const Config& config) {
+  FamilyResult r;
+  r.id = id;
+  torch::manual_seed(0);
+  r.params_half = CountParameters(*BuiltinRegistry().Create(id, Cifar(0.5)).ptr());
+  auto expert = BuiltinRegistry().Create(id, Cifar(1.0));
+  r.params = CountParameters(*expert.ptr());
+  expert.ptr()->train();  // dropout, drop-path, Diffuser's noising: the training cost
+  auto* auxiliary = dynamic_cast<AuxiliaryLossSource*>(expert.ptr().get());
+
+  const auto images = torch::randn({config.batch, kChannels, kImageSize, kImageSize});
+  const auto labels = torch::randint(kClasses, {config.batch}, torch::kLong);
+  auto start = Clock::now();
+  Step(expert, auxiliary, images, labels);
+  r.warmup_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  // The warm-up step over-estimates a step a little, so this errs on the
+  // short side of the budget.
+  const double wanted = config.seconds / std::max(r.warmup_seconds, 1e-6);
+  r.steps = std::clamp(static_cast<int>(std::ceil(wanted)), config.min_steps, config.max_steps);
+  start = Clock::now();
+  for (int i = 0; i < r.steps; ++i) Step(expert, auxiliary, images, labels);
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return r;
+}
+
+std::string Fixed(double value, int precision) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(precision) << value;
+  return out.str();
+}
+
+std::string Millions(int64_t count) { return Fixed(count / 1e6, 2) + " M"; }
+
+std::string MachineLine(const Machine& m, const Config& c) {
+  std::ostringstream out;
+  out << m.cores << " cores (" << m.cpu_model << "), " << c.threads << " intra-op threads, LibTorch (TORCH_VERSION) " << m.libtorch
+      << " CPU, BLAS ";
+  for (size_t i = 0; i < m.blas.size(); ++i) out << (i ? ", " : "") << m.blas[i];
+  if (m.blas.empty()) out << "(none mapped)";
+  out << "; load average " << m.load_before << " before, " << m.load_after << " after";
+  return out.str();
+}
+
+void PrintTable(const std::vector<FamilyResult>& results, const Machine& machine, const Config& config) {
+  std::cout << "family_bench: one expert, fwd+bwd, batch " << config.batch << " x " << kChannels << "x" << kImageSize
+            << "x" << kImageSize << ", " << kClasses << " classes\n"
+            << MachineLine(machine, config) << "\n\n";
+  std::cout << std::left << std::setw(18) << "family" << std::right << std::setw(14) << "params@1.0" << std::setw(14)
+            << "params@0.5" << std::setw(7) << "steps" << std::setw(11) << "ms/step" << std::setw(10) << "img/s"
+            << "\n";
+  for (const auto& r : results) {
+    std::cout << std::left << std::setw(18) << r.id << std::right << std::setw(14) << r.params << std::setw(14)
+              << r.params_half << std::setw(7) << r.steps << std::setw(11) << Fixed(r.MsPerStep(), 1) << std::setw(10)
+              << Fixed(r.ImagesPerSecond(config.batch), 1) << "\n";
+  }
+}
+
+json ToJson(const std::vector<FamilyResult>& results, const Machine& machine, const Config& config,
+            double total_seconds) {
+  json families = json::array();
+  for (const auto& r : results) {
+    families.push_back({{"id", r.id},
+                        {"description", r.description},
+                        {"params", r.params},
+                        {"params_width_0_5", r.params_half},
+                        {"warmup_seconds", r.warmup_seconds},
+                        {"steps", r.steps},
+                        {"seconds", r.seconds},
+                        {"ms_per_step", r.MsPerStep()},
+                        {"images_per_second", r.ImagesPerSecond(config.batch)}});
+  }
+  return {{"bench", "family_bench"},
+          {"machine",
+           {{"cores", machine.cores},
+            {"cpu_model", machine.cpu_model},
+            {"threads", config.threads},
+            {"blas", machine.blas},
+            {"libtorch", machine.libtorch},
+            {"loadavg_before", machine.load_before},
+            {"loadavg_after", machine.load_after}}},
+          {"config",
+           {{"batch", config.batch},
+            {"input", {kChannels, kImageSize, kImageSize}},
+            {"classes", kClasses},
+            {"seconds_per_family", config.seconds},
+            {"min_steps", config.min_steps},
+            {"max_steps", config.max_steps}}},
+          {"families", families},
+          {"total_seconds", total_seconds}};
+}
+
+std::string ToMarkdown(const std::vector<FamilyResult>& results, const Machine& machine, const Config& config) {
+  std::ostringstream out;
+  out << "Measured on " << MachineLine(machine, config) << ". One expert alone, forward + backward, batch "
+      << config.batch << ", " << kChannels << "x" << kImageSize << "x" << kImageSize << ", " << kClasses
+      << " classes.\n\n";
+  out << "| id | structure | params, width 1.0 | params, width 0.5 | fwd+bwd images/s |\n";
+  out << "|---|---|---:|---:|---:|\n";
+  for (const auto& r : results) {
+    out << "| " << r.id << " | " << r.description << " | " << Millions(r.params) << " | " << Millions(r.params_half)
+        << " | " << Fixed(r.ImagesPerSecond(config.batch), 1) << " |\n";
+  }
+  return out.str();
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out) throw std::runtime_error(path + ": cannot write");
+}
+
+int Run(int argc, char** argv) {
+  Config config;
+  CLI::App app{"family_bench: parameters and CPU fwd+bwd throughput of every expert family at 32x32x3"};
+  app.add_option("--threads", config.threads, "intra-op threads (Debian's LibTorch starts with 1)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--batch", config.batch, "images per step")->capture_default_str()->check(CLI::Range(1, 4096));
+  app.add_option("--seconds", config.seconds, "timed seconds per family, roughly")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
+  app.add_option("--min-steps", config.min_steps, "timed steps at least")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--max-steps", config.max_steps, "timed steps at most")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--families", config.families, "comma-separated ids (default: every registered family)")
+      ->delimiter(',');
+  app.add_option("--catalogue", config.catalogue_path, "FAMILIES.md, for the structure column of --markdown")
+      ->check(CLI::ExistingFile);
+  app.add_option("--json", config.json_path, "write every figure as JSON");
+  app.add_option("--markdown", config.markdown_path, "write the docs/families.md table");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (config.min_steps > config.max_steps) {
+    std::cerr << "family_bench: --min-steps " << config.min_steps << " exceeds --max-steps " << config.max_steps
+              << "\n";
+    return 2;
+  }
+  const auto all = BuiltinRegistry().Ids();  // byte order
+  if (config.families.empty()) config.families = all;
+  for (const auto& id : config.families) {
+    if (!BuiltinRegistry().Contains(id)) {
+      std::cerr << "family_bench: unknown family '" << id << "'\n";
+      return 2;
+    }
+  }
+  std::map<std::string, std::string> descriptions;
+  if (!config.catalogue_path.empty()) descriptions = ReadCatalogue(config.catalogue_path, all);
+
+  torch::set_num_threads(config.threads);
+  Machine machine;
+  machine.cores = std::max(1u, std::thread::hardware_concurrency());
+  machine.cpu_model = CpuModel();
+  machine.load_before = LoadAverage();
+
+  const auto start = Clock::now();
+  std::vector<FamilyResult> results;
+  for (const auto& id : config.families) {
+    results.push_back(Measure(id, config));
+    results.back().description = descriptions.count(id) ? descriptions[id] : "";
+    std::cerr << "family_bench: " << id << " " << Fixed(results.back().ImagesPerSecond(config.batch), 1) << " img/s ("
+              << results.back().steps << " steps)\n";
+  }
+  const double total = std::chrono::duration<double>(Clock::now() - start).count();
+  // LibTorch loads its BLAS lazily on some paths: look after the runs.
+  machine.blas = MappedBlasLibraries();
+  machine.load_after = LoadAverage();
+
+  PrintTable(results, machine, config);
+  std::cout << "\ntotal " << Fixed(total, 1) << " s\n";
+  if (!config.json_path.empty()) WriteFile(config.json_path, ToJson(results, machine, config, total).dump(2) + "\n");
+  if (!config.markdown_path.empty()) WriteFile(config.markdown_path, ToMarkdown(results, machine, config));
+  return 0;
+}
+
+}  // namespace
+}  // namespace moe4::worker
+
+int main(int argc, char** argv) {
+  // Same OpenMP wait policy as moe4-worker (may re-exec; see omp_env.h), so
+  // the figures are what a worker gets.
+  moe4::worker::PrepareCpuRuntime(argv);
+  try {
+    return moe4::worker::Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "family_bench: " << e.what() << "\n";
+    return 1;
+  }
+}

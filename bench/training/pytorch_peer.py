@@ -1,0 +1,654 @@
+#!/usr/bin/python3
+"""PyTorch peer of throughput_bench (issue 9, item 2).
+
+The same MoE4 ensemble (AirNet + AlexNet + BagNet + DenseNet, the worker's
+byte order, plus the conv gate with temperature) and the same recipe (mixup,
+label smoothing, differentiable load balance, AdamW in three groups, warm-up +
+cosine per step, gradient clipping), ported layer by layer from
+worker/models/*.cc, worker/moe/*.cc and worker/train/*.cc, measured the way
+throughput_bench measures ours:
+  (a) training step alone on an in-memory batch,
+  (b) evaluation (no grad),
+  (c) a whole epoch including data, fed the way the published Python pipeline
+      fed it: a Dataset returning PIL images through torchvision transforms
+      (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize),
+      a shuffling DataLoader, mixup on the batch in the training loop,
+  (d) the GEMM peak (torch.mm) and the forward FLOPs per image from
+      torch.profiler(with_flops=True), cross-checked by counting conv/linear
+      multiply-adds with forward hooks.
+
+Run with Debian's interpreter, /usr/bin/python3 (python3-torch 1.13,
+python3-torchvision 0.14): another python3 may come first on PATH.
+
+  /usr/bin/python3 bench/training/pytorch_peer.py [--width 1.0] [--threads N]
+      [--expect DESCRIBE.json] [--flops-only] [--json OUT] ...
+
+DataLoader num_workers defaults to 0, the peer's best setting on the 2-core
+box this was written on: the in-line PIL pipeline delivers ~7,000 images/s
+against ~130 images/s of training at width 0.25 (under 2 % of the epoch), so
+worker processes have almost nothing to hide, while 2 workers compete with the
+2 OpenMP threads for the same cores and restart every epoch (measured: the
+epoch fell from ~110-130 to ~100 images/s). With workers > 0 the CPU-time
+figures miss the workers' CPU (other processes); use the wall-clock ratios.
+
+--expect takes `throughput_bench --describe`'s JSON and fails (exit 3) when a
+parameter count differs from ours by more than 1 %, before measuring anything:
+a faster peer that is a different network would prove nothing.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+import torchvision.transforms as T
+from PIL import Image
+
+FAMILIES = ["AirNet", "AlexNet", "BagNet", "DenseNet"]  # byte order, as jobs list them
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # what the published pipeline normalised with
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+
+# ---- worker/models/layers.cc ---------------------------------------------------
+
+
+def scale_channels(reference, width, divisor=8, minimum=8):
+    scaled = reference * width
+    rounded = max(minimum, int(scaled + divisor / 2.0) // divisor * divisor)
+    if rounded < 0.9 * scaled:
+        rounded += divisor
+    return rounded
+
+
+class DownsamplePlan:
+    """Keeps at most floor(log2(size / 2)) stride-2 events, dropping the earliest."""
+
+    def __init__(self, image_size, reference_events):
+        self.size = image_size
+        allowed = 0
+        while (4 << allowed) <= image_size:
+            allowed += 1
+        self.to_skip = max(0, reference_events - allowed)
+
+    def next(self):
+        if self.to_skip > 0:
+            self.to_skip -= 1
+            return False
+        self.size = (self.size + 1) // 2
+        return True
+
+    def next_stride(self):
+        return 2 if self.next() else 1
+
+
+class ConvBnAct(nn.Module):
+    def __init__(self, cin, cout, kernel, stride=1, groups=1, relu=True):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+        self.relu = relu
+
+    def forward(self, x):
+        x = self.bn(self.conv(x))
+        return F.relu(x) if self.relu else x
+
+
+def init_weights(module):
+    for m in module.modules():
+        if m is module:
+            continue
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+# ---- worker/models/airnet.cc ---------------------------------------------------
+
+
+class AirNetUnit(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = ConvBnAct(cin, cout, 3, stride)
+        self.conv2 = ConvBnAct(cout, cout, 3, 1, 1, relu=False)
+        self.shortcut = ConvBnAct(cin, cout, 1, stride, 1, relu=False) if stride != 1 or cin != cout else None
+
+    def forward(self, x):
+        identity = self.shortcut(x) if self.shortcut is not None else x
+        return F.relu(self.conv2(self.conv1(x)) + identity)
+
+
+class AirNet(nn.Module):
+    def __init__(self, cin, size, classes, width):
+        super().__init__()
+        plan = DownsamplePlan(size, 4)
+        stem = scale_channels(64, width)
+        self.stem = ConvBnAct(cin, stem, 3, plan.next_stride())
+        units, c = [], stem
+        for stage, ref in enumerate((64, 128, 256, 512)):
+            out = scale_channels(ref, width)
+            stride = 1 if stage == 0 else plan.next_stride()
+            units += [AirNetUnit(c, out, stride), AirNetUnit(out, out, 1)]
+            c = out
+        self.stages = nn.Sequential(*units)
+        self.classifier = nn.Linear(c, classes)
+        init_weights(self)
+
+    def forward(self, x):
+        y = self.stages(self.stem(x))
+        return self.classifier(F.adaptive_avg_pool2d(y, 1).flatten(1))
+
+
+# ---- worker/models/alexnet.cc --------------------------------------------------
+
+
+class AlexNet(nn.Module):
+    def __init__(self, cin, size, classes, width):
+        super().__init__()
+        plan = DownsamplePlan(size, 5)
+        stem_a, stem_b = plan.next(), plan.next()
+        c1, c2, c3, c4 = (scale_channels(c, width) for c in (64, 192, 384, 256))
+        hidden = scale_channels(4096, width)
+
+        def pool(down):
+            return nn.MaxPool2d(3, 2 if down else 1, 1)
+
+        if stem_a and stem_b:
+            stem = nn.Conv2d(cin, c1, 11, 4, 2)
+        elif stem_a or stem_b:
+            stem = nn.Conv2d(cin, c1, 5, 2, 2)
+        else:
+            stem = nn.Conv2d(cin, c1, 3, 1, 1)
+        self.features = nn.Sequential(
+            stem, nn.ReLU(True), pool(plan.next()),
+            nn.Conv2d(c1, c2, 5, 1, 2), nn.ReLU(True), pool(plan.next()),
+            nn.Conv2d(c2, c3, 3, 1, 1), nn.ReLU(True),
+            nn.Conv2d(c3, c4, 3, 1, 1), nn.ReLU(True),
+            nn.Conv2d(c4, c4, 3, 1, 1), nn.ReLU(True), pool(plan.next()),
+            nn.AdaptiveAvgPool2d((6, 6)))
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.5), nn.Linear(c4 * 36, hidden), nn.ReLU(True),
+            nn.Dropout(0.5), nn.Linear(hidden, hidden), nn.ReLU(True),
+            nn.Linear(hidden, classes))
+        init_weights(self)
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
+
+
+# ---- worker/models/bagnet.cc ---------------------------------------------------
+
+
+class BagNetUnit(nn.Module):
+    def __init__(self, cin, mid, cout, kernel, stride):
+        super().__init__()
+        self.reduce = ConvBnAct(cin, mid, 1)
+        self.spatial = ConvBnAct(mid, mid, kernel, stride)
+        self.expand = ConvBnAct(mid, cout, 1, 1, 1, relu=False)
+        self.shortcut = ConvBnAct(cin, cout, 1, stride, 1, relu=False) if stride != 1 or cin != cout else None
+
+    def forward(self, x):
+        identity = self.shortcut(x) if self.shortcut is not None else x
+        return F.relu(self.expand(self.spatial(self.reduce(x))) + identity)
+
+
+class BagNet(nn.Module):
+    def __init__(self, cin, size, classes, width):
+        super().__init__()
+        plan = DownsamplePlan(size, 3)
+        stem = scale_channels(64, width)
+        self.stem = nn.Sequential(ConvBnAct(cin, stem, 1), ConvBnAct(stem, stem, 3))
+        units, c = [], stem
+        for stage, (ref, kernel) in enumerate(zip((64, 128, 256, 512), (3, 3, 3, 1))):
+            mid = scale_channels(ref, width)
+            out = 4 * mid
+            stride = plan.next_stride() if stage < 3 else 1
+            units += [BagNetUnit(c, mid, out, kernel, stride), BagNetUnit(out, mid, out, 1, 1),
+                      BagNetUnit(out, mid, out, 1, 1)]
+            c = out
+        self.stages = nn.Sequential(*units)
+        self.classifier = nn.Linear(c, classes)
+        init_weights(self)
+
+    def forward(self, x):
+        y = self.stages(self.stem(x))
+        return self.classifier(F.adaptive_avg_pool2d(y, 1).flatten(1))
+
+
+# ---- worker/models/densenet.cc -------------------------------------------------
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, cin, growth, bottleneck):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(cin)
+        self.conv1 = nn.Conv2d(cin, bottleneck, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(bottleneck)
+        self.conv2 = nn.Conv2d(bottleneck, growth, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        return self.conv2(F.relu(self.bn2(self.conv1(F.relu(self.bn1(x))))))
+
+
+class DenseBlock(nn.Module):
+    def __init__(self, layers, cin, growth, bottleneck):
+        super().__init__()
+        self.layers = nn.ModuleList(DenseLayer(cin + i * growth, growth, bottleneck) for i in range(layers))
+
+    def forward(self, x):
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(torch.cat(features, 1)))
+        return torch.cat(features, 1)
+
+
+class DenseNet(nn.Module):
+    def __init__(self, cin, size, classes, width):
+        super().__init__()
+        plan = DownsamplePlan(size, 5)
+        growth = scale_channels(32, width, 4, 4)
+        bottleneck = 4 * growth
+        c = 2 * growth
+        if plan.next():
+            layers = [nn.Conv2d(cin, c, 7, 2, 3, bias=False)]
+        else:
+            layers = [nn.Conv2d(cin, c, 3, 1, 1, bias=False)]
+        layers += [nn.BatchNorm2d(c), nn.ReLU(True)]
+        if plan.next():
+            layers.append(nn.MaxPool2d(3, 2, 1))
+        for block, n in enumerate((6, 12, 24, 16)):
+            layers.append(DenseBlock(n, c, growth, bottleneck))
+            c += n * growth
+            if block < 3:
+                out = c // 2
+                layers += [nn.BatchNorm2d(c), nn.ReLU(True), nn.Conv2d(c, out, 1, bias=False)]
+                if plan.next():
+                    layers.append(nn.AvgPool2d(2, 2))
+                c = out
+        layers += [nn.BatchNorm2d(c), nn.ReLU(True)]
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(c, classes)
+        init_weights(self)
+
+    def forward(self, x):
+        return self.classifier(F.adaptive_avg_pool2d(self.features(x), 1).flatten(1))
+
+
+EXPERTS = {"AirNet": AirNet, "AlexNet": AlexNet, "BagNet": BagNet, "DenseNet": DenseNet}
+
+# ---- worker/moe/gate.cc, worker/moe/ensemble.cc ----------------------------------
+
+
+class Gate(nn.Module):
+    def __init__(self, cin, experts, temperature=2.0, noise_std=0.1):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(cin, 64, 3, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(True),
+            nn.Conv2d(64, 128, 3, 2, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(True))
+        self.fc1 = nn.Linear(128, 64)
+        self.dropout = nn.Dropout(0.1)
+        self.fc2 = nn.Linear(64, experts)
+        self.temperature = nn.Parameter(torch.full((1,), min(max(temperature, 0.5), 5.0)))
+        self.noise_std = noise_std
+
+    def forward(self, x):
+        h = F.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
+        logits = self.fc2(self.dropout(F.relu(self.fc1(h))))
+        logits = logits / self.temperature.clamp(0.5, 5.0)
+        if self.training and self.noise_std > 0:
+            logits = logits + self.noise_std * torch.randn_like(logits)
+        log_probs = F.log_softmax(logits, 1)
+        return log_probs.exp(), log_probs  # dense softmax: weights == probs (top_k 0)
+
+    def clamp_temperature(self):
+        with torch.no_grad():
+            self.temperature.clamp_(0.5, 5.0)
+
+
+class MixtureOfExperts(nn.Module):
+    def __init__(self, families, cin, size, classes, width):
+        super().__init__()
+        self.experts = nn.ModuleList(EXPERTS[f](cin, size, classes, width) for f in families)
+        self.gate = Gate(cin, len(families))
+
+    def forward(self, x):
+        weights, log_probs = self.gate(x)
+        expert_logits = torch.stack([e(x) for e in self.experts])  # [K, B, C]
+        logits = (weights.t().unsqueeze(2) * expert_logits).sum(0)
+        return logits, expert_logits, weights, log_probs
+
+
+def count_parameters(module):
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+# ---- worker/train/{recipe,schedule,losses}.cc: the design's recipe -----------------
+
+RECIPE = dict(lr=1e-3, gate_lr_scale=2.0, weight_decay=5e-4, betas=(0.9, 0.999), warmup_epochs=5,
+              warmup_start_factor=0.1, min_lr=1e-6, epochs=10, grad_clip_norm=1.0, mixup_alpha=0.2,
+              label_smoothing=0.1, load_balance_weight=0.01)
+
+
+def lr_at(t, r=RECIPE):
+    if r["warmup_epochs"] > 0 and t < r["warmup_epochs"]:
+        f = r["warmup_start_factor"]
+        return r["lr"] * (f + (1 - f) * t / r["warmup_epochs"])
+    if r["epochs"] <= r["warmup_epochs"]:
+        return r["lr"]
+    p = min(max((t - r["warmup_epochs"]) / (r["epochs"] - r["warmup_epochs"]), 0.0), 1.0)
+    return r["min_lr"] + (r["lr"] - r["min_lr"]) * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def make_optimizer(model, r=RECIPE):
+    gate_params = [p for n, p in model.gate.named_parameters() if n != "temperature"]
+    gate_lr = r["gate_lr_scale"] * r["lr"]
+    return torch.optim.AdamW([
+        {"params": list(model.experts.parameters()), "lr": r["lr"], "weight_decay": r["weight_decay"]},
+        {"params": gate_params, "lr": gate_lr, "weight_decay": r["weight_decay"] / 2},
+        {"params": [model.gate.temperature], "lr": gate_lr, "weight_decay": 0.0},
+    ], lr=r["lr"], betas=r["betas"])
+
+
+def load_balance(probs):
+    k = probs.size(1)
+    f = torch.bincount(probs.argmax(1), minlength=k).to(probs.dtype) / probs.size(0)  # a count: constant
+    return k * (f * probs.mean(0)).sum()
+
+
+def train_step(model, optimizer, x, ya, yb, lam, progress, r=RECIPE):
+    """One optimiser step, the body of Trainer::RunOrThrow's batch loop."""
+    lr = lr_at(progress)
+    for g, group in enumerate(optimizer.param_groups):
+        group["lr"] = lr if g == 0 else r["gate_lr_scale"] * lr
+    optimizer.zero_grad()
+    logits, expert_logits, weights, log_probs = model(x)
+    s = r["label_smoothing"]
+    loss = lam * F.cross_entropy(logits, ya, label_smoothing=s)
+    if lam < 1.0:
+        loss = loss + (1 - lam) * F.cross_entropy(logits, yb, label_smoothing=s)
+    loss = loss + r["load_balance_weight"] * load_balance(weights)
+    value = loss.item()  # the worker's NaN check; the published loop logged it
+    if not math.isfinite(value):
+        raise RuntimeError(f"non-finite training loss {value}")
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), r["grad_clip_norm"])
+    optimizer.step()
+    model.gate.clamp_temperature()
+    return logits.detach(), loss.detach()
+
+
+def mixup(x, y, alpha):
+    lam = float(np.random.beta(alpha, alpha)) if alpha > 0 else 1.0
+    perm = torch.randperm(x.size(0))
+    return lam * x + (1 - lam) * x[perm], y, y[perm], lam
+
+
+def eval_batch(model, x, y, acc):
+    """What EvalAccumulator::Add accumulates (metrics.cc)."""
+    logits, expert_logits, weights, log_probs = model(x)
+    k = weights.size(1)
+    acc["loss"] += F.cross_entropy(logits, y, reduction="sum").double()
+    acc["correct"] += logits.argmax(1).eq(y).sum().double()
+    acc["gate"] += weights.sum(0).double()
+    acc["routes"] += torch.bincount(weights.argmax(1), minlength=k).double()
+    acc["expert"] += expert_logits.argmax(2).eq(y.unsqueeze(0)).sum(1).double()
+    entropy = -(weights * weights.clamp_min(1e-12).log()).sum(1) / math.log(k)
+    acc["entropy"] += entropy.sum().double()
+
+
+def new_eval_acc(k):
+    z = torch.zeros((), dtype=torch.double)
+    return {"loss": z.clone(), "correct": z.clone(), "gate": torch.zeros(k, dtype=torch.double),
+            "routes": torch.zeros(k, dtype=torch.double), "expert": torch.zeros(k, dtype=torch.double),
+            "entropy": z.clone()}
+
+
+# ---- data: the published pipeline ------------------------------------------------
+
+
+class UInt8Images(torch.utils.data.Dataset):
+    """HWC uint8 images returned as PIL, as torchvision.datasets.CIFAR10 does."""
+
+    def __init__(self, images, labels, transform):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
+
+
+def make_data(n, size, classes, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+            rng.integers(0, classes, n, dtype=np.int64))
+
+
+# ---- measurements ----------------------------------------------------------------
+
+
+def gemm_peak(n, repeats):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)  # warm-up: BLAS thread start, page faults
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * n ** 3 / best / 1e9
+
+
+def forward_flops(model, size, batch=8):
+    """Forward FLOPs per image: torch.profiler's count, and conv/linear MACs x 2 from hooks."""
+    x = torch.randn(batch, 3, size, size)
+    model.eval()
+    hooked = [0]
+
+    def hook(m, inputs, out):
+        if isinstance(m, nn.Conv2d):
+            per_out = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+            hooked[0] += 2 * out.numel() * per_out
+        elif isinstance(m, nn.Linear):
+            hooked[0] += 2 * out.numel() * m.in_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
+                                                 with_flops=True) as prof:
+        model(x)
+    for h in handles:
+        h.remove()
+    model.train()
+    profiled = sum(e.flops for e in prof.key_averages() if e.flops)
+    return profiled / batch, hooked[0] / batch
+
+
+def timed(fn, warmup, steps):
+    """(wall, process CPU) seconds of `steps` calls after `warmup` calls."""
+    for _ in range(warmup):
+        fn()
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        fn()
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def blas_libraries():
+    found = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line[line.find("/"):].strip() if "/" in line else ""
+            name = os.path.basename(path)
+            if any(s in name for s in ("blas", "lapack", "mkl")):
+                found.add(path)
+    return sorted(found)
+
+
+def check_parameters(model, expect_path):
+    """Our count vs throughput_bench --describe's, per expert; exit 3 beyond 1 %."""
+    with open(expect_path) as f:
+        ours = json.load(f)
+    rows = [(fam, ours["experts"][fam], count_parameters(e)) for fam, e in zip(FAMILIES, model.experts)]
+    rows.append(("gate", ours["gate"], count_parameters(model.gate)))
+    rows.append(("total", ours["params"], count_parameters(model)))
+    print(f"{'parameters':<10} {'LibTorch':>12} {'PyTorch':>12} {'diff':>8}", file=sys.stderr)
+    bad = []
+    for name, theirs, mine in rows:
+        diff = (mine - theirs) / max(theirs, 1)
+        print(f"{name:<10} {theirs:>12,} {mine:>12,} {diff:>+8.2%}", file=sys.stderr)
+        if abs(diff) > 0.01:
+            bad.append(name)
+    if bad:
+        print(f"pytorch_peer: FAIL: parameter counts differ by more than 1% ({', '.join(bad)}): the port is not"
+              " the same network; fix it before comparing speed", file=sys.stderr)
+        sys.exit(3)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--width", type=float, default=1.0, help="expert width multiplier (a real CIFAR campaign: 1.0)")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--eval-batch", type=int, default=256, help="the trainer evaluates at max(batch, 256)")
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads")
+    p.add_argument("--warmup-steps", type=int, default=2)
+    p.add_argument("--steps", type=int, default=10, help="timed training steps for (a)")
+    p.add_argument("--eval-batches", type=int, default=10, help="timed eval batches for (b)")
+    p.add_argument("--train-images", type=int, default=10000, help="epoch size for (c)")
+    p.add_argument("--test-images", type=int, default=2000, help="evaluated after the epoch in (c)")
+    p.add_argument("--num-workers", type=int, default=0,
+                   help="DataLoader worker processes (0: see the module docstring)")
+    p.add_argument("--gemm-n", type=int, default=2048)
+    p.add_argument("--gemm-repeats", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--expect", help="throughput_bench --describe JSON: check parameter counts first")
+    p.add_argument("--flops-only", action="store_true", help="check parameters, count FLOPs, print JSON, stop")
+    p.add_argument("--json", help="write the figures here too")
+    a = p.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    np.random.seed(a.seed)
+    size, classes = 32, 10
+    model = MixtureOfExperts(FAMILIES, 3, size, classes, a.width)
+    if a.expect:
+        check_parameters(model, a.expect)
+    fwd_profiled, fwd_hooked = forward_flops(model, size)
+    result = {
+        "side": "pytorch",
+        "config": {"families": FAMILIES, "width": a.width, "batch": a.batch, "eval_batch": a.eval_batch,
+                   "input": [3, size, size], "classes": classes, "threads": a.threads,
+                   "num_workers": a.num_workers},
+        "machine": {"cores": os.cpu_count(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+                    "python": sys.version.split()[0], "threads": torch.get_num_threads(),
+                    "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+                    "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
+                    "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
+                    "loadavg_before": loadavg()},
+        "params": count_parameters(model),
+        "flops": {"forward_per_image": fwd_profiled, "forward_per_image_hooks": fwd_hooked,
+                  "train_per_image": 3 * fwd_profiled,
+                  "source": "torch.profiler(with_flops=True) forward, eval mode; training step = 3x forward"},
+    }
+    if a.flops_only:
+        print(json.dumps(result))
+        return
+
+    result["gemm"] = {"n": a.gemm_n, "gflops": gemm_peak(a.gemm_n, a.gemm_repeats)}
+
+    # (a) training step alone: one normalised, mixed-up batch in memory.
+    model.train()
+    optimizer = make_optimizer(model)
+    images, labels = make_data(a.batch, size, classes, a.seed + 1)
+    to_tensor = T.Compose([T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)])
+    x = torch.stack([to_tensor(Image.fromarray(im)) for im in images])
+    x, ya, yb, lam = mixup(x, torch.from_numpy(labels), RECIPE["mixup_alpha"])
+    step = [0]
+
+    def one_step():
+        train_step(model, optimizer, x, ya, yb, lam, 5 + step[0] / 100)  # mid-schedule
+        step[0] += 1
+
+    sec, cpu = timed(one_step, a.warmup_steps, a.steps)
+    result["train_step"] = {"steps": a.steps, "seconds": sec, "images_per_second": a.batch * a.steps / sec,
+                            "ms_per_step": 1000 * sec / a.steps, "cpu_seconds": cpu,
+                            "images_per_cpu_second": a.batch * a.steps / cpu}
+
+    # (b) evaluation, no grad.
+    xe = torch.randn(a.eval_batch, 3, size, size)
+    ye = torch.randint(classes, (a.eval_batch,))
+    model.eval()
+    acc = new_eval_acc(len(FAMILIES))
+    with torch.no_grad():
+        sec, cpu = timed(lambda: eval_batch(model, xe, ye, acc), 1, a.eval_batches)
+    images = a.eval_batch * a.eval_batches
+    result["eval"] = {"batches": a.eval_batches, "seconds": sec, "images_per_second": images / sec,
+                      "cpu_seconds": cpu, "images_per_cpu_second": images / cpu}
+
+    # (c) a whole epoch with data, a fresh model as a new job gets, then the test pass.
+    train_set = UInt8Images(*make_data(a.train_images, size, classes, a.seed + 2), T.Compose([
+        T.RandomCrop(size, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)]))
+    test_set = UInt8Images(*make_data(a.test_images, size, classes, a.seed + 3), to_tensor)
+    # drop_last mirrors the worker, which only skips a final batch of one (BatchNorm).
+    train_loader = torch.utils.data.DataLoader(train_set, batch_size=a.batch, shuffle=True,
+                                               num_workers=a.num_workers, drop_last=len(train_set) % a.batch == 1)
+    test_loader = torch.utils.data.DataLoader(test_set, batch_size=a.eval_batch, num_workers=a.num_workers)
+    cpu = time.process_time()  # the same span as ours: model build, epoch, test pass
+    model = MixtureOfExperts(FAMILIES, 3, size, classes, a.width)
+    optimizer = make_optimizer(model)
+    model.train()
+    start = time.perf_counter()
+    seen, steps = 0, len(train_loader)
+    loss_sum = torch.zeros((), dtype=torch.double)
+    correct = torch.zeros((), dtype=torch.double)
+    for i, (xb, yb_) in enumerate(train_loader):
+        xb, ya_, yb2, lam_ = mixup(xb, yb_, RECIPE["mixup_alpha"])
+        logits, loss = train_step(model, optimizer, xb, ya_, yb2, lam_, i / steps)
+        loss_sum += loss.double() * xb.size(0)  # TrainAccumulator::Add
+        correct += logits.argmax(1).eq(ya_ if lam_ >= 0.5 else yb2).sum().double()
+        seen += xb.size(0)
+    train_seconds = time.perf_counter() - start
+    model.eval()
+    acc = new_eval_acc(len(FAMILIES))
+    with torch.no_grad():
+        for xb, yb_ in test_loader:
+            eval_batch(model, xb, yb_, acc)
+    epoch_seconds = time.perf_counter() - start
+    epoch_cpu = time.process_time() - cpu
+    # Where the epoch's time goes: the same loader pass (with mixup) and no training.
+    start = time.perf_counter()
+    streamed = sum(mixup(xb, yb_, RECIPE["mixup_alpha"])[0].size(0) for xb, yb_ in train_loader)
+    data_only = streamed / (time.perf_counter() - start)
+    result["epoch"] = {"train_images": seen, "test_images": len(test_set), "train_seconds": train_seconds,
+                       "images_per_second": seen / train_seconds, "epoch_seconds": epoch_seconds,
+                       "train_loss": float(loss_sum) / max(seen, 1), "data_only_images_per_second": data_only,
+                       "cpu_seconds": epoch_cpu, "images_per_cpu_second": seen / epoch_cpu}
+
+    flops = result["flops"]["train_per_image"]
+    result["train_step"]["gflops"] = result["train_step"]["images_per_second"] * flops / 1e9
+    result["train_step"]["fraction_of_gemm_peak"] = result["train_step"]["gflops"] / result["gemm"]["gflops"]
+    result["machine"]["blas"] = blas_libraries()
+    result["machine"]["loadavg_after"] = loadavg()
+    text = json.dumps(result, indent=2)
+    if a.json:
+        with open(a.json, "w") as f:
+            f.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

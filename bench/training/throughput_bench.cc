@@ -1,0 +1,413 @@
+// Training throughput (issue 9, item 2): a fixed MoE4 ensemble (AirNet +
+// AlexNet + BagNet + DenseNet plus the conv gate) on 32x32x3 images with 10
+// classes, through the worker's own code paths, on CPU:
+//   (a) the training step alone on an in-memory batch (forward, mixup +
+//       label-smoothed CE + load balance, backward, clipping, AdamW step);
+//   (b) evaluation, no grad;
+//   (c) a whole epoch including data: Trainer::Run on an in-memory uint8
+//       synthetic data set, i.e. the worker's BatchStream (random crop with
+//       padding 4, flip, normalisation, mixup on a producer thread), the
+//       training loop and the test pass; images/s is the trainer's own
+//       EpochMetrics.images_per_second;
+//   (d) the GEMM peak (best torch::mm of N x N floats) and the training
+//       step's achieved GFLOP/s, from --flops-per-image (training FLOPs per
+//       image; throughput.sh passes 3x the PyTorch peer's profiler count of
+//       the forward pass, the same network: the peer checks the parameters).
+// pytorch_peer.py measures the same in PyTorch; throughput.sh runs both.
+//
+//   throughput_bench [--width W] [--batch B] [--threads N] [--steps N] ...
+//                    [--flops-per-image F] [--json FILE]
+//   throughput_bench --describe     parameter counts as JSON, for the peer
+#include <time.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/training/throughput_step.h"
+#include "worker/data/synthetic.h"
+#include "worker/train/device.h"
+#include "worker/train/omp_env.h"
+#include "worker/train/recipe.h"
+#include "worker/train/trainer.h"
+
+namespace moe4::worker::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+// The hand-made reference ensemble of the published campaign, in the byte
+// order a job lists its families in.
+const std::vector<std::string> kFamilies = {"AirNet", "AlexNet", "BagNet", "DenseNet"};
+constexpr int kChannels = 3;
+constexpr int kImageSize = 32;
+constexpr int kClasses = 10;
+
+struct Config {
+  double width = 1.0;  // deploy/examples/published-bias.yaml: CIFAR-10 at width 1.0
+  int64_t batch = 128;
+  int64_t eval_batch = 256;  // the trainer evaluates at max(batch, 256)
+  int threads = DefaultThreads();
+  int warmup_steps = 2;
+  int steps = 10;
+  int eval_batches = 10;
+  int64_t train_images = 10000;
+  int64_t test_images = 2000;
+  int gemm_n = 2048;
+  int gemm_repeats = 5;
+  double flops_per_image = 0;  // training-step FLOPs per image; 0 = unknown
+  std::string flops_source;
+  bool describe = false;
+  std::string json_path;
+};
+
+double Seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// CPU seconds of the whole process, all threads: on a shared box the wall
+// clock measures the neighbours too, CPU time mostly the work itself (the
+// OpenMP threads wait passively, so waiting costs no CPU).
+double ProcessCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+std::string Fixed(double value, int precision) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(precision) << value;
+  return out.str();
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return in ? a + " " + b + " " + c : "unknown";
+}
+
+// Debian picks libblas.so.3 through update-alternatives, so the mapped
+// file's path is what says which BLAS serves torch::mm.
+std::vector<std::string> MappedBlasLibraries() {
+  std::ifstream in("/proc/self/maps");
+  std::set<std::string> found;
+  for (std::string line; std::getline(in, line);) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string path = line.substr(slash);
+    const std::string name = path.substr(path.rfind('/') + 1);
+    if (name.find("blas") != std::string::npos || name.find("lapack") != std::string::npos ||
+        name.find("mkl") != std::string::npos) {
+      found.insert(path);
+    }
+  }
+  return {found.begin(), found.end()};
+}
+
+// Best of `repeats` N x N float products, after one warm-up product.
+double GemmPeakGflops(int n, int repeats) {
+  auto a = torch::randn({n, n});
+  auto b = torch::randn({n, n});
+  torch::mm(a, b);
+  double best = 1e30;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = Clock::now();
+    auto c = torch::mm(a, b);
+    best = std::min(best, Seconds(start));
+  }
+  return 2.0 * n * n * static_cast<double>(n) / best / 1e9;
+}
+
+// The first batch a BatchStream over `data` yields: the worker's own
+// augmentation, normalisation and (for training) mixup.
+Batch FirstBatch(const Dataset& data, const AugmentOptions& augment, int64_t batch, bool train, double mixup) {
+  BatchStreamOptions options;
+  options.batch_size = batch;
+  options.train = train;
+  options.mixup_alpha = mixup;
+  options.seed = 1;
+  BatchStream stream(data, augment, options);
+  Batch b;
+  if (!stream.Next(&b)) throw std::runtime_error(data.name + ": no batch");
+  return b;
+}
+
+json Describe(const FamilyRegistry& registry, const Config& c) {
+  auto job = ThroughputJob(kFamilies, c.width, c.batch, 1);
+  auto model = BuildMixture(registry, job, kChannels, kImageSize, kClasses);
+  json experts = json::object();
+  for (const auto& child : model->named_children()) {
+    const std::string& name = child.key();  // expert0..expert3 in kFamilies order, then gate
+    if (name.rfind("expert", 0) == 0) {
+      experts[kFamilies.at(std::stoi(name.substr(6)))] = CountParameters(*child.value());
+    }
+  }
+  return {{"families", kFamilies},
+          {"width", c.width},
+          {"params", CountParameters(*model)},
+          {"experts", experts},
+          {"gate", CountParameters(*model->gate())}};
+}
+
+struct Figures {
+  int64_t params = 0;
+  double gemm_gflops = 0;
+  double step_seconds = 0, eval_seconds = 0;
+  double step_cpu = 0, eval_cpu = 0, epoch_cpu = 0;  // process CPU seconds of the same spans
+  double epoch_images_per_second = 0, epoch_train_seconds = 0, epoch_seconds = 0, epoch_wall_seconds = 0;
+  int64_t epoch_images = 0;
+  double data_only_images_per_second = 0;
+  double StepImagesPerSecond(const Config& c) const { return c.batch * c.steps / step_seconds; }
+  double EvalImagesPerSecond(const Config& c) const { return c.eval_batch * c.eval_batches / eval_seconds; }
+  double StepGflops(const Config& c) const { return StepImagesPerSecond(c) * c.flops_per_image / 1e9; }
+};
+
+Figures Measure(const FamilyRegistry& registry, const Config& c) {
+  Figures f;
+  std::cerr << "throughput_bench: GEMM peak (" << c.gemm_n << "^3, best of " << c.gemm_repeats << ")\n";
+  f.gemm_gflops = GemmPeakGflops(c.gemm_n, c.gemm_repeats);
+
+  SyntheticOptions data_options;
+  data_options.train = c.train_images;
+  data_options.test = c.test_images;
+  const DatasetPair data = MakeSyntheticPair(data_options);
+  const auto job = ThroughputJob(kFamilies, c.width, c.batch, 1);
+  const AugmentOptions augment = DefaultAugment(job.dataset().name(), data.train, 0);
+
+  // (a) training step on one in-memory batch, mid-schedule.
+  std::cerr << "throughput_bench: (a) training step, " << c.warmup_steps << " warm-up + " << c.steps << " steps\n";
+  auto step_job = ThroughputJob(kFamilies, c.width, c.batch, 10);
+  torch::manual_seed(0);
+  StepRunner runner(BuildMixture(registry, step_job, kChannels, kImageSize, kClasses), step_job.recipe(),
+                    c.train_images);
+  f.params = CountParameters(*runner.model());
+  const Batch train_batch = FirstBatch(data.train, augment, c.batch, true, step_job.recipe().mixup_alpha());
+  for (int i = 0; i < c.warmup_steps; ++i) runner.TrainStep(train_batch, 5.0);
+  auto start = Clock::now();
+  double cpu = ProcessCpuSeconds();
+  for (int i = 0; i < c.steps; ++i) runner.TrainStep(train_batch, 5.0 + i / 100.0);
+  f.step_seconds = Seconds(start);
+  f.step_cpu = ProcessCpuSeconds() - cpu;
+
+  // (b) evaluation.
+  std::cerr << "throughput_bench: (b) evaluation, " << c.eval_batches << " batches of " << c.eval_batch << "\n";
+  const Batch eval_batch = FirstBatch(data.test, augment, c.eval_batch, false, 0.0);
+  EvalAccumulator eval(runner.model()->num_experts(), torch::kCPU);
+  runner.EvalStep(eval_batch, &eval);
+  start = Clock::now();
+  cpu = ProcessCpuSeconds();
+  for (int i = 0; i < c.eval_batches; ++i) runner.EvalStep(eval_batch, &eval);
+  f.eval_seconds = Seconds(start);
+  f.eval_cpu = ProcessCpuSeconds() - cpu;
+
+  // (c) a whole epoch with data: the trainer itself, a fresh model as a job gets.
+  std::cerr << "throughput_bench: (c) one epoch of " << c.train_images << " images + test pass of " << c.test_images
+            << " (Trainer::Run)\n";
+  auto epoch_job = job;
+  epoch_job.mutable_recipe()->set_warmup_epochs(0);  // a 1-epoch job; lr does not change the cost
+  if (auto s = ValidateJob(epoch_job, registry); !s.ok()) throw std::runtime_error(std::string(s.message()));
+  TrainerOptions trainer_options;
+  trainer_options.threads = c.threads;
+  Trainer trainer(registry, epoch_job, data, trainer_options);
+  start = Clock::now();
+  cpu = ProcessCpuSeconds();
+  const auto outcome = trainer.Run({});
+  f.epoch_wall_seconds = Seconds(start);
+  f.epoch_cpu = ProcessCpuSeconds() - cpu;  // model build + channel stats + epoch + test pass
+  if (outcome.kind != TrainOutcome::Kind::kCompleted || outcome.history.empty()) {
+    throw std::runtime_error("Trainer::Run did not complete: " + outcome.reason);
+  }
+  const auto& m = outcome.history.back();
+  f.epoch_images_per_second = m.images_per_second();
+  // The stream skips a final batch of one image (BatchNorm cannot train on it).
+  f.epoch_images = data.train.size() - (data.train.size() % c.batch == 1 ? 1 : 0);
+  f.epoch_train_seconds = m.images_per_second() > 0 ? f.epoch_images / m.images_per_second() : 0;
+  f.epoch_seconds = m.epoch_seconds();
+
+  // Where an epoch's time goes: the same BatchStream pass with no training,
+  // i.e. what the data pipeline alone delivers (one producer thread).
+  BatchStreamOptions stream_options;
+  stream_options.batch_size = c.batch;
+  stream_options.train = true;
+  stream_options.mixup_alpha = job.recipe().mixup_alpha();
+  stream_options.seed = 2;
+  start = Clock::now();
+  BatchStream stream(data.train, augment, stream_options);
+  int64_t streamed = 0;
+  for (Batch b; stream.Next(&b);) streamed += b.images.size(0);
+  f.data_only_images_per_second = streamed / Seconds(start);
+  return f;
+}
+
+std::string FlopsLine(const Figures& f, const Config& c) {
+  if (c.flops_per_image <= 0) return "n/a (pass --flops-per-image; throughput.sh does)";
+  return Fixed(f.StepGflops(c), 1) + " GFLOP/s = " + Fixed(100 * f.StepGflops(c) / f.gemm_gflops, 1) +
+         " % of GEMM peak (" + Fixed(c.flops_per_image / 1e9, 3) + " GFLOP/image, " + c.flops_source + ")";
+}
+
+void PrintTable(const Figures& f, const Config& c) {
+  std::cout << "throughput_bench: MoE4 AirNet + AlexNet + BagNet + DenseNet + gate, width " << c.width << ", "
+            << kChannels << "x" << kImageSize << "x" << kImageSize << ", " << kClasses << " classes, " << f.params
+            << " parameters\n"
+            << std::max(1u, std::thread::hardware_concurrency()) << " cores, " << at::get_num_threads()
+            << " intra-op threads (at::get_num_threads), OMP_NUM_THREADS=" << Env("OMP_NUM_THREADS")
+            << " OMP_WAIT_POLICY=" << Env("OMP_WAIT_POLICY") << ", LibTorch " << TORCH_VERSION << "\n\n";
+  std::cout << std::left << std::setw(40) << "measure" << std::right << std::setw(12) << "images/s" << std::setw(12)
+            << "ms/batch"
+            << "\n";
+  std::cout << std::left << std::setw(40) << "(a) training step, batch " + std::to_string(c.batch) << std::right
+            << std::setw(12) << Fixed(f.StepImagesPerSecond(c), 1) << std::setw(12)
+            << Fixed(1000 * f.step_seconds / c.steps, 1) << "\n";
+  std::cout << std::left << std::setw(40) << "(b) evaluation, batch " + std::to_string(c.eval_batch) << std::right
+            << std::setw(12) << Fixed(f.EvalImagesPerSecond(c), 1) << std::setw(12)
+            << Fixed(1000 * f.eval_seconds / c.eval_batches, 1) << "\n";
+  std::cout << std::left << std::setw(40) << "(c) epoch incl. data, " + std::to_string(f.epoch_images) + " images"
+            << std::right << std::setw(12) << Fixed(f.epoch_images_per_second, 1) << std::setw(12) << ""
+            << "\n";
+  std::cout << "    epoch with test pass " << Fixed(f.epoch_seconds, 1) << " s; Trainer::Run wall "
+            << Fixed(f.epoch_wall_seconds, 1) << " s; data pipeline alone (BatchStream, no training) "
+            << Fixed(f.data_only_images_per_second, 0) << " images/s\n";
+  std::cout << "(d) GEMM peak " << Fixed(f.gemm_gflops, 1) << " GFLOP/s (torch::mm " << c.gemm_n
+            << "^3); training step " << FlopsLine(f, c) << "\n";
+}
+
+json ToJson(const Figures& f, const Config& c, const std::string& load_before) {
+  json step = {{"steps", c.steps},
+               {"seconds", f.step_seconds},
+               {"images_per_second", f.StepImagesPerSecond(c)},
+               {"ms_per_step", 1000 * f.step_seconds / c.steps},
+               {"cpu_seconds", f.step_cpu},
+               {"images_per_cpu_second", c.batch * c.steps / f.step_cpu}};
+  if (c.flops_per_image > 0) {
+    step["gflops"] = f.StepGflops(c);
+    step["fraction_of_gemm_peak"] = f.StepGflops(c) / f.gemm_gflops;
+  }
+  return {{"side", "libtorch"},
+          {"config",
+           {{"families", kFamilies},
+            {"width", c.width},
+            {"batch", c.batch},
+            {"eval_batch", c.eval_batch},
+            {"input", {kChannels, kImageSize, kImageSize}},
+            {"classes", kClasses},
+            {"threads", c.threads}}},
+          {"machine",
+           {{"cores", std::max(1u, std::thread::hardware_concurrency())},
+            {"libtorch", TORCH_VERSION},
+            {"threads", at::get_num_threads()},
+            {"omp_wait_policy", Env("OMP_WAIT_POLICY")},
+            {"omp_num_threads", Env("OMP_NUM_THREADS")},
+            {"openblas_coretype", std::getenv("OPENBLAS_CORETYPE") ? Env("OPENBLAS_CORETYPE") : "(unset)"},
+            {"blas", MappedBlasLibraries()},
+            {"loadavg_before", load_before},
+            {"loadavg_after", LoadAverage()}}},
+          {"params", f.params},
+          {"flops", {{"train_per_image", c.flops_per_image}, {"source", c.flops_source}}},
+          {"gemm", {{"n", c.gemm_n}, {"gflops", f.gemm_gflops}}},
+          {"train_step", step},
+          {"eval",
+           {{"batches", c.eval_batches},
+            {"seconds", f.eval_seconds},
+            {"images_per_second", f.EvalImagesPerSecond(c)},
+            {"cpu_seconds", f.eval_cpu},
+            {"images_per_cpu_second", c.eval_batch * c.eval_batches / f.eval_cpu}}},
+          {"epoch",
+           {{"train_images", f.epoch_images},
+            {"test_images", c.test_images},
+            {"train_seconds", f.epoch_train_seconds},
+            {"images_per_second", f.epoch_images_per_second},
+            {"epoch_seconds", f.epoch_seconds},
+            {"trainer_run_seconds", f.epoch_wall_seconds},
+            {"cpu_seconds", f.epoch_cpu},
+            {"images_per_cpu_second", f.epoch_images / f.epoch_cpu},
+            {"data_only_images_per_second", f.data_only_images_per_second}}}};
+}
+
+int Run(int argc, char** argv) {
+  Config c;
+  CLI::App app{"throughput_bench: MoE4 training throughput on CPU through the worker's code paths"};
+  app.add_option("--width", c.width, "expert width multiplier")->capture_default_str()->check(CLI::Range(0.01, 4.0));
+  app.add_option("--batch", c.batch, "training batch")->capture_default_str()->check(CLI::Range(2, 4096));
+  app.add_option("--eval-batch", c.eval_batch, "evaluation batch")->capture_default_str()->check(CLI::Range(1, 4096));
+  app.add_option("--threads", c.threads, "intra-op threads (Debian's LibTorch starts with 1)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--warmup-steps", c.warmup_steps, "untimed steps first")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
+  app.add_option("--steps", c.steps, "timed training steps (a)")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--eval-batches", c.eval_batches, "timed evaluation batches (b)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--train-images", c.train_images, "epoch size for (c)")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 10000000));
+  app.add_option("--test-images", c.test_images, "test pass after the epoch (c)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--gemm-n", c.gemm_n, "GEMM peak matrix side")->capture_default_str()->check(CLI::Range(64, 16384));
+  app.add_option("--gemm-repeats", c.gemm_repeats, "GEMM peak: best of")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  app.add_option("--flops-per-image", c.flops_per_image, "training-step FLOPs per image, for GFLOP/s")
+      ->check(CLI::Range(0.0, 1e15));
+  app.add_option("--flops-source", c.flops_source, "where --flops-per-image came from (for the report)");
+  app.add_flag("--describe", c.describe, "print parameter counts (total, per expert, gate) as JSON and stop");
+  app.add_option("--json", c.json_path, "write every figure as JSON");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (c.flops_per_image > 0 && c.flops_source.empty()) c.flops_source = "given";
+
+  const auto& registry = BuiltinRegistry();
+  if (c.describe) {
+    std::cout << Describe(registry, c).dump() << "\n";
+    return 0;
+  }
+  // Debian's LibTorch starts with one intra-op thread: set it, print what took.
+  torch::set_num_threads(c.threads);
+  const std::string load_before = LoadAverage();
+  const Figures f = Measure(registry, c);
+  PrintTable(f, c);
+  if (!c.json_path.empty()) {
+    std::ofstream out(c.json_path);
+    out << ToJson(f, c, load_before).dump(2) << "\n";
+    if (!out) throw std::runtime_error(c.json_path + ": cannot write");
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace moe4::worker::bench
+
+int main(int argc, char** argv) {
+  // The worker's OpenMP wait policy (may re-exec; see omp_env.h), so the
+  // figures are what a worker gets; throughput.sh sets it for both sides.
+  moe4::worker::PrepareCpuRuntime(argv);
+  try {
+    return moe4::worker::bench::Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "throughput_bench: " << e.what() << "\n";
+    return 1;
+  }
+}

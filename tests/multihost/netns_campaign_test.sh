@@ -6,7 +6,8 @@
 # tables, so these addresses cannot clash with the machine's; no packet
 # leaves the machine.
 #
-#   1. A small real campaign runs to completion, with jobs on both hosts.
+#   1. A small real campaign runs to completion across the hosts (which host
+#      trains how many jobs is logged; step 2 proves both train).
 #   2. A second campaign; while w1 trains a job, w1's link is cut (its
 #      interface goes down: no heartbeat, no report gets through). The lease
 #      runs out, the job is requeued and w2 finishes it. Checked in the
@@ -66,8 +67,10 @@ trap 'exit 130' INT TERM
 # --- the network --------------------------------------------------------
 ip netns add "$db" || fail "ip netns add failed: this test needs CAP_NET_ADMIN"
 namespaces+=("$db")
-ip netns add "$w1" && namespaces+=("$w1")
-ip netns add "$w2" && namespaces+=("$w2")
+ip netns add "$w1" || fail "ip netns add $w1 failed"
+namespaces+=("$w1")
+ip netns add "$w2" || fail "ip netns add $w2 failed"
+namespaces+=("$w2")
 for ns in "$db" "$w1" "$w2"; do ip -n "$ns" link set lo up; done
 link() {  # worker_ns subnet_octet
   local ns=$1 n=$2

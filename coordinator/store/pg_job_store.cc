@@ -26,6 +26,205 @@ using moe4::v1::JobState;
 // to a few megabytes even for a 100,000-job campaign.
 constexpr size_t kJobInsertChunk = 5000;
 
+// ---- prepared statements -------------------------------------------------
+//
+// The statements of the worker paths (Lease, Heartbeat, ReportEpochs,
+// Complete, Fail) run for every trial, tens of times each; unprepared, the
+// server parsed and planned each one every time, about half of its CPU per
+// trial. They are prepared once per pooled connection (PgPool defines them on
+// every new connection, also after a Postgres restart) and run by name with
+// exec_prepared. Each name below goes with the SQL constant after it;
+// PreparedStatements() pairs them for the pool. Rarely run statements stay
+// unprepared.
+
+constexpr const char* kEventName = "moe4_event";
+constexpr const char* kEventSql =
+    "INSERT INTO events (kind, campaign_id, job_id, worker_id, detail) "
+    "VALUES ($1, nullif($2, 0), nullif($3, 0), nullif($4, 0), $5)";
+
+constexpr const char* kLockCampaignOfJobName = "moe4_lock_campaign_of_job";
+constexpr const char* kLockCampaignOfJobSql =
+    "SELECT c.id FROM campaigns c WHERE c.id = (SELECT campaign_id FROM jobs WHERE id = $1) "
+    "FOR UPDATE";
+
+constexpr const char* kLockJobName = "moe4_lock_job";
+constexpr const char* kLockJobSql =
+    "SELECT j.campaign_id, j.state, j.attempt, coalesce(j.worker_id, 0), j.max_attempts, "
+    "       cardinality(j.families), c.epochs, c.state "
+    "FROM jobs j JOIN campaigns c ON c.id = j.campaign_id WHERE j.id = $1 FOR UPDATE OF j";
+
+constexpr const char* kTouchWorkerName = "moe4_touch_worker";
+constexpr const char* kTouchWorkerSql = "UPDATE workers SET last_seen = now() WHERE id = $1";
+
+constexpr const char* kMaybeFinishCampaignName = "moe4_maybe_finish_campaign";
+constexpr const char* kMaybeFinishCampaignSql =
+    "UPDATE campaigns c SET state = 'done', finished_at = now(), updated_at = now() "
+    "WHERE c.id = $1 AND c.state = 'active' AND NOT EXISTS ("
+    "  SELECT 1 FROM jobs j WHERE j.campaign_id = c.id "
+    "  AND j.state IN ('pending', 'leased', 'running')) RETURNING c.id";
+
+constexpr const char* kEndAttemptName = "moe4_end_attempt";
+constexpr const char* kEndAttemptSql =
+    "UPDATE attempts SET ended_at = now(), outcome = $3, reason = nullif($4, '') "
+    "WHERE job_id = $1 AND attempt = $2";
+
+constexpr const char* kLeaseWorkerName = "moe4_lease_worker";
+constexpr const char* kLeaseWorkerSql =
+    "UPDATE workers SET last_seen = now() WHERE id = $1 "
+    "RETURNING device_kind, device_memory_mb";
+
+// The claim: one statement. SKIP LOCKED makes concurrent claimers (other
+// threads, other coordinators) pass over a row another claimer holds instead
+// of waiting for it or taking it too.
+constexpr const char* kClaimJobName = "moe4_claim_job";
+constexpr const char* kClaimJobSql =
+    "WITH cand AS ("
+    "  SELECT j.id FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "
+    "  WHERE j.state = 'pending' AND c.state = 'active' AND j.not_before <= now() "
+    "    AND (j.device_kind = '' OR j.device_kind = $2) AND j.min_memory_mb <= $3 "
+    "  ORDER BY j.priority DESC, j.id LIMIT 1 "
+    "  FOR UPDATE OF j SKIP LOCKED), "
+    "claimed AS ("
+    "  UPDATE jobs j SET state = 'leased', attempt = j.attempt + 1, worker_id = $1, "
+    "    lease_owner = $4, lease_deadline = now() + make_interval(secs => $5), "
+    "    attempt_started_at = now(), started_at = coalesce(j.started_at, now()), "
+    "    progress_epoch = NULL, progress_step = NULL, updated_at = now() "
+    "  FROM cand WHERE j.id = cand.id "
+    "  RETURNING j.id, j.attempt, j.campaign_id, j.families, j.seed, j.lease_deadline, "
+    "    j.max_job_seconds), "
+    "att AS ("
+    "  INSERT INTO attempts (job_id, attempt, worker_id, lease_owner) "
+    "  SELECT id, attempt, $1, $4 FROM claimed) "
+    "SELECT cl.id, cl.attempt, cl.campaign_id, array_to_json(cl.families)::text, "
+    "  cl.seed::text, c.recipe::text, c.dataset::text, cl.max_job_seconds, "
+    "  (extract(epoch FROM cl.lease_deadline) * 1000)::bigint, "
+    "  (SELECT coalesce(max(e.epoch), 0) FROM epochs e WHERE e.job_id = cl.id) "
+    "FROM claimed cl JOIN campaigns c ON c.id = cl.campaign_id";
+
+constexpr const char* kHeartbeatWorkerName = "moe4_heartbeat_worker";
+constexpr const char* kHeartbeatWorkerSql =
+    "UPDATE workers SET last_seen = now() WHERE id = $1 RETURNING id";
+
+constexpr const char* kPauseJobName = "moe4_pause_job";
+constexpr const char* kPauseJobSql =
+    "UPDATE jobs SET state = 'pending', max_attempts = max_attempts + 1, "
+    "  lease_deadline = NULL, not_before = now(), updated_at = now() WHERE id = $1";
+
+constexpr const char* kExtendLeaseName = "moe4_extend_lease";
+constexpr const char* kExtendLeaseSql =
+    "UPDATE jobs SET lease_deadline = now() + make_interval(secs => $2), "
+    "  state = CASE WHEN $3 > 0 THEN 'running' ELSE state END, "
+    "  progress_epoch = nullif($3, 0), progress_step = $4, updated_at = now() "
+    "WHERE id = $1 RETURNING (extract(epoch FROM lease_deadline) * 1000)::bigint";
+
+// Upsert: a re-sent epoch, or one re-run by a later attempt after a resume
+// from an older checkpoint, replaces its row. A macro, not a constant, only
+// so that kReportLastEpochSql can embed the same text at compile time.
+#define MOE4_UPSERT_EPOCH_SQL                                                                \
+  "INSERT INTO epochs (job_id, epoch, attempt, train_loss, train_accuracy, test_loss, "      \
+  "  test_accuracy, lr, gate_mean, routing_share, expert_accuracy, routing_entropy, "        \
+  "  dead_experts, ecology, temperature, epoch_seconds, images_per_second, "                 \
+  "  peak_memory_bytes) "                                                                    \
+  "VALUES ($1, $2, $3, $4::float8, $5::float8, $6::float8, $7::float8, $8::float8, "         \
+  "  $9::float8[], $10::float8[], $11::float8[], $12::float8, $13, $14::float8, "            \
+  "  $15::float8, $16::float8, $17::float8, $18) "                                           \
+  "ON CONFLICT (job_id, epoch) DO UPDATE SET attempt = EXCLUDED.attempt, "                   \
+  "  train_loss = EXCLUDED.train_loss, train_accuracy = EXCLUDED.train_accuracy, "           \
+  "  test_loss = EXCLUDED.test_loss, test_accuracy = EXCLUDED.test_accuracy, "               \
+  "  lr = EXCLUDED.lr, gate_mean = EXCLUDED.gate_mean, "                                     \
+  "  routing_share = EXCLUDED.routing_share, "                                               \
+  "  expert_accuracy = EXCLUDED.expert_accuracy, "                                           \
+  "  routing_entropy = EXCLUDED.routing_entropy, dead_experts = EXCLUDED.dead_experts, "     \
+  "  ecology = EXCLUDED.ecology, temperature = EXCLUDED.temperature, "                       \
+  "  epoch_seconds = EXCLUDED.epoch_seconds, "                                               \
+  "  images_per_second = EXCLUDED.images_per_second, "                                       \
+  "  peak_memory_bytes = EXCLUDED.peak_memory_bytes, recorded_at = now()"
+
+constexpr const char* kUpsertEpochName = "moe4_upsert_epoch";
+constexpr const char* kUpsertEpochSql = MOE4_UPSERT_EPOCH_SQL;
+
+// The last (usually the only) epoch of a report, with what follows it in the
+// same statement: reporting is a sign of life, so the lease is extended like
+// a heartbeat's ($19 seconds, progress to epoch $20) and worker $21 is seen.
+// One round trip instead of three. The data-modifying CTEs always run to
+// completion; now() is the transaction's start either way, so the rows
+// written are those the separate statements wrote.
+constexpr const char* kReportLastEpochName = "moe4_report_last_epoch";
+constexpr const char* kReportLastEpochSql =
+    "WITH e AS (" MOE4_UPSERT_EPOCH_SQL "), "
+    "w AS (UPDATE workers SET last_seen = now() WHERE id = $21) "
+    "UPDATE jobs SET state = 'running', lease_deadline = now() + make_interval(secs => $19), "
+    "  progress_epoch = greatest(coalesce(progress_epoch, 0), $20), updated_at = now() "
+    "WHERE id = $1";
+
+#undef MOE4_UPSERT_EPOCH_SQL
+
+// A report without epochs: the lease extension and worker touch of
+// kReportLastEpochSql alone.
+constexpr const char* kReportProgressName = "moe4_report_progress";
+constexpr const char* kReportProgressSql =
+    "WITH w AS (UPDATE workers SET last_seen = now() WHERE id = $4) "
+    "UPDATE jobs SET state = 'running', lease_deadline = now() + make_interval(secs => $2), "
+    "  progress_epoch = greatest(coalesce(progress_epoch, 0), $3), updated_at = now() "
+    "WHERE id = $1";
+
+constexpr const char* kCountEpochsName = "moe4_count_epochs";
+constexpr const char* kCountEpochsSql =
+    "SELECT count(*) FROM epochs WHERE job_id = $1 AND epoch BETWEEN 1 AND $2";
+
+// Complete's writes in one statement: the job's result, the end of attempt
+// $6, the worker ($7) seen, and the job_succeeded event (campaign $8, detail
+// $9). Four round trips became one; the rows written are those the separate
+// statements wrote (the attempt's reason NULL, as nullif('', '') gave).
+// MaybeFinishCampaign stays a statement of its own: it must see this one's
+// update of the job.
+constexpr const char* kCompleteJobName = "moe4_complete_job";
+constexpr const char* kCompleteJobSql =
+    "WITH j AS (UPDATE jobs SET state = 'succeeded', final_test_accuracy = $2::float8, "
+    "    best_test_accuracy = $3::float8, parameter_count = $4, train_seconds = $5::float8, "
+    "    error = NULL, lease_deadline = NULL, finished_at = now(), updated_at = now() "
+    "  WHERE id = $1), "
+    "a AS (UPDATE attempts SET ended_at = now(), outcome = 'succeeded', reason = NULL "
+    "  WHERE job_id = $1 AND attempt = $6), "
+    "w AS (UPDATE workers SET last_seen = now() WHERE id = $7) "
+    "INSERT INTO events (kind, campaign_id, job_id, worker_id, detail) "
+    "VALUES ('job_succeeded', nullif($8::bigint, 0), nullif($1::bigint, 0), "
+    "  nullif($7::bigint, 0), $9)";
+
+constexpr const char* kFailRetryName = "moe4_fail_retry";
+constexpr const char* kFailRetrySql =
+    "UPDATE jobs SET state = 'pending', error = $2, lease_deadline = NULL, "
+    "  not_before = now() + make_interval(secs => $3), updated_at = now() WHERE id = $1";
+
+constexpr const char* kFailFinalName = "moe4_fail_final";
+constexpr const char* kFailFinalSql =
+    "UPDATE jobs SET state = 'failed', error = $2, lease_deadline = NULL, "
+    "  finished_at = now(), updated_at = now() WHERE id = $1";
+
+const std::vector<PreparedStatement>& PreparedStatements() {
+  static const auto* const kPrepared = new std::vector<PreparedStatement>{
+      {kEventName, kEventSql},
+      {kLockCampaignOfJobName, kLockCampaignOfJobSql},
+      {kLockJobName, kLockJobSql},
+      {kTouchWorkerName, kTouchWorkerSql},
+      {kMaybeFinishCampaignName, kMaybeFinishCampaignSql},
+      {kEndAttemptName, kEndAttemptSql},
+      {kLeaseWorkerName, kLeaseWorkerSql},
+      {kClaimJobName, kClaimJobSql},
+      {kHeartbeatWorkerName, kHeartbeatWorkerSql},
+      {kPauseJobName, kPauseJobSql},
+      {kExtendLeaseName, kExtendLeaseSql},
+      {kUpsertEpochName, kUpsertEpochSql},
+      {kReportLastEpochName, kReportLastEpochSql},
+      {kReportProgressName, kReportProgressSql},
+      {kCountEpochsName, kCountEpochsSql},
+      {kCompleteJobName, kCompleteJobSql},
+      {kFailRetryName, kFailRetrySql},
+      {kFailFinalName, kFailFinalSql},
+  };
+  return *kPrepared;
+}
+
 // ---- conversions -----------------------------------------------------------
 
 JobState JobStateFromText(absl::string_view s) {
@@ -130,10 +329,7 @@ absl::Status NoCampaign(int64_t id) {
 
 void Event(pqxx::work& txn, absl::string_view kind, int64_t campaign_id, int64_t job_id,
            int64_t worker_id, const std::string& detail) {
-  txn.exec_params(
-      "INSERT INTO events (kind, campaign_id, job_id, worker_id, detail) "
-      "VALUES ($1, nullif($2, 0), nullif($3, 0), nullif($4, 0), $5)",
-      std::string(kind), campaign_id, job_id, worker_id, detail);
+  txn.exec_prepared(kEventName, std::string(kind), campaign_id, job_id, worker_id, detail);
 }
 
 // The state of a job as seen by a fenced write, read under the row lock.
@@ -152,17 +348,10 @@ struct HeldJob {
 // order every job-finishing transaction uses).
 absl::StatusOr<HeldJob> LockJob(pqxx::work& txn, int64_t job_id, bool lock_campaign) {
   if (lock_campaign) {
-    pqxx::result c = txn.exec_params(
-        "SELECT c.id FROM campaigns c WHERE c.id = (SELECT campaign_id FROM jobs WHERE id = $1) "
-        "FOR UPDATE",
-        job_id);
+    pqxx::result c = txn.exec_prepared(kLockCampaignOfJobName, job_id);
     if (c.empty()) return absl::NotFoundError(absl::StrCat("job ", job_id, " does not exist"));
   }
-  pqxx::result r = txn.exec_params(
-      "SELECT j.campaign_id, j.state, j.attempt, coalesce(j.worker_id, 0), j.max_attempts, "
-      "       cardinality(j.families), c.epochs, c.state "
-      "FROM jobs j JOIN campaigns c ON c.id = j.campaign_id WHERE j.id = $1 FOR UPDATE OF j",
-      job_id);
+  pqxx::result r = txn.exec_prepared(kLockJobName, job_id);
   if (r.empty()) return absl::NotFoundError(absl::StrCat("job ", job_id, " does not exist"));
   HeldJob h;
   h.campaign_id = r[0][0].as<int64_t>();
@@ -190,19 +379,14 @@ absl::Status Fence(const HeldJob& h, int64_t job_id, int64_t worker_id, int atte
 }
 
 void TouchWorker(pqxx::work& txn, int64_t worker_id) {
-  txn.exec_params("UPDATE workers SET last_seen = now() WHERE id = $1", worker_id);
+  txn.exec_prepared(kTouchWorkerName, worker_id);
 }
 
 // Marks the campaign done when nothing is left to run. The caller holds the
 // campaign row lock, so concurrent finishers serialise and the last one sees
 // every other's committed state.
 void MaybeFinishCampaign(pqxx::work& txn, int64_t campaign_id) {
-  pqxx::result r = txn.exec_params(
-      "UPDATE campaigns c SET state = 'done', finished_at = now(), updated_at = now() "
-      "WHERE c.id = $1 AND c.state = 'active' AND NOT EXISTS ("
-      "  SELECT 1 FROM jobs j WHERE j.campaign_id = c.id "
-      "  AND j.state IN ('pending', 'leased', 'running')) RETURNING c.id",
-      campaign_id);
+  pqxx::result r = txn.exec_prepared(kMaybeFinishCampaignName, campaign_id);
   if (!r.empty()) {
     Event(txn, "campaign_done", campaign_id, 0, 0, "");
     spdlog::info("campaign {} done", campaign_id);
@@ -211,10 +395,7 @@ void MaybeFinishCampaign(pqxx::work& txn, int64_t campaign_id) {
 
 void EndAttempt(pqxx::work& txn, int64_t job_id, int attempt, absl::string_view outcome,
                 const std::string& reason) {
-  txn.exec_params(
-      "UPDATE attempts SET ended_at = now(), outcome = $3, reason = nullif($4, '') "
-      "WHERE job_id = $1 AND attempt = $2",
-      job_id, attempt, std::string(outcome), reason);
+  txn.exec_prepared(kEndAttemptName, job_id, attempt, std::string(outcome), reason);
 }
 
 // Shared by ListCampaigns and GetCampaign: campaign rows with job counts.
@@ -341,7 +522,12 @@ moe4::v1::JobInfo JobInfoFromRow(const pqxx::row& row) {
 }  // namespace
 
 PgJobStore::PgJobStore(PgPool& pool, PgJobStoreOptions options)
-    : pool_(pool), options_(std::move(options)) {}
+    : pool_(pool), options_(std::move(options)) {
+  // Cannot fail: the names are unique within the table, and a second store
+  // on the same pool registers the same SQL under them.
+  absl::Status s = pool_.AddPreparedStatements(PreparedStatements());
+  if (!s.ok()) spdlog::error("preparing statements: {}", s.ToString());
+}
 
 absl::Status PgJobStore::Ping() {
   return pool_.Run("ping", [&](pqxx::connection& conn) {
@@ -401,6 +587,24 @@ absl::StatusOr<int64_t> PgJobStore::CreateCampaign(const CampaignPlan& plan) {
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+  // Fresh statistics for the rows just inserted: without them the planner
+  // may take a new campaign's jobs for an empty table and pick a bad plan for
+  // the lease query until autovacuum gets to it. After the commit (ANALYZE
+  // sees only committed rows) and best effort: the campaign exists either
+  // way, so a failure here is logged, not returned. The lock timeout bounds
+  // the wait behind another ANALYZE or a (wraparound) vacuum of jobs, which
+  // take the same lock; the statistics then come from them or autovacuum.
+  absl::Status analyzed = pool_.Run("analyzing jobs", [&](pqxx::connection& conn) {
+    pqxx::work txn(conn);
+    txn.exec("SET LOCAL lock_timeout = '2s'");
+    txn.exec("ANALYZE jobs");
+    txn.commit();
+    return absl::OkStatus();
+  });
+  if (!analyzed.ok()) {
+    spdlog::warn("campaign {} created; {} (the planner catches up later)", campaign_id,
+                 analyzed.ToString());
+  }
   return campaign_id;
 }
 
@@ -834,42 +1038,15 @@ absl::StatusOr<std::optional<moe4::v1::JobAssignment>> PgJobStore::LeaseJob(int6
   absl::Status s = pool_.Run("leasing a job", [&](pqxx::connection& conn) {
     out.reset();
     pqxx::work txn(conn);
-    pqxx::result w = txn.exec_params(
-        "UPDATE workers SET last_seen = now() WHERE id = $1 "
-        "RETURNING device_kind, device_memory_mb",
-        worker_id);
+    pqxx::result w = txn.exec_prepared(kLeaseWorkerName, worker_id);
     if (w.empty()) {
       return absl::NotFoundError(
           absl::StrCat("worker ", worker_id, " is not registered; call Register first"));
     }
     const std::string device_kind = w[0][0].as<std::string>();
     const int64_t memory_mb = w[0][1].as<int64_t>();
-    // The claim: one statement. SKIP LOCKED makes concurrent claimers (other
-    // threads, other coordinators) pass over a row another claimer holds
-    // instead of waiting for it or taking it too.
-    pqxx::result r = txn.exec_params(
-        "WITH cand AS ("
-        "  SELECT j.id FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "
-        "  WHERE j.state = 'pending' AND c.state = 'active' AND j.not_before <= now() "
-        "    AND (j.device_kind = '' OR j.device_kind = $2) AND j.min_memory_mb <= $3 "
-        "  ORDER BY j.priority DESC, j.id LIMIT 1 "
-        "  FOR UPDATE OF j SKIP LOCKED), "
-        "claimed AS ("
-        "  UPDATE jobs j SET state = 'leased', attempt = j.attempt + 1, worker_id = $1, "
-        "    lease_owner = $4, lease_deadline = now() + make_interval(secs => $5), "
-        "    attempt_started_at = now(), started_at = coalesce(j.started_at, now()), "
-        "    progress_epoch = NULL, progress_step = NULL, updated_at = now() "
-        "  FROM cand WHERE j.id = cand.id "
-        "  RETURNING j.id, j.attempt, j.campaign_id, j.families, j.seed, j.lease_deadline, "
-        "    j.max_job_seconds), "
-        "att AS ("
-        "  INSERT INTO attempts (job_id, attempt, worker_id, lease_owner) "
-        "  SELECT id, attempt, $1, $4 FROM claimed) "
-        "SELECT cl.id, cl.attempt, cl.campaign_id, array_to_json(cl.families)::text, "
-        "  cl.seed::text, c.recipe::text, c.dataset::text, cl.max_job_seconds, "
-        "  (extract(epoch FROM cl.lease_deadline) * 1000)::bigint, "
-        "  (SELECT coalesce(max(e.epoch), 0) FROM epochs e WHERE e.job_id = cl.id) "
-        "FROM claimed cl JOIN campaigns c ON c.id = cl.campaign_id",
+    // The claim (kClaimJobSql): one statement.
+    pqxx::result r = txn.exec_prepared(kClaimJobName,
         worker_id, device_kind, memory_mb, options_.instance_id, Seconds(lease));
     if (r.empty()) {
       txn.commit();  // keeps last_seen
@@ -913,9 +1090,7 @@ absl::StatusOr<HeartbeatResult> PgJobStore::Heartbeat(const moe4::v1::HeartbeatR
   absl::Status s = pool_.Run("recording a heartbeat", [&](pqxx::connection& conn) {
     out = HeartbeatResult{};
     pqxx::work txn(conn);
-    pqxx::result w = txn.exec_params("UPDATE workers SET last_seen = now() WHERE id = $1 "
-                                     "RETURNING id",
-                                     req.worker_id());
+    pqxx::result w = txn.exec_prepared(kHeartbeatWorkerName, req.worker_id());
     if (w.empty()) {
       return absl::NotFoundError(absl::StrCat("worker ", req.worker_id(), " is not registered"));
     }
@@ -939,10 +1114,7 @@ absl::StatusOr<HeartbeatResult> PgJobStore::Heartbeat(const moe4::v1::HeartbeatR
       // Back to the queue without charging an attempt: the pause is not the
       // job's fault. The bumped max_attempts keeps the attempt number (the
       // fencing token) increasing while leaving the retry budget intact.
-      txn.exec_params(
-          "UPDATE jobs SET state = 'pending', max_attempts = max_attempts + 1, "
-          "  lease_deadline = NULL, not_before = now(), updated_at = now() WHERE id = $1",
-          req.job_id());
+      txn.exec_prepared(kPauseJobName, req.job_id());
       EndAttempt(txn, req.job_id(), req.attempt(), "paused", "campaign paused");
       Event(txn, "job_paused", h.campaign_id, req.job_id(), req.worker_id(),
             absl::StrCat("attempt=", req.attempt()));
@@ -950,12 +1122,8 @@ absl::StatusOr<HeartbeatResult> PgJobStore::Heartbeat(const moe4::v1::HeartbeatR
       txn.commit();
       return absl::OkStatus();
     }
-    pqxx::row r = txn.exec_params1(
-        "UPDATE jobs SET lease_deadline = now() + make_interval(secs => $2), "
-        "  state = CASE WHEN $3 > 0 THEN 'running' ELSE state END, "
-        "  progress_epoch = nullif($3, 0), progress_step = $4, updated_at = now() "
-        "WHERE id = $1 RETURNING (extract(epoch FROM lease_deadline) * 1000)::bigint",
-        req.job_id(), Seconds(lease), req.epoch(), static_cast<int64_t>(req.step()));
+    pqxx::row r = txn.exec_prepared1(
+        kExtendLeaseName, req.job_id(), Seconds(lease), req.epoch(), static_cast<int64_t>(req.step()));
     out.lease_deadline_unix_ms = r[0].as<int64_t>();
     txn.commit();
     return absl::OkStatus();
@@ -975,7 +1143,21 @@ absl::StatusOr<int> PgJobStore::ReportEpochs(const moe4::v1::ReportEpochsRequest
     const HeldJob& h = *held;
     absl::Status fenced = Fence(h, req.job_id(), req.worker_id(), req.attempt());
     if (!fenced.ok()) return fenced;
+    // Known before the loop: the last epoch's statement carries it.
     int max_epoch = 0;
+    for (const moe4::v1::EpochMetrics& m : req.epochs()) max_epoch = std::max(max_epoch, m.epoch());
+    // Runs `name` with epoch m as $1..$18 and `more` as $19 on.
+    auto upsert = [&](const char* name, const moe4::v1::EpochMetrics& m, auto... more) {
+      txn.exec_prepared(
+          name, req.job_id(), m.epoch(), req.attempt(), Float8Text(m.train_loss()),
+          Float8Text(m.train_accuracy()), Float8Text(m.test_loss()),
+          Float8Text(m.test_accuracy()), Float8Text(m.lr()), Float8ArrayLiteral(m.gate_mean()),
+          Float8ArrayLiteral(m.routing_share()), Float8ArrayLiteral(m.expert_accuracy()),
+          Float8Text(m.routing_entropy()), m.dead_experts(), Float8Text(m.ecology()),
+          Float8Text(m.temperature()), Float8Text(m.epoch_seconds()),
+          Float8Text(m.images_per_second()), static_cast<int64_t>(m.peak_memory_bytes()),
+          more...);
+    };
     for (int i = 0; i < req.epochs_size(); ++i) {
       const moe4::v1::EpochMetrics& m = req.epochs(i);
       if (m.epoch() > h.epochs) {
@@ -989,44 +1171,20 @@ absl::StatusOr<int> PgJobStore::ReportEpochs(const moe4::v1::ReportEpochsRequest
               h.k, list->size()));
         }
       }
-      // Upsert: a re-sent epoch, or one re-run by a later attempt after a
-      // resume from an older checkpoint, replaces its row.
-      txn.exec_params(
-          "INSERT INTO epochs (job_id, epoch, attempt, train_loss, train_accuracy, test_loss, "
-          "  test_accuracy, lr, gate_mean, routing_share, expert_accuracy, routing_entropy, "
-          "  dead_experts, ecology, temperature, epoch_seconds, images_per_second, "
-          "  peak_memory_bytes) "
-          "VALUES ($1, $2, $3, $4::float8, $5::float8, $6::float8, $7::float8, $8::float8, "
-          "  $9::float8[], $10::float8[], $11::float8[], $12::float8, $13, $14::float8, "
-          "  $15::float8, $16::float8, $17::float8, $18) "
-          "ON CONFLICT (job_id, epoch) DO UPDATE SET attempt = EXCLUDED.attempt, "
-          "  train_loss = EXCLUDED.train_loss, train_accuracy = EXCLUDED.train_accuracy, "
-          "  test_loss = EXCLUDED.test_loss, test_accuracy = EXCLUDED.test_accuracy, "
-          "  lr = EXCLUDED.lr, gate_mean = EXCLUDED.gate_mean, "
-          "  routing_share = EXCLUDED.routing_share, "
-          "  expert_accuracy = EXCLUDED.expert_accuracy, "
-          "  routing_entropy = EXCLUDED.routing_entropy, dead_experts = EXCLUDED.dead_experts, "
-          "  ecology = EXCLUDED.ecology, temperature = EXCLUDED.temperature, "
-          "  epoch_seconds = EXCLUDED.epoch_seconds, "
-          "  images_per_second = EXCLUDED.images_per_second, "
-          "  peak_memory_bytes = EXCLUDED.peak_memory_bytes, recorded_at = now()",
-          req.job_id(), m.epoch(), req.attempt(), Float8Text(m.train_loss()),
-          Float8Text(m.train_accuracy()), Float8Text(m.test_loss()),
-          Float8Text(m.test_accuracy()), Float8Text(m.lr()), Float8ArrayLiteral(m.gate_mean()),
-          Float8ArrayLiteral(m.routing_share()), Float8ArrayLiteral(m.expert_accuracy()),
-          Float8Text(m.routing_entropy()), m.dead_experts(), Float8Text(m.ecology()),
-          Float8Text(m.temperature()), Float8Text(m.epoch_seconds()),
-          Float8Text(m.images_per_second()), static_cast<int64_t>(m.peak_memory_bytes()));
-      max_epoch = std::max(max_epoch, m.epoch());
+      // Upsert (kUpsertEpochSql): a re-sent epoch replaces its row. The last
+      // one also extends the lease and touches the worker (kReportLastEpochSql).
+      if (i + 1 < req.epochs_size()) {
+        upsert(kUpsertEpochName, m);
+      } else {
+        upsert(kReportLastEpochName, m, Seconds(lease), max_epoch, req.worker_id());
+      }
       ++stored;
     }
-    // Reporting is a sign of life: it extends the lease like a heartbeat.
-    txn.exec_params(
-        "UPDATE jobs SET state = 'running', lease_deadline = now() + make_interval(secs => $2), "
-        "  progress_epoch = greatest(coalesce(progress_epoch, 0), $3), updated_at = now() "
-        "WHERE id = $1",
-        req.job_id(), Seconds(lease), max_epoch);
-    TouchWorker(txn, req.worker_id());
+    if (req.epochs_size() == 0) {
+      // Nothing stored, but still a sign of life (kReportProgressSql).
+      txn.exec_prepared(kReportProgressName, req.job_id(), Seconds(lease), max_epoch,
+                        req.worker_id());
+    }
     txn.commit();
     return absl::OkStatus();
   });
@@ -1053,28 +1211,22 @@ absl::Status PgJobStore::Complete(const moe4::v1::CompleteRequest& req) {
     // A job is only a result with its whole curve: never mark it succeeded
     // while an epoch row is missing (a worker that skipped or lost a report).
     // The attempt then runs out its lease and the job is requeued.
-    const int stored = txn.exec_params("SELECT count(*) FROM epochs WHERE job_id = $1 "
-                                       "AND epoch BETWEEN 1 AND $2",
-                                       req.job_id(), h.epochs)[0][0]
-                           .as<int>();
+    const int stored =
+        txn.exec_prepared(kCountEpochsName, req.job_id(), h.epochs)[0][0].as<int>();
     if (stored != h.epochs) {
       return absl::FailedPreconditionError(absl::StrFormat(
           "job %d attempt %d cannot complete: %d of its %d epochs are stored (every epoch "
           "must be reported first)",
           req.job_id(), req.attempt(), stored, h.epochs));
     }
-    txn.exec_params(
-        "UPDATE jobs SET state = 'succeeded', final_test_accuracy = $2::float8, "
-        "  best_test_accuracy = $3::float8, parameter_count = $4, train_seconds = $5::float8, "
-        "  error = NULL, lease_deadline = NULL, finished_at = now(), updated_at = now() "
-        "WHERE id = $1",
-        req.job_id(), Float8Text(req.final_test_accuracy()), Float8Text(req.best_test_accuracy()),
-        static_cast<int64_t>(req.parameter_count()), Float8Text(req.train_seconds()));
-    EndAttempt(txn, req.job_id(), req.attempt(), "succeeded", "");
-    TouchWorker(txn, req.worker_id());
-    Event(txn, "job_succeeded", h.campaign_id, req.job_id(), req.worker_id(),
-          absl::StrFormat("attempt=%d final=%.4f best=%.4f", req.attempt(),
-                          req.final_test_accuracy(), req.best_test_accuracy()));
+    // The result, the end of the attempt, the worker seen and the event, in
+    // one statement (kCompleteJobSql).
+    txn.exec_prepared(
+        kCompleteJobName, req.job_id(), Float8Text(req.final_test_accuracy()),
+        Float8Text(req.best_test_accuracy()), static_cast<int64_t>(req.parameter_count()),
+        Float8Text(req.train_seconds()), req.attempt(), req.worker_id(), h.campaign_id,
+        absl::StrFormat("attempt=%d final=%.4f best=%.4f", req.attempt(),
+                        req.final_test_accuracy(), req.best_test_accuracy()));
     MaybeFinishCampaign(txn, h.campaign_id);
     txn.commit();
     return absl::OkStatus();
@@ -1111,19 +1263,13 @@ absl::StatusOr<FailResult> PgJobStore::Fail(const moe4::v1::FailRequest& req) {
     if (!fenced.ok()) return fenced;
     out.will_retry = req.retryable() && h.attempt < h.max_attempts;
     if (out.will_retry) {
-      txn.exec_params(
-          "UPDATE jobs SET state = 'pending', error = $2, lease_deadline = NULL, "
-          "  not_before = now() + make_interval(secs => $3), updated_at = now() WHERE id = $1",
-          req.job_id(), req.reason(), backoff);
+      txn.exec_prepared(kFailRetryName, req.job_id(), req.reason(), backoff);
     } else {
       const std::string reason =
           req.retryable() ? absl::StrFormat("%s (attempt %d of %d)", req.reason(), h.attempt,
                                             h.max_attempts)
                           : req.reason();
-      txn.exec_params(
-          "UPDATE jobs SET state = 'failed', error = $2, lease_deadline = NULL, "
-          "  finished_at = now(), updated_at = now() WHERE id = $1",
-          req.job_id(), reason);
+      txn.exec_prepared(kFailFinalName, req.job_id(), reason);
     }
     EndAttempt(txn, req.job_id(), req.attempt(), out.will_retry ? "retry" : "failed",
                req.reason());

@@ -8,6 +8,13 @@
 // campaign mark it done without a race. libpqxx exceptions are caught here and
 // returned as statuses (pg_errors.h). Safe for concurrent use: all state is in
 // the database and the connection pool.
+//
+// Speed: the statements of the worker paths are prepared once per pooled
+// connection (registered with the pool by the constructor), and some writes
+// that always go together share one statement (data-modifying CTEs), to keep
+// round trips and server-side parsing per trial down; CreateCampaign ANALYZEs
+// jobs after inserting a campaign so the lease query is planned on real
+// statistics.
 #pragma once
 
 #include <string>

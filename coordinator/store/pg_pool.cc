@@ -1,6 +1,7 @@
 #include "coordinator/store/pg_pool.h"
 
 #include <chrono>
+#include <string_view>
 #include <pqxx/pqxx>
 
 #include "absl/strings/match.h"
@@ -28,13 +29,31 @@ PgPool::PgPool(PgPoolOptions options)
       conninfo_(WithConnectTimeout(options_.conninfo, options_.connect_timeout_seconds)) {
   const int n = options_.size < 1 ? 1 : options_.size;
   conns_.resize(n);
+  defined_.assign(n, 0);
   std::lock_guard<std::mutex> lock(mu_);
   for (int i = n - 1; i >= 0; --i) free_.push_back(i);
 }
 
 PgPool::~PgPool() = default;
 
-int PgPool::Acquire() {
+absl::Status PgPool::AddPreparedStatements(const std::vector<PreparedStatement>& statements) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const PreparedStatement& p : statements) {
+    bool known = false;
+    for (const PreparedStatement& q : prepared_) {
+      if (std::string_view(p.name) != q.name) continue;
+      if (std::string_view(p.sql) != q.sql) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("prepared statement ", p.name, " registered twice with different SQL"));
+      }
+      known = true;
+    }
+    if (!known) prepared_.push_back(p);
+  }
+  return absl::OkStatus();
+}
+
+int PgPool::Acquire(size_t* prepared_count) {
   std::unique_lock<std::mutex> lock(mu_);
   const auto timeout = absl::ToChronoMilliseconds(options_.acquire_timeout);
   if (!free_cv_.wait_for(lock, timeout, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -44,6 +63,7 @@ int PgPool::Acquire() {
   }
   int slot = free_.back();
   free_.pop_back();
+  *prepared_count = prepared_.size();
   return slot;
 }
 
@@ -59,6 +79,7 @@ pqxx::connection& PgPool::Connect(int slot) {
   std::unique_ptr<pqxx::connection>& conn = conns_[slot];
   if (conn && conn->is_open()) return *conn;
   conn.reset();
+  defined_[slot] = 0;  // a new server session has none of the prepared statements
   auto fresh = std::make_unique<pqxx::connection>(conninfo_);
   pqxx::nontransaction setup(*fresh);
   // set_config, not SET: SET takes no parameters, and no SQL is built from values.
@@ -70,9 +91,27 @@ pqxx::connection& PgPool::Connect(int slot) {
   return *conn;
 }
 
+void PgPool::DefinePrepared(int slot, pqxx::connection& conn, size_t prepared_count) {
+  if (defined_[slot] >= prepared_count) return;  // the common case: no lock taken
+  std::vector<PreparedStatement> missing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    missing.assign(prepared_.begin() + static_cast<std::ptrdiff_t>(defined_[slot]),
+                   prepared_.begin() + static_cast<std::ptrdiff_t>(prepared_count));
+  }
+  for (const PreparedStatement& p : missing) {
+    // Local bookkeeping only in libpqxx 6: the server sees the definition on
+    // the statement's first exec_prepared on this connection.
+    const std::string name = p.name;
+    conn.prepare(name, p.sql);
+  }
+  defined_[slot] = prepared_count;
+}
+
 absl::Status PgPool::Run(absl::string_view what,
                          absl::FunctionRef<absl::Status(pqxx::connection&)> body) {
-  const int slot = Acquire();
+  size_t prepared_count = 0;
+  const int slot = Acquire(&prepared_count);
   if (slot < 0) {
     return absl::UnavailableError(absl::StrCat(what, ": all ", conns_.size(),
                                                " database connections busy"));
@@ -82,11 +121,14 @@ absl::Status PgPool::Run(absl::string_view what,
   for (int attempt = 0;; ++attempt) {
     const bool had_connection = conns_[slot] != nullptr;
     try {
-      status = body(Connect(slot));
+      pqxx::connection& conn = Connect(slot);
+      DefinePrepared(slot, conn, prepared_count);
+      status = body(conn);
     } catch (const std::exception& e) {
       status = StatusFromPqxx(e, what);
       if (IsConnectionLoss(e)) {
         conns_[slot].reset();
+        defined_[slot] = 0;
         // A connection that sat in the pool across a server restart fails on
         // first use; one fresh connection tells that apart from an outage.
         // An in-doubt commit is never re-run: its effect may have landed.

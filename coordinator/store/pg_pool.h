@@ -4,6 +4,13 @@
 // rides out a Postgres restart: calls made while the server is down return
 // UNAVAILABLE and the first call after it is back reconnects. Safe for
 // concurrent use; each connection is used by one caller at a time.
+//
+// Prepared statements: AddPreparedStatements registers (name, SQL) pairs that
+// every pooled connection defines before a body runs on it. A prepared
+// statement lives in one server session, so a connection re-opened after a
+// restart defines them again. libpqxx 6 sends a definition to the server only
+// on the statement's first use on that connection, so defining is free until
+// then.
 #pragma once
 
 #include <condition_variable>
@@ -22,6 +29,13 @@
 
 
 namespace moe4::coordinator {
+
+// A statement every pooled connection prepares: run it with
+// txn.exec_prepared(name, ...). `sql` is a constant with $n parameters.
+struct PreparedStatement {
+  const char* name;
+  const char* sql;
+};
 
 struct PgPoolOptions {
   std::string conninfo;                                 // libpq conninfo or URI; required
@@ -48,12 +62,23 @@ class PgPool {
 
   const PgPoolOptions& options() const { return options_; }
 
+  // Makes every connection, open now or later, define `statements` before
+  // its next body runs. A name already registered with the same SQL is
+  // skipped (two stores may share a pool); one with other SQL is an error.
+  // Thread-safe; the pointers must stay valid for the pool's life (string
+  // literals).
+  absl::Status AddPreparedStatements(const std::vector<PreparedStatement>& statements);
+
  private:
   // Index of a free slot, or -1 after acquire_timeout.
-  int Acquire();
+  // Also reports how many prepared statements are registered now.
+  int Acquire(size_t* prepared_count);
   void Release(int slot);
   // Opens the slot's connection when it has none; throws on failure.
   pqxx::connection& Connect(int slot);
+  // Defines on the slot's connection the statements registered since it last
+  // did (all of them for a fresh connection).
+  void DefinePrepared(int slot, pqxx::connection& conn, size_t prepared_count);
 
   const PgPoolOptions options_;
   const std::string conninfo_;  // options_.conninfo plus connect_timeout
@@ -61,8 +86,13 @@ class PgPool {
   std::mutex mu_;
   std::condition_variable free_cv_;
   std::vector<int> free_ ABSL_GUARDED_BY(mu_);
+  // Append-only, so a slot's count below says which entries it still lacks.
+  std::vector<PreparedStatement> prepared_ ABSL_GUARDED_BY(mu_);
   // A slot's connection is touched only by the caller holding the slot.
   std::vector<std::unique_ptr<pqxx::connection>> conns_;
+  // How many of prepared_ the slot's connection has defined; like conns_,
+  // touched only by the caller holding the slot, and 0 for a new connection.
+  std::vector<size_t> defined_;
 };
 
 }  // namespace moe4::coordinator

@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/training/machine_info.h"
 #include "worker/models/auxiliary_loss.h"
 #include "worker/models/registry.h"
 #include "worker/moe/ensemble.h"
@@ -47,6 +48,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
+using moe4::bench::CpuModel;
+using moe4::bench::Fixed;
+using moe4::bench::LoadAverage;
+using moe4::bench::MappedBlasLibraries;
 
 // A CIFAR-sized input: what the brief's table is about.
 constexpr int kChannels = 3;
@@ -91,45 +96,6 @@ std::string Trim(const std::string& s) {
   const auto begin = s.find_first_not_of(" \t\r\n");
   if (begin == std::string::npos) return "";
   return s.substr(begin, s.find_last_not_of(" \t\r\n") - begin + 1);
-}
-
-// The first three fields of /proc/loadavg: a busy box explains slow figures.
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return in ? a + " " + b + " " + c : "unknown";
-}
-
-// The same string lscpu prints as "Model name".
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return Trim(line.substr(colon + 1));
-    }
-  }
-  return "unknown";
-}
-
-// Which BLAS actually serves LibTorch: Debian picks libblas.so.3 through
-// update-alternatives (OpenBLAS with OpenMP or pthreads, or the slow reference
-// BLAS), so the linked name says nothing; the mapped file's path does.
-std::vector<std::string> MappedBlasLibraries() {
-  std::ifstream in("/proc/self/maps");
-  std::set<std::string> found;
-  for (std::string line; std::getline(in, line);) {
-    const auto slash = line.find('/');
-    if (slash == std::string::npos) continue;
-    const std::string path = line.substr(slash);
-    const std::string name = path.substr(path.rfind('/') + 1);
-    if (name.find("blas") != std::string::npos || name.find("lapack") != std::string::npos ||
-        name.find("mkl") != std::string::npos) {
-      found.insert(path);
-    }
-  }
-  return {found.begin(), found.end()};
 }
 
 // id -> the one-line structure from a markdown table such as
@@ -196,12 +162,6 @@ FamilyResult Measure(const std::string& id, const Config& config) {
   for (int i = 0; i < r.steps; ++i) Step(expert, auxiliary, images, labels);
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return r;
-}
-
-std::string Fixed(double value, int precision) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(precision) << value;
-  return out.str();
 }
 
 std::string Millions(int64_t count) { return Fixed(count / 1e6, 2) + " M"; }

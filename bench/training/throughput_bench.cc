@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/training/machine_info.h"
 #include "bench/training/throughput_step.h"
 #include "worker/data/synthetic.h"
 #include "worker/train/device.h"
@@ -49,6 +50,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
+using moe4::bench::Fixed;
+using moe4::bench::LoadAverage;
+using moe4::bench::MappedBlasLibraries;
 
 // The hand-made reference ensemble of the published campaign, in the byte
 // order a job lists its families in.
@@ -86,40 +90,9 @@ double ProcessCpuSeconds() {
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
-std::string Fixed(double value, int precision) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(precision) << value;
-  return out.str();
-}
-
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return in ? a + " " + b + " " + c : "unknown";
-}
-
-// Debian picks libblas.so.3 through update-alternatives, so the mapped
-// file's path is what says which BLAS serves torch::mm.
-std::vector<std::string> MappedBlasLibraries() {
-  std::ifstream in("/proc/self/maps");
-  std::set<std::string> found;
-  for (std::string line; std::getline(in, line);) {
-    const auto slash = line.find('/');
-    if (slash == std::string::npos) continue;
-    const std::string path = line.substr(slash);
-    const std::string name = path.substr(path.rfind('/') + 1);
-    if (name.find("blas") != std::string::npos || name.find("lapack") != std::string::npos ||
-        name.find("mkl") != std::string::npos) {
-      found.insert(path);
-    }
-  }
-  return {found.begin(), found.end()};
 }
 
 // Best of `repeats` N x N float products, after one warm-up product.

@@ -19,14 +19,8 @@ as_owner() {  # run a server command as the cluster's owner
   if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "pg-throwaway: no free port found" >&2; exit 1
-}
+# shellcheck source=lib/listen.sh
+source "$(dirname "$0")/lib/listen.sh"
 
 cmd=${1:-}
 case "$cmd" in
@@ -35,12 +29,20 @@ case "$cmd" in
     dir=${2:-$(mktemp -d /tmp/moe4-pg.XXXXXX)}
     mkdir -p "$dir"
     [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$dir" && chmod 700 "$dir"
-    port=$(free_port)
     as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-instructions >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
-      || { cat "$dir/server.log" >&2; exit 1; }
+    # PostgreSQL cannot bind port 0: a port found free can be taken by another
+    # process before the server binds it, so try a few.
+    for try in 1 2 3 4 5; do
+      port=$(moe4_free_port)
+      as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
+        && break
+      if ((try == 5)) || ! grep -q 'could not bind\|Address already in use' "$dir/server.log"; then
+        cat "$dir/server.log" >&2; exit 1
+      fi
+      echo "pg-throwaway: port $port was taken, trying another" >&2
+    done
     echo "export MOE4_PG_DIR='$dir' MOE4_PG_PORT='$port'"
     echo "export MOE4_PG_URL='host=127.0.0.1 port=$port user=postgres dbname=postgres'"
     ;;

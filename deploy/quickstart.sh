@@ -42,21 +42,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo; echo "quickstart: interrupted, stopping"; exit 130' INT TERM
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
-wait_for_port() {  # port pid name
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || { echo "quickstart: $3 exited; its log:" >&2; cat "$work/$3.log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "quickstart: $3 did not open port $1" >&2; return 1
-}
+# shellcheck source=lib/listen.sh
+source deploy/lib/listen.sh
 
 eval "$(deploy/pg-throwaway.sh start "$work/pg")"
 pg_dir=$MOE4_PG_DIR
@@ -69,13 +56,14 @@ head -c 24 /dev/urandom | base64 >"$work/admin.token"
 head -c 24 /dev/urandom | base64 >"$work/worker.token"
 umask 022
 
-port=$(free_port)
-http_port=$(free_port)
-MOE4_DB_URL=$db_url "$bin/coordinator/moe4-coordinator" --listen "127.0.0.1:$port" \
-  --http-listen "127.0.0.1:$http_port" --admin-token-file "$work/admin.token" \
+# Port 0: the kernel picks free ports as the coordinator binds them.
+MOE4_DB_URL=$db_url "$bin/coordinator/moe4-coordinator" --listen "127.0.0.1:0" \
+  --http-listen "127.0.0.1:0" --admin-token-file "$work/admin.token" \
   --worker-token-file "$work/worker.token" >"$work/coordinator.log" 2>&1 &
 pids+=($!)
-wait_for_port "$port" "${pids[-1]}" coordinator
+port=$(moe4_wait_grpc_port "$work/coordinator.log" "${pids[-1]}") \
+  || { echo "quickstart: the coordinator did not start; its log:" >&2; cat "$work/coordinator.log" >&2; exit 1; }
+http_port=$(moe4_wait_http_port "$work/coordinator.log" "${pids[-1]}")
 
 "$bin/worker/moe4-worker" --coordinator "127.0.0.1:$port" --token-file "$work/worker.token" \
   --name quickstart-cpu --device cpu --checkpoint-dir "$work/checkpoints" >"$work/worker.log" 2>&1 &
@@ -83,7 +71,7 @@ pids+=($!)
 
 ctl=("$bin/ctl/moe4ctl" --coordinator "127.0.0.1:$port" --token-file "$work/admin.token")
 echo
-echo "quickstart: coordinator on 127.0.0.1:$port, worker started; logs in $work"
+echo "quickstart: coordinator on 127.0.0.1:$port (metrics: http://127.0.0.1:$http_port/metrics), worker started; logs in $work"
 echo "quickstart: query the results while it runs:  psql \"$db_url\""
 echo
 "${ctl[@]}" submit "$spec" | tee "$work/submit.out"

@@ -64,13 +64,8 @@ trap cleanup EXIT
 trap 'echo "overhead: interrupted" >&2; exit 130' INT TERM
 die() { echo "overhead: $*" >&2; exit 1; }
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
+# shellcheck source=../../deploy/lib/listen.sh
+source "$root/deploy/lib/listen.sh"
 
 # --- PostgreSQL, the coordinator and one worker ------------------------------
 if [[ -z "${MOE4_PG_URL:-}" ]]; then
@@ -87,15 +82,10 @@ head -c 24 /dev/urandom | base64 >"$work/admin.token"
 head -c 24 /dev/urandom | base64 >"$work/worker.token"
 umask 022
 
-port=$(free_port)
-MOE4_DB_URL=$db_url "$coordinator" --listen "127.0.0.1:$port" --http-listen "" \
+MOE4_DB_URL=$db_url "$coordinator" --listen "127.0.0.1:0" --http-listen "" \
   --admin-token-file "$work/admin.token" --worker-token-file "$work/worker.token" >"$work/coordinator.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 300); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  kill -0 "${pids[0]}" 2>/dev/null || die "the coordinator exited before listening"
-  sleep 0.1
-done
+port=$(moe4_wait_grpc_port "$work/coordinator.log" "${pids[0]}") || die "the coordinator did not start"
 
 # TZ=UTC: overhead.sql reads the log's wall-clock times as UTC.
 TZ=UTC "$worker" --coordinator "127.0.0.1:$port" --token-file "$work/worker.token" --name overhead-w1 \

@@ -15,6 +15,10 @@
 // round trips and server-side parsing per trial down; CreateCampaign ANALYZEs
 // jobs after inserting a campaign so the lease query is planned on real
 // statistics.
+//
+// Files: pg_job_store.cc holds the writes (campaigns, the worker paths, the
+// reaper), pg_job_store_queries.cc the read-only queries, pg_rows.h the
+// conversions both share.
 #pragma once
 
 #include <string>

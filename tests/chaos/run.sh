@@ -59,22 +59,8 @@ trap cleanup EXIT
 
 now() { date +%s.%N; }
 log() { echo "  [$(date +%H:%M:%S)] $*" >&2; }
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
-wait_port() {  # port pid name
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || { echo "$3 exited before listening" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "$3 did not listen on $1" >&2
-  return 1
-}
+# shellcheck source=../../deploy/lib/listen.sh
+source "$src/deploy/lib/listen.sh"
 median_max() {  # numbers... -> "median/max" (or "-")
   (($#)) || { echo "-"; return; }
   printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.1f/%.1f", m, a[NR]}'
@@ -104,25 +90,27 @@ sql() { psql "$admin_db_url" -qtAX -v ON_ERROR_STOP=1 -c "$1"; }
 declare -A coord_pid coord_port coord_http
 start_coord() {  # index [extra flags]
   local i=$1; shift
-  # A port found free can be taken by another process before the coordinator
-  # binds it (other suites run alongside): on "Address already in use", try
-  # again, with new ports unless this is a restart that must keep its port.
-  local fresh=0 try
-  [[ -z ${coord_port[$i]:-} ]] && fresh=1
+  # The first start binds port 0 (the kernel picks free ports: no race with
+  # suites running alongside). A restart keeps its ports, as a restarted
+  # server would, and workers reconnect to them; the port was ours a moment
+  # ago, but if another process took it meanwhile, try again a few times.
+  local log=$work/coordinator-$i.log try from got
   for try in 1 2 3; do
-    coord_port[$i]=${coord_port[$i]:-$(free_port)}
-    coord_http[$i]=${coord_http[$i]:-$(free_port)}
-    MOE4_DB_URL=$db_url "$coordinator" --listen "127.0.0.1:${coord_port[$i]}" \
-      --http-listen "127.0.0.1:${coord_http[$i]}" --instance-id "chaos-$i" \
+    from=$(moe4_log_lines "$log")
+    MOE4_DB_URL=$db_url "$coordinator" --listen "127.0.0.1:${coord_port[$i]:-0}" \
+      --http-listen "127.0.0.1:${coord_http[$i]:-0}" --instance-id "chaos-$i" \
       --admin-token-file "$work/admin.token" --worker-token-file "$work/worker.token" \
       --lease-seconds "$lease" --reaper-interval-ms 200 --retry-backoff-ms 200 \
-      --retry-backoff-max-ms 1000 "$@" >>"$work/coordinator-$i.log" 2>&1 &
+      --retry-backoff-max-ms 1000 "$@" >>"$log" 2>&1 &
     coord_pid[$i]=$!
     pids+=("${coord_pid[$i]}")
-    wait_port "${coord_port[$i]}" "${coord_pid[$i]}" "coordinator $i" && return 0
-    tail -1 "$work/coordinator-$i.log" | grep -q 'Address already in use' || return 1
-    echo "coordinator $i: port taken, trying again" >&2
-    ((fresh)) && unset "coord_port[$i]" "coord_http[$i]"
+    if got=$(moe4_wait_grpc_port "$log" "${coord_pid[$i]}" "$from"); then
+      coord_port[$i]=$got
+      coord_http[$i]=$(moe4_wait_http_port "$log" "${coord_pid[$i]}" "$from")
+      return 0
+    fi
+    tail -n "+$((from + 1))" "$log" | grep -q 'Address already in use' || return 1
+    echo "coordinator $i: port ${coord_port[$i]} taken by another process, trying again" >&2
     sleep 1
   done
   return 1
@@ -160,12 +148,17 @@ start_worker() {  # name port [extra flags]
   pids+=("${worker_pid[$name]}")
 }
 
-start_proxy() {  # name listen_port upstream_ports...
-  local name=$1 port=$2; shift 2
+# Starts a proxy on a port the kernel picks and sets proxy_port to it.
+start_proxy() {  # name upstream_ports...
+  local name=$1; shift
+  local log=$work/proxy-$name.log from pid
+  from=$(moe4_log_lines "$log")
   echo pass >"$work/proxy-$name.mode"
-  python3 "$here/tcp_proxy.py" "$port" "$work/proxy-$name.mode" "$@" >>"$work/proxy-$name.log" 2>&1 &
-  pids+=($!)
-  wait_port "$port" "$!" "proxy $name"
+  python3 "$here/tcp_proxy.py" 0 "$work/proxy-$name.mode" "$@" >>"$log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  proxy_port=$(moe4_wait_listen_line "$log" "$pid" "$from" 's/^proxy listening on 127\.0\.0\.1:\([0-9][0-9]*\) .*/\1/p') \
+    || { echo "proxy $name did not start" >&2; return 1; }
 }
 
 ctl() { "$ctl" --coordinator "127.0.0.1:$1" --token-file "$work/admin.token" "${@:2}"; }
@@ -357,8 +350,8 @@ scenario_two_coords() {
   : >"$work/killed-jobs"  # no worker is killed: no epoch may be trained twice
   start_coord a
   start_coord b
-  local lb; lb=$(free_port)
-  start_proxy lb "$lb" "${coord_port[a]}" "${coord_port[b]}"
+  start_proxy lb "${coord_port[a]}" "${coord_port[b]}"
+  local lb=$proxy_port
   start_worker tc1 "$lb"
   start_worker tc2 "$lb"
   start_worker tc3 "$lb"
@@ -463,8 +456,8 @@ scenario_net_stall() {
   new_world net_stall
   lease=3
   start_coord 0
-  local px; px=$(free_port)
-  start_proxy ns "$px" "${coord_port[0]}"
+  start_proxy ns "${coord_port[0]}"
+  local px=$proxy_port
   start_worker ns1 "$px"
   local id; id=$(submit "${coord_port[0]}" 1 "$epochs")
   local row z job attempt
@@ -499,8 +492,8 @@ scenario_net_reset() {
   new_world net_reset
   : >"$work/killed-jobs"  # no worker is killed: no epoch may be trained twice
   start_coord 0
-  local px; px=$(free_port)
-  start_proxy nr "$px" "${coord_port[0]}"
+  start_proxy nr "${coord_port[0]}"
+  local px=$proxy_port
   start_worker nr1 "$px"
   local id; id=$(submit "${coord_port[0]}" "$budget" "$epochs")
   local recoveries=() faults=0 k

@@ -3,6 +3,9 @@
 
     tcp_proxy.py LISTEN_PORT CONTROL_FILE UPSTREAM_PORT [UPSTREAM_PORT...]
 
+LISTEN_PORT 0 lets the kernel pick a free port; the first line printed,
+"proxy listening on 127.0.0.1:PORT -> [...]", says which.
+
 Forwards every connection to the first upstream (on 127.0.0.1) that accepts
 it, trying them in order from a rotating start: with two coordinators it is a
 load balancer that fails over when one dies. The mode is read from
@@ -114,7 +117,9 @@ async def watch_control():
 
 
 async def main():
+    global listen_port
     server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
+    listen_port = server.sockets[0].getsockname()[1]
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)

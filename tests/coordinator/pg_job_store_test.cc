@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <set>
@@ -565,6 +566,63 @@ TEST_F(PgJobStoreTest, HeartbeatExtendsTheLeaseAndRecordsProgress) {
   moe4::v1::HeartbeatRequest idle;
   idle.set_worker_id(w);
   EXPECT_TRUE(store_->Heartbeat(idle, absl::Seconds(60)).ok());
+}
+
+// A worker heartbeats from one thread while it reports epochs from another,
+// for the same job. Both lock the job row and the worker row; taken in
+// opposite orders they deadlock, and Postgres aborts one of them. With no
+// retries allowed, any deadlock shows up here as an error.
+TEST_F(PgJobStoreTest, ConcurrentHeartbeatAndReportNeverDeadlock) {
+  PgPoolOptions po;
+  po.conninfo = db_.url();
+  po.size = 4;
+  po.max_retries = 0;
+  PgPool strict_pool(po);
+  PgJobStoreOptions so;
+  so.instance_id = "strict";
+  PgJobStore strict(strict_pool, so);
+  SpecOptions o;
+  o.epochs = 2;
+  Submit(o);
+  const int64_t w = Worker("w1");
+  const auto a = Lease(w);
+  constexpr int kRounds = 300;
+  std::atomic<int> heartbeat_errors{0}, report_errors{0};
+  std::atomic<bool> failed{false};  // a deadlock costs a second: stop at the first
+  std::string first_error;
+  std::mutex mu;
+  auto note = [&](const absl::Status& s, std::atomic<int>& count) {
+    if (s.ok()) return;
+    count++;
+    failed = true;
+    std::lock_guard<std::mutex> lock(mu);
+    if (first_error.empty()) first_error = s.ToString();
+  };
+  std::thread heartbeats([&] {
+    moe4::v1::HeartbeatRequest hb;
+    hb.set_worker_id(w);
+    hb.set_job_id(a.job_id());
+    hb.set_attempt(a.attempt());
+    hb.set_epoch(1);
+    for (int i = 0; i < kRounds && !failed; ++i) {
+      hb.set_step(i);
+      note(strict.Heartbeat(hb, absl::Seconds(60)).status(), heartbeat_errors);
+    }
+  });
+  std::thread reports([&] {
+    moe4::v1::ReportEpochsRequest r;
+    r.set_worker_id(w);
+    r.set_job_id(a.job_id());
+    r.set_attempt(a.attempt());
+    *r.add_epochs() = Epoch(1, a.families_size(), 0.5);
+    for (int i = 0; i < kRounds && !failed; ++i) {
+      note(strict.ReportEpochs(r, absl::Seconds(60)).status(), report_errors);
+    }
+  });
+  heartbeats.join();
+  reports.join();
+  EXPECT_EQ(heartbeat_errors + report_errors, 0) << first_error;
+  EXPECT_EQ(Sql("SELECT count(*) FROM epochs WHERE job_id = " + std::to_string(a.job_id())), "1");
 }
 
 TEST_F(PgJobStoreTest, CancelStopsHeldJobsAndPendingOnes) {

@@ -31,22 +31,8 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 
-e2e_free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
-
-e2e_wait_for_port() {  # port pid name
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || fail "$3 exited before listening"
-    sleep 0.1
-  done
-  fail "$3 did not listen on $1"
-}
+# shellcheck source=../../deploy/lib/listen.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../deploy/lib/listen.sh"
 
 # Creates the database and roles the way an operator would (deploy/db-init.sh)
 # and sets e2e_db_url to the coordinator's least-privilege connection.
@@ -60,14 +46,18 @@ e2e_init_db() {  # source_dir
   chmod 600 "$e2e_work"/*.token
 }
 
+# Starts a coordinator and sets e2e_port. The first start binds port 0 (the
+# kernel picks a free port, no race with other suites); a restart keeps the
+# port the workers already know.
 e2e_start_coordinator() {  # binary [extra flags...]
   local bin=$1; shift
-  e2e_port=${e2e_port:-$(e2e_free_port)}
-  MOE4_DB_URL=$e2e_db_url "$bin" --listen "127.0.0.1:$e2e_port" --http-listen "" \
+  local log=$e2e_work/coordinator.log from
+  from=$(moe4_log_lines "$log")
+  MOE4_DB_URL=$e2e_db_url "$bin" --listen "127.0.0.1:${e2e_port:-0}" --http-listen "" \
     --admin-token-file "$e2e_work/admin.token" --worker-token-file "$e2e_work/worker.token" \
-    --lease-seconds 20 "$@" >>"$e2e_work/coordinator.log" 2>&1 &
+    --lease-seconds 20 "$@" >>"$log" 2>&1 &
   e2e_pids+=($!)
-  e2e_wait_for_port "$e2e_port" "${e2e_pids[-1]}" coordinator
+  e2e_port=$(moe4_wait_grpc_port "$log" "${e2e_pids[-1]}" "$from") || fail "the coordinator did not start"
 }
 
 e2e_start_worker() {  # binary name [extra flags...]

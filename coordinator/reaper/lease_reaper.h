@@ -8,7 +8,9 @@
 // after the database was unreachable, it first gives every held lease `grace`
 // (the lease period) from now. Otherwise a coordinator or database outage
 // longer than a lease would requeue every job whose worker was merely unable
-// to heartbeat, throwing away work in progress.
+// to heartbeat, throwing away work in progress. Grace is given once per
+// silence of a worker (see JobStore::ExtendHeldLeases), so a crash-looping
+// coordinator does not keep a dead worker's job leased.
 // Start/Stop from one thread; the timer work runs on the reaper's own thread.
 #pragma once
 

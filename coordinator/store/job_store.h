@@ -164,7 +164,9 @@ class JobStore {
   // reachable again after an outage: workers that were alive all along but
   // could not heartbeat through the outage get one lease period to check in
   // before their jobs are taken from them. A dead worker's job comes back at
-  // most one lease period later than it would have.
+  // most one lease period later than it would have: a lease is given grace
+  // again only after its worker was heard from since the last grace, so a
+  // coordinator restarting in a loop cannot keep a dead worker's job.
   virtual absl::StatusOr<int> ExtendHeldLeases(absl::Duration grace) = 0;
 };
 

@@ -771,11 +771,17 @@ absl::StatusOr<int> PgJobStore::ExtendHeldLeases(absl::Duration grace) {
   int extended = 0;
   absl::Status s = pool_.Run("extending held leases", [&](pqxx::connection& conn) {
     pqxx::work txn(conn);
+    // Once per silence: a lease already given grace is given it again only
+    // if its worker was heard from since (any RPC touches last_seen). A dead
+    // worker's job is then reaped one grace after the first start, however
+    // often a crash-looping coordinator restarts.
     pqxx::result r = txn.exec_params(
-        "UPDATE jobs SET lease_deadline = now() + make_interval(secs => $1::float8), "
-        "  updated_at = now() "
-        "WHERE state IN ('leased', 'running') "
-        "  AND lease_deadline < now() + make_interval(secs => $1::float8)",
+        "UPDATE jobs j SET lease_deadline = now() + make_interval(secs => $1::float8), "
+        "  lease_graced_at = now(), updated_at = now() "
+        "FROM workers w "
+        "WHERE w.id = j.worker_id AND j.state IN ('leased', 'running') "
+        "  AND j.lease_deadline < now() + make_interval(secs => $1::float8) "
+        "  AND (j.lease_graced_at IS NULL OR j.lease_graced_at < w.last_seen)",
         Seconds(grace));
     extended = static_cast<int>(r.affected_rows());
     txn.commit();

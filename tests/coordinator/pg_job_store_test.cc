@@ -407,6 +407,41 @@ TEST_F(PgJobStoreTest, ExtendHeldLeasesOnlyLengthensShortLeases) {
   EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + job), "leased");
 }
 
+// A coordinator restarting in a loop grants start-up grace each time. A dead
+// worker never heartbeats, so its lease must be graced once and then run out;
+// a live worker's lease is graced again after it was heard from.
+TEST_F(PgJobStoreTest, GraceIsGivenOncePerSilenceOfTheWorker) {
+  SpecOptions o;
+  o.budget = 2;
+  Submit(o);
+  const int64_t dead = Worker("dead");
+  const int64_t alive = Worker("alive");
+  auto a_dead = Lease(dead);
+  auto a_alive = Lease(alive);
+  ExpireLeases();
+  auto first = store_->ExtendHeldLeases(absl::Seconds(30));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 2) << "both leases ran out while no coordinator ran: both get grace";
+
+  // The live worker heartbeats; the dead one stays silent. Both leases run
+  // out again, and the coordinator restarts.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // last_seen after graced_at
+  moe4::v1::HeartbeatRequest hb;
+  hb.set_worker_id(alive);
+  hb.set_job_id(a_alive.job_id());
+  hb.set_attempt(a_alive.attempt());
+  ASSERT_TRUE(store_->Heartbeat(hb, absl::Seconds(60)).ok());
+  ExpireLeases();
+  auto second = store_->ExtendHeldLeases(absl::Seconds(30));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, 1) << "only the lease of the worker heard from since may get grace again";
+  auto reaped = store_->Reap();
+  ASSERT_TRUE(reaped.ok()) << reaped.status();
+  EXPECT_EQ(reaped->requeued, 1);
+  EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + std::to_string(a_dead.job_id())), "pending");
+  EXPECT_EQ(Sql("SELECT state FROM jobs WHERE id = " + std::to_string(a_alive.job_id())), "leased");
+}
+
 TEST_F(PgJobStoreTest, ReaperGivesGraceWhenItStartsThenReapsDeadWorkers) {
   SpecOptions o;
   o.budget = 1;

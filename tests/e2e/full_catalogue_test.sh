@@ -29,9 +29,8 @@ dataset: {name: "synthetic:channels=3,size=32,classes=4", train_subset: 192, tes
 recipe: {epochs: 1, batch_size: 32, warmup_epochs: 0, width: 0.125}
 YAML
 
-"${ctl_cmd[@]}" submit "$e2e_work/spec.yaml" | tee "$e2e_work/submit.out"
-id=$(sed -n 's/^submitted campaign \([0-9]*\).*/\1/p' "$e2e_work/submit.out")
-[[ -n "$id" ]] || fail "no campaign id in: $(cat "$e2e_work/submit.out")"
+e2e_submit "$e2e_work/spec.yaml" "${ctl_cmd[@]}"
+id=$e2e_campaign
 
 pool=$(e2e_sql "SELECT cardinality(pool) FROM campaigns WHERE id = $id")
 [[ $pool == 29 ]] || fail "pool has $pool families, want the whole catalogue (29)"

@@ -67,6 +67,15 @@ e2e_start_worker() {  # binary name [extra flags...]
   e2e_pids+=($!)
 }
 
+# Submits a spec with the given moe4ctl command line (shown on stdout as it
+# runs) and sets e2e_campaign to the new campaign's id.
+e2e_submit() {  # spec ctl_command...
+  local spec=$1; shift
+  "$@" submit "$spec" | tee "$e2e_work/submit.out"
+  e2e_campaign=$(sed -n 's/^submitted campaign \([0-9]*\).*/\1/p' "$e2e_work/submit.out")
+  [[ -n "$e2e_campaign" ]] || fail "no campaign id in: $(cat "$e2e_work/submit.out")"
+}
+
 e2e_sql() { psql "$e2e_admin_db_url" -qtAX -v ON_ERROR_STOP=1 -c "$1"; }
 
 # Polls `moe4ctl status` until the campaign is done or cancelled.

@@ -38,9 +38,8 @@ grep -q 'families\[2\]: unknown family "Resnet" (did you mean "ResNet"?)' "$e2e_
 [[ $(e2e_sql "SELECT count(*) FROM campaigns") == 0 ]] || fail "an invalid spec created a campaign"
 pass "invalid spec refused with the field named, nothing written"
 
-"${ctl_cmd[@]}" submit "$e2e_work/spec.yaml" | tee "$e2e_work/submit.out"
-id=$(sed -n 's/^submitted campaign \([0-9]*\).*/\1/p' "$e2e_work/submit.out")
-[[ -n "$id" ]] || fail "no campaign id in: $(cat "$e2e_work/submit.out")"
+e2e_submit "$e2e_work/spec.yaml" "${ctl_cmd[@]}"
+id=$e2e_campaign
 
 e2e_wait_done "$ctl" "$id" 600
 cat "$e2e_work/status.out"

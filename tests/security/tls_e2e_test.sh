@@ -26,9 +26,8 @@ dataset: {name: "synthetic:channels=1,size=28,classes=4", train_subset: 300, tes
 recipe: {epochs: 1, batch_size: 32, lr: 0.003, width: 0.25}
 YAML
 
-"${ctl_tls[@]}" submit "$e2e_work/spec.yaml" | tee "$e2e_work/submit.out"
-id=$(sed -n 's/^submitted campaign \([0-9]*\).*/\1/p' "$e2e_work/submit.out")
-[[ -n $id ]] || fail "no campaign id over TLS: $(cat "$e2e_work/submit.out")"
+e2e_submit "$e2e_work/spec.yaml" "${ctl_tls[@]}"
+id=$e2e_campaign
 pass "moe4ctl submits over TLS with the CA"
 
 set +e

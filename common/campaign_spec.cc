@@ -138,7 +138,7 @@ std::optional<double> ReadNumber(const YAML::Node& node, const std::string& fiel
   }
   if ((min_exclusive ? value <= min : value < min) || value > max) {
     problems.Add(node, field,
-                 absl::StrCat(node.Scalar(), " is out of range ", min_exclusive ? "(" : "[", min, ", ", max, "]"));
+                 absl::StrCat(Printable(node.Scalar()), " is out of range ", min_exclusive ? "(" : "[", min, ", ", max, "]"));
     return std::nullopt;
   }
   return value;

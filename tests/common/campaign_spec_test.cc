@@ -123,6 +123,19 @@ TEST(CampaignSpecTest, ReportsEveryProblemAtOnce) {
   EXPECT_NE(spec.status().message().find("recipe.epochs"), std::string::npos);
 }
 
+// Found by the spec fuzzer: yaml-cpp reads "0.\r\r\r" as the number 0, and
+// the out-of-range message echoed the text with its carriage returns, which
+// rewrite a terminal line. Every refusal must be printable.
+TEST(CampaignSpecTest, OutOfRangeNumbersAreEchoedPrintably) {
+  auto spec = ParseCampaignSpec("name: x\nk: 4\nbudget: 3\nrecipe: {width: \"0.\\r\\r\\r\"}\n");
+  ASSERT_FALSE(spec.ok());
+  const std::string message(spec.status().message());
+  EXPECT_NE(message.find("recipe.width"), std::string::npos) << message;
+  for (unsigned char c : message) {
+    EXPECT_TRUE(c == '\n' || (c >= 0x20 && c < 0x7f)) << "raw byte " << int{c} << " in: " << message;
+  }
+}
+
 TEST(CampaignSpecTest, RefusesOversizedSpecsAndBudgetsOverTheCap) {
   SpecLimits limits;
   limits.max_budget = 5;

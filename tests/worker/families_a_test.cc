@@ -55,6 +55,12 @@ struct ParameterRange {
   double max_millions;
 };
 
+// Names the case in test listings (ctest shows "# GetParam() = ..."), which
+// would otherwise print the struct's raw bytes, pointers included.
+void PrintTo(const ParameterRange& r, std::ostream* os) {
+  *os << r.family << " [" << r.min_millions << "M, " << r.max_millions << "M]";
+}
+
 class FamiliesAParameterTest : public ::testing::TestWithParam<ParameterRange> {};
 
 TEST_P(FamiliesAParameterTest, ReferenceSizeAndWidthScaling) {

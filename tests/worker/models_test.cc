@@ -15,6 +15,8 @@ struct Shape {
   int size;
 };
 
+void PrintTo(const Shape& s, std::ostream* os) { *os << s.channels << "x" << s.size << "x" << s.size; }
+
 class FamilyTest : public ::testing::TestWithParam<std::tuple<std::string, Shape>> {};
 
 TEST_P(FamilyTest, ForwardBackwardShapeAndFiniteness) {

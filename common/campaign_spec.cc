@@ -8,6 +8,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
@@ -30,12 +32,20 @@ const std::vector<std::string> kDatasets = {"cifar10", "cifar100", "fashion-mnis
 const std::vector<std::string> kDeviceKinds = {"", "cpu", "cuda"};
 
 // Collects every problem with its line, so the user fixes a spec in one go.
+// Messages echo parts of the input; each line is made printable here as a
+// last line of defence (the echoing code quotes and shortens already), so no
+// raw byte from a spec reaches a terminal or a log line.
 class Problems {
  public:
   void Add(const YAML::Node& at, const std::string& field, const std::string& reason) {
     const int line = at.IsDefined() && at.Mark().line >= 0 ? at.Mark().line + 1 : 0;
-    lines_.push_back(line > 0 ? absl::StrCat("line ", line, ": ", field, ": ", reason)
-                              : absl::StrCat(field, ": ", reason));
+    std::string text = line > 0 ? absl::StrCat("line ", line, ": ", field, ": ", reason)
+                                : absl::StrCat(field, ": ", reason);
+    for (char& c : text) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u >= 0x7f) c = '?';
+    }
+    lines_.push_back(std::move(text));
   }
   bool empty() const { return lines_.empty(); }
   absl::Status ToStatus() const { return absl::InvalidArgumentError(absl::StrJoin(lines_, "\n")); }

@@ -9,7 +9,7 @@
 # are printed next to the figures, never asserted.
 #
 #   bench/training/throughput.sh [--size small|full] [--repeat R] [--threads N]
-#                                [--num-workers W] [--json OUT] BENCH_BIN
+#                                [--num-workers W] [--weight-layout L] [--json OUT] BENCH_BIN
 #     e.g. bench/training/throughput.sh --size small build/bench/training/throughput_bench
 #
 # small: width 0.25, 4 timed steps, a 1,024-image epoch, two rounds (about 2
@@ -21,6 +21,8 @@
 # python3-torch lives). OMP_WAIT_POLICY defaults to PASSIVE, the worker's
 # setting (worker/train/omp_env.h), for both sides. --num-workers sets the
 # peer's DataLoader workers (default 0, its best on 2 cores: pytorch_peer.py's docstring).
+# --weight-layout sets ours (worker/train/training_core.h): auto, what jobs
+# use (channels-last on the CPU), or default (NCHW, as the peer keeps it).
 # OpenBLAS 0.3.21 takes some virtualised Xeons for a Prescott and then runs its
 # SSE3 kernels (torch.mm ~5x below the AVX-512 peak); it serves both sides'
 # Linear layers and the GEMM peak. Both sides get the kernel family the worker
@@ -31,13 +33,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 usage() { sed -n '11,13p' "$0" | sed 's/^# \{0,3\}//' >&2; exit 2; }
-size=small repeat="" threads=$(nproc) num_workers=0 json_out=""
+size=small repeat="" threads=$(nproc) num_workers=0 json_out="" layout=auto
 while (($#)); do
   case "$1" in
     --size) size=${2:?--size needs small or full}; shift 2 ;;
     --repeat) repeat=${2:?--repeat needs a count}; shift 2 ;;
     --threads) threads=${2:?--threads needs a count}; shift 2 ;;
     --num-workers) num_workers=${2:?--num-workers needs a count}; shift 2 ;;
+    --weight-layout) layout=${2:?--weight-layout needs auto, channels-last or default}; shift 2 ;;
     --json) json_out=${2:?--json needs a file}; shift 2 ;;
     -h|--help) usage ;;
     -*) echo "throughput: unknown option $1" >&2; usage ;;
@@ -92,7 +95,7 @@ source=$(jq -r '"3 x forward FLOPs from torch.profiler(with_flops=True) in the P
 
 run_ours() {
   echo "throughput: round $1: LibTorch (throughput_bench)" >&2
-  "$bench" "${sizes[@]}" --threads "$threads" --flops-per-image "$flops" --flops-source "$source" \
+  "$bench" "${sizes[@]}" --threads "$threads" --weight-layout "$layout" --flops-per-image "$flops" --flops-source "$source" \
     --json "$work/ours-$1.json" >"$work/ours-$1.txt"
 }
 run_peer() {

@@ -29,6 +29,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -77,6 +78,7 @@ struct Config {
   std::string flops_source;
   bool describe = false;
   std::string json_path;
+  WeightLayout weight_layout = WeightLayout::kAuto;  // what jobs use
 };
 
 double Seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
@@ -125,7 +127,8 @@ Batch FirstBatch(const Dataset& data, const AugmentOptions& augment, int64_t bat
 
 json Describe(const FamilyRegistry& registry, const Config& c) {
   auto job = ThroughputJob(kFamilies, c.width, c.batch, 1);
-  auto model = BuildMixture(registry, job, kChannels, kImageSize, kClasses);
+  TrainingCore core(registry, job, ThroughputShape(kChannels, kImageSize, kClasses, c.train_images), torch::kCPU);
+  MixtureOfExperts& model = core.model();
   json experts = json::object();
   for (const auto& child : model->named_children()) {
     const std::string& name = child.key();  // expert0..expert3 in kFamilies order, then gate
@@ -142,6 +145,7 @@ json Describe(const FamilyRegistry& registry, const Config& c) {
 
 struct Figures {
   int64_t params = 0;
+  bool channels_last = false;  // the weights' layout the step ran with
   double gemm_gflops = 0;
   double step_seconds = 0, eval_seconds = 0;
   double step_cpu = 0, eval_cpu = 0, epoch_cpu = 0;  // process CPU seconds of the same spans
@@ -168,10 +172,10 @@ Figures Measure(const FamilyRegistry& registry, const Config& c) {
   // (a) training step on one in-memory batch, mid-schedule.
   std::cerr << "throughput_bench: (a) training step, " << c.warmup_steps << " warm-up + " << c.steps << " steps\n";
   auto step_job = ThroughputJob(kFamilies, c.width, c.batch, 10);
-  torch::manual_seed(0);
-  StepRunner runner(BuildMixture(registry, step_job, kChannels, kImageSize, kClasses), step_job.recipe(),
-                    c.train_images);
+  StepRunner runner(registry, step_job, ThroughputShape(kChannels, kImageSize, kClasses, c.train_images),
+                    c.weight_layout);
   f.params = CountParameters(*runner.model());
+  f.channels_last = runner.channels_last();
   const Batch train_batch = FirstBatch(data.train, augment, c.batch, true, step_job.recipe().mixup_alpha());
   for (int i = 0; i < c.warmup_steps; ++i) runner.TrainStep(train_batch, 5.0);
   auto start = Clock::now();
@@ -199,6 +203,7 @@ Figures Measure(const FamilyRegistry& registry, const Config& c) {
   if (auto s = ValidateJob(epoch_job, registry); !s.ok()) throw std::runtime_error(std::string(s.message()));
   TrainerOptions trainer_options;
   trainer_options.threads = c.threads;
+  trainer_options.weight_layout = c.weight_layout;
   Trainer trainer(registry, epoch_job, data, trainer_options);
   start = Clock::now();
   cpu = ProcessCpuSeconds();
@@ -239,7 +244,7 @@ std::string FlopsLine(const Figures& f, const Config& c) {
 void PrintTable(const Figures& f, const Config& c) {
   std::cout << "throughput_bench: MoE4 AirNet + AlexNet + BagNet + DenseNet + gate, width " << c.width << ", "
             << kChannels << "x" << kImageSize << "x" << kImageSize << ", " << kClasses << " classes, " << f.params
-            << " parameters\n"
+            << " parameters, weights " << (f.channels_last ? "channels-last" : "NCHW") << "\n"
             << std::max(1u, std::thread::hardware_concurrency()) << " cores, " << at::get_num_threads()
             << " intra-op threads (at::get_num_threads), OMP_NUM_THREADS=" << Env("OMP_NUM_THREADS")
             << " OMP_WAIT_POLICY=" << Env("OMP_WAIT_POLICY") << ", LibTorch " << TORCH_VERSION << "\n\n";
@@ -293,6 +298,7 @@ json ToJson(const Figures& f, const Config& c, const std::string& load_before) {
             {"loadavg_before", load_before},
             {"loadavg_after", LoadAverage()}}},
           {"params", f.params},
+          {"weights_channels_last", f.channels_last},
           {"flops", {{"train_per_image", c.flops_per_image}, {"source", c.flops_source}}},
           {"gemm", {{"n", c.gemm_n}, {"gflops", f.gemm_gflops}}},
           {"train_step", step},
@@ -345,6 +351,13 @@ int Run(int argc, char** argv) {
   app.add_option("--flops-source", c.flops_source, "where --flops-per-image came from (for the report)");
   app.add_flag("--describe", c.describe, "print parameter counts (total, per expert, gate) as JSON and stop");
   app.add_option("--json", c.json_path, "write every figure as JSON");
+  app.add_option("--weight-layout", c.weight_layout,
+                 "auto (what jobs use: channels-last on the CPU), channels-last or default (NCHW)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, WeightLayout>{{"auto", WeightLayout::kAuto},
+                                              {"channels-last", WeightLayout::kChannelsLast},
+                                              {"default", WeightLayout::kDefault}},
+          CLI::ignore_case));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,16 +1,10 @@
 // The worker's training and evaluation steps, for throughput_bench.
 //
 // Trainer (worker/train/trainer.cc) exposes only Run(), a whole job with its
-// data. To time the step alone on an in-memory batch, StepRunner builds the
-// mixture and its three-group AdamW exactly as Trainer::RunOrThrow does and
-// runs the body of its batch loop: LrSchedule::At, zero_grad,
-// MixtureOfExperts::forward, ComputeLoss (mixup + label smoothing + load
-// balance, plus the experts' auxiliary loss), the NaN check's .item(),
-// backward, clip_grad_norm_, AdamW::step and Gate::ClampTemperature. Nothing
-// is re-implemented: only the sequence is copied, so if the trainer's loop
-// changes this file must follow (a shared single-step function in worker/train/
-// would remove the copy; see the bench's report). Evaluation is the trainer's
-// eval loop body: eval mode, no grad, forward, EvalAccumulator::Add.
+// data. To time the step alone on an in-memory batch, StepRunner drives the
+// trainer's own TrainingCore (worker/train/training_core.h): the same
+// mixture, optimiser and step the trainer runs, with the trainer's learning
+// rate schedule. Nothing of the step is copied here.
 // Not thread-safe (it owns LibTorch modules).
 #ifndef MOE4_BENCH_TRAINING_THROUGHPUT_STEP_H_
 #define MOE4_BENCH_TRAINING_THROUGHPUT_STEP_H_
@@ -18,8 +12,6 @@
 #include <torch/torch.h>
 
 #include <cstdint>
-#include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +21,7 @@
 #include "worker/moe/ensemble.h"
 #include "worker/train/metrics.h"
 #include "worker/train/schedule.h"
+#include "worker/train/training_core.h"
 
 namespace moe4::worker::bench {
 
@@ -39,15 +32,13 @@ namespace moe4::worker::bench {
 moe4::v1::JobAssignment ThroughputJob(const std::vector<std::string>& families, double width, int64_t batch_size,
                                       int epochs);
 
-// The mixture exactly as Trainer::RunOrThrow builds it for `job` on images of
-// `channels` x `image_size`^2 with `classes` classes.
-MixtureOfExperts BuildMixture(const FamilyRegistry& registry, const moe4::v1::JobAssignment& job, int channels,
-                              int image_size, int classes);
+// The shape of the bench's images: CIFAR-sized, `train_images` in an epoch.
+DataShape ThroughputShape(int channels, int image_size, int classes, int64_t train_images);
 
 class StepRunner {
  public:
-  // `train_images` weights the experts' auxiliary (KL) loss, as the trainer does.
-  StepRunner(MixtureOfExperts model, const moe4::v1::Recipe& recipe, int64_t train_images);
+  StepRunner(const FamilyRegistry& registry, const moe4::v1::JobAssignment& job, const DataShape& shape,
+             WeightLayout layout = WeightLayout::kAuto);
 
   // One optimiser step at fractional epoch `progress`; returns the loss.
   // Throws std::runtime_error on a non-finite loss, as the trainer fails the job.
@@ -56,14 +47,12 @@ class StepRunner {
   // One evaluation batch (eval mode, no grad) into `accumulator`.
   void EvalStep(const Batch& batch, EvalAccumulator* accumulator);
 
-  MixtureOfExperts& model() { return model_; }
+  MixtureOfExperts& model() { return core_.model(); }
+  bool channels_last() const { return core_.channels_last(); }
 
  private:
-  moe4::v1::Recipe recipe_;
-  MixtureOfExperts model_;
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  TrainingCore core_;
   LrSchedule schedule_;
-  int64_t train_images_;
 };
 
 }  // namespace moe4::worker::bench

@@ -9,9 +9,9 @@
 #include "worker/data/batch_stream.h"
 #include "worker/moe/ensemble.h"
 #include "worker/train/checkpoint.h"
-#include "worker/train/losses.h"
 #include "worker/train/metrics.h"
 #include "worker/train/schedule.h"
+#include "worker/train/training_core.h"
 
 namespace moe4::worker {
 namespace {
@@ -76,36 +76,14 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
   // producer threads lower to 1.
   torch::set_num_threads(std::max(1, options_.threads));
 
-  ExpertOptions expert_options;
-  expert_options.in_channels = train.channels();
-  expert_options.image_size = job_.dataset().resize() > 0 ? job_.dataset().resize() : train.height();
-  expert_options.num_classes = train.num_classes;
-  expert_options.width = recipe.width();
-  GateOptions gate_options;
-  gate_options.in_channels = train.channels();
-  gate_options.num_experts = job_.families_size();
-  gate_options.temperature = recipe.gate_temperature();
-  gate_options.noise_std = recipe.gate_noise_std();
-  gate_options.top_k = recipe.gate_top_k();
-
-  torch::manual_seed(MixSeed(recipe.seed(), 0, 0));
-  const std::vector<std::string> families(job_.families().begin(), job_.families().end());
-  MixtureOfExperts model(registry_, families, expert_options, gate_options);
-  model->to(device);
-
-  // Experts at lr; gate at gate_lr_scale * lr with half the weight decay; the
-  // temperature alone without decay (decay would drag T towards the clamp).
-  const double gate_scale = recipe.gate_lr_scale();
-  auto options_for = [&](double lr, double wd) {
-    return std::make_unique<torch::optim::AdamWOptions>(
-        torch::optim::AdamWOptions(lr).betas({recipe.beta1(), recipe.beta2()}).weight_decay(wd));
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(model->expert_parameters(), options_for(recipe.lr(), recipe.weight_decay()));
-  groups.emplace_back(model->gate_parameters(), options_for(gate_scale * recipe.lr(), recipe.weight_decay() / 2));
-  groups.emplace_back(std::vector<torch::Tensor>{model->gate()->temperature_parameter()},
-                      options_for(gate_scale * recipe.lr(), 0.0));
-  torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(recipe.lr()));
+  DataShape shape;
+  shape.channels = train.channels();
+  shape.image_size = job_.dataset().resize() > 0 ? job_.dataset().resize() : train.height();
+  shape.classes = train.num_classes;
+  shape.train_images = train.size();
+  TrainingCore core(registry_, job_, shape, device, options_.weight_layout);
+  MixtureOfExperts& model = core.model();
+  torch::optim::AdamW& optimizer = core.optimizer();
   const LrSchedule schedule(recipe);
 
   TrainOutcome outcome;
@@ -168,29 +146,14 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
         }
       }
       lr = schedule.At((epoch - 1) + static_cast<double>(step) / steps);
-      auto& param_groups = optimizer.param_groups();
-      for (size_t g = 0; g < param_groups.size(); ++g) {
-        param_groups[g].options().set_lr(g == 0 ? lr : gate_scale * lr);
-      }
-      optimizer.zero_grad();
-      auto out = model->forward(batch.images);
-      auto loss = ComputeLoss(out, batch.labels, batch.labels_b, batch.lam, recipe);
-      // Experts' data-set-level terms (BayesianNet-1's KL) weighted 1/N per
-      // minibatch, the Bayes-by-backprop ELBO weighting (auxiliary_loss.h).
-      loss.total = loss.total + out.auxiliary_loss / static_cast<double>(std::max<int64_t>(1, train.size()));
-      const double loss_value = loss.total.item<double>();
-      if (!std::isfinite(loss_value)) {
-        return Failed("non-finite training loss (" + std::to_string(loss_value) + ") at epoch " +
+      core.SetLearningRate(lr);
+      const TrainingCore::StepResult result = core.Step(batch);
+      if (!result.finite) {
+        return Failed("non-finite training loss (" + std::to_string(result.loss_value) + ") at epoch " +
                           std::to_string(epoch) + " step " + std::to_string(step),
                       false);
       }
-      loss.total.backward();
-      if (recipe.grad_clip_norm() > 0) {
-        torch::nn::utils::clip_grad_norm_(model->parameters(), recipe.grad_clip_norm());
-      }
-      optimizer.step();
-      model->gate()->ClampTemperature();
-      train_acc.Add(out.logits, loss.total, batch.labels, batch.labels_b, batch.lam);
+      train_acc.Add(result.out.logits, result.loss.total, batch.labels, batch.labels_b, batch.lam);
       ++state.global_step;
       if (hooks.on_step) hooks.on_step(epoch, step + 1);
     }
@@ -218,7 +181,7 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
             return outcome;
           }
         }
-        eval.Add(model->forward(batch.images), batch.labels);
+        eval.Add(core.Evaluate(batch.images), batch.labels);
       }
       eval.Fill(&m);
     }

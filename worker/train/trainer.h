@@ -33,6 +33,7 @@
 #include "moe4/v1/moe4.pb.h"
 #include "worker/data/dataset.h"
 #include "worker/models/registry.h"
+#include "worker/train/training_core.h"
 
 namespace moe4::worker {
 
@@ -40,6 +41,7 @@ struct TrainerOptions {
   torch::Device device = torch::kCPU;  // where the model and batches live
   int threads = 1;                     // intra-op threads (torch::set_num_threads)
   std::string checkpoint_path;         // "" = no checkpoints
+  WeightLayout weight_layout = WeightLayout::kAuto;  // see training_core.h
 };
 
 struct TrainerHooks {

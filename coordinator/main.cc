@@ -40,7 +40,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{86400000}));
   app.add_option("--retry-backoff-max-ms", backoff_max_ms, "cap of the doubling retry delay")
       ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{86400000}));
-  app.add_option("--http-listen", o.http_listen, "/healthz and /metrics address (\"\" disables)")
+  // "off" as well as "": CLI11 reads `--http-listen= --next-flag` as the
+  // value "--next-flag", so an empty value is only safe as a separate word.
+  app.add_option("--http-listen", o.http_listen, "/healthz and /metrics address (off or \"\" disables)")
       ->capture_default_str();
   app.add_option("--max-budget", max_budget, "most jobs one campaign may create")
       ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{10000000}));
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
+  if (o.http_listen == "off") o.http_listen.clear();
   if (absl::Status s = moe4::InitLogging("moe4-coordinator", log_level); !s.ok()) {
     std::cerr << "moe4-coordinator: " << s.message() << "\n";
     return 2;

@@ -53,7 +53,7 @@ e2e_start_coordinator() {  # binary [extra flags...]
   local bin=$1; shift
   local log=$e2e_work/coordinator.log from
   from=$(moe4_log_lines "$log")
-  MOE4_DB_URL=$e2e_db_url "$bin" --listen "127.0.0.1:${e2e_port:-0}" --http-listen "" \
+  MOE4_DB_URL=$e2e_db_url "$bin" --listen "127.0.0.1:${e2e_port:-0}" --http-listen off \
     --admin-token-file "$e2e_work/admin.token" --worker-token-file "$e2e_work/worker.token" \
     --lease-seconds 20 "$@" >>"$log" 2>&1 &
   e2e_pids+=($!)

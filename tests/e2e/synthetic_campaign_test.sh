@@ -14,6 +14,8 @@ e2e_start_coordinator "$coordinator"
 e2e_start_worker "$worker" w1
 e2e_start_worker "$worker" w2
 ctl_cmd=("$ctl" --coordinator "127.0.0.1:$e2e_port" --token-file "$e2e_work/admin.token")
+grep -q 'http (/healthz, /metrics): disabled' "$e2e_work/coordinator.log" \
+  || fail "--http-listen off did not disable the HTTP endpoint"
 
 cat >"$e2e_work/spec.yaml" <<'YAML'
 name: e2e-synthetic

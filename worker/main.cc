@@ -114,14 +114,20 @@ int main(int argc, char** argv) {
   }
   torch::set_num_threads(threads);
 
-  std::shared_ptr<grpc::Channel> channel;
+  // The factory also makes the replacement channels of a client whose
+  // coordinator stays unreachable (coordinator_client.cc).
+  CoordinatorClient::ChannelFactory channel_factory = [client_options] {
+    return MakeCoordinatorChannel(client_options);
+  };
+  std::unique_ptr<CoordinatorClient> client_holder;
   try {
-    channel = MakeCoordinatorChannel(client_options);
+    client_holder = std::make_unique<CoordinatorClient>(channel_factory, client_options.token,
+                                                        client_options.rpc_timeout);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 2;
   }
-  CoordinatorClient client(channel, client_options.token, client_options.rpc_timeout);
+  CoordinatorClient& client = *client_holder;
   AgentOptions agent_options;
   agent_options.name = name;
   agent_options.device = *device;

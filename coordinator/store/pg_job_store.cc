@@ -120,17 +120,22 @@ constexpr const char* kExtendLeaseSql =
     "WHERE id = $1 RETURNING (extract(epoch FROM lease_deadline) * 1000)::bigint";
 
 // Upsert: a re-sent epoch, or one re-run by a later attempt after a resume
-// from an older checkpoint, replaces its row. A macro, not a constant, only
-// so that kReportLastEpochSql can embed the same text at compile time.
-#define MOE4_UPSERT_EPOCH_SQL                                                                \
+// from an older checkpoint, replaces its row. Macros, not constants, only so
+// that the statements below can embed the same text at compile time: the
+// columns, the 18 parameters ($1 job, $2 epoch, $3 attempt, then the metrics)
+// and the conflict clause. The parameters carry their types so that they also
+// work in a SELECT list, where Postgres would not infer them from the columns.
+#define MOE4_EPOCH_INSERT                                                                    \
   "INSERT INTO epochs (job_id, epoch, attempt, train_loss, train_accuracy, test_loss, "      \
   "  test_accuracy, lr, gate_mean, routing_share, expert_accuracy, routing_entropy, "        \
   "  dead_experts, ecology, temperature, epoch_seconds, images_per_second, "                 \
-  "  peak_memory_bytes) "                                                                    \
-  "VALUES ($1, $2, $3, $4::float8, $5::float8, $6::float8, $7::float8, $8::float8, "         \
-  "  $9::float8[], $10::float8[], $11::float8[], $12::float8, $13, $14::float8, "            \
-  "  $15::float8, $16::float8, $17::float8, $18) "                                           \
-  "ON CONFLICT (job_id, epoch) DO UPDATE SET attempt = EXCLUDED.attempt, "                   \
+  "  peak_memory_bytes) "
+#define MOE4_EPOCH_PARAMS                                                                    \
+  "$1::bigint, $2::int, $3::int, $4::float8, $5::float8, $6::float8, $7::float8, "           \
+  "  $8::float8, $9::float8[], $10::float8[], $11::float8[], $12::float8, $13::int, "        \
+  "  $14::float8, $15::float8, $16::float8, $17::float8, $18::bigint"
+#define MOE4_EPOCH_ON_CONFLICT                                                               \
+  " ON CONFLICT (job_id, epoch) DO UPDATE SET attempt = EXCLUDED.attempt, "                  \
   "  train_loss = EXCLUDED.train_loss, train_accuracy = EXCLUDED.train_accuracy, "           \
   "  test_loss = EXCLUDED.test_loss, test_accuracy = EXCLUDED.test_accuracy, "               \
   "  lr = EXCLUDED.lr, gate_mean = EXCLUDED.gate_mean, "                                     \
@@ -141,6 +146,7 @@ constexpr const char* kExtendLeaseSql =
   "  epoch_seconds = EXCLUDED.epoch_seconds, "                                               \
   "  images_per_second = EXCLUDED.images_per_second, "                                       \
   "  peak_memory_bytes = EXCLUDED.peak_memory_bytes, recorded_at = now()"
+#define MOE4_UPSERT_EPOCH_SQL MOE4_EPOCH_INSERT "VALUES (" MOE4_EPOCH_PARAMS ")" MOE4_EPOCH_ON_CONFLICT
 
 constexpr const char* kUpsertEpochName = "moe4_upsert_epoch";
 constexpr const char* kUpsertEpochSql = MOE4_UPSERT_EPOCH_SQL;
@@ -159,7 +165,36 @@ constexpr const char* kReportLastEpochSql =
     "  progress_epoch = greatest(coalesce(progress_epoch, 0), $20), updated_at = now() "
     "WHERE id = $1";
 
+// The common report, one epoch, in one statement and so one round trip
+// (autocommit; BEGIN, the job lock and COMMIT were three more): the job row
+// is locked and the write fenced (held by worker $21 at attempt $3, epoch $2
+// within the recipe, per-expert lists of K values or none) in the first CTE;
+// then the upsert, the lease extension and the worker touch of
+// kReportLastEpochSql, only for a job that passed. Lock order job, then
+// worker, as everywhere. Returns 1 when stored, 0 when refused: the caller
+// then takes the transactional path, which says why.
+constexpr const char* kReportOneEpochName = "moe4_report_one_epoch";
+constexpr const char* kReportOneEpochSql =
+    "WITH j AS ("
+    "  SELECT j.id FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "
+    "  WHERE j.id = $1 AND j.worker_id = $21 AND j.attempt = $3 "
+    "    AND j.state IN ('leased', 'running') AND $2::int BETWEEN 1 AND c.epochs "
+    "    AND cardinality($9::float8[]) IN (0, cardinality(j.families)) "
+    "    AND cardinality($10::float8[]) IN (0, cardinality(j.families)) "
+    "    AND cardinality($11::float8[]) IN (0, cardinality(j.families)) "
+    "  FOR UPDATE OF j), "
+    "e AS (" MOE4_EPOCH_INSERT "SELECT " MOE4_EPOCH_PARAMS " FROM j" MOE4_EPOCH_ON_CONFLICT "), "
+    "u AS (UPDATE jobs SET state = 'running', "
+    "    lease_deadline = now() + make_interval(secs => $19::float8), "
+    "    progress_epoch = greatest(coalesce(progress_epoch, 0), $20::int), updated_at = now() "
+    "  FROM j WHERE jobs.id = j.id RETURNING 1), "
+    "w AS (UPDATE workers SET last_seen = now() WHERE id = $21 AND EXISTS (SELECT 1 FROM u)) "
+    "SELECT count(*)::int FROM u";
+
 #undef MOE4_UPSERT_EPOCH_SQL
+#undef MOE4_EPOCH_INSERT
+#undef MOE4_EPOCH_PARAMS
+#undef MOE4_EPOCH_ON_CONFLICT
 
 // A report without epochs: the lease extension and worker touch of
 // kReportLastEpochSql alone.
@@ -218,6 +253,7 @@ const std::vector<PreparedStatement>& PreparedStatements() {
       {kExtendLeaseName, kExtendLeaseSql},
       {kUpsertEpochName, kUpsertEpochSql},
       {kReportLastEpochName, kReportLastEpochSql},
+      {kReportOneEpochName, kReportOneEpochSql},
       {kReportProgressName, kReportProgressSql},
       {kCountEpochsName, kCountEpochsSql},
       {kCompleteJobName, kCompleteJobSql},
@@ -611,6 +647,26 @@ absl::StatusOr<HeartbeatResult> PgJobStore::Heartbeat(const moe4::v1::HeartbeatR
 
 absl::StatusOr<int> PgJobStore::ReportEpochs(const moe4::v1::ReportEpochsRequest& req,
                                              absl::Duration lease) {
+  if (req.epochs_size() == 1) {
+    // The common report: one statement (kReportOneEpochSql). Refused (0):
+    // fall through to the transaction below, which says why.
+    const moe4::v1::EpochMetrics& m = req.epochs(0);
+    int stored_fast = 0;
+    absl::Status fast = pool_.Run("storing an epoch", [&](pqxx::connection& conn) {
+      pqxx::nontransaction txn(conn);
+      stored_fast = txn.exec_prepared1(
+          kReportOneEpochName, req.job_id(), m.epoch(), req.attempt(), Float8Text(m.train_loss()),
+          Float8Text(m.train_accuracy()), Float8Text(m.test_loss()), Float8Text(m.test_accuracy()),
+          Float8Text(m.lr()), Float8ArrayLiteral(m.gate_mean()), Float8ArrayLiteral(m.routing_share()),
+          Float8ArrayLiteral(m.expert_accuracy()), Float8Text(m.routing_entropy()), m.dead_experts(),
+          Float8Text(m.ecology()), Float8Text(m.temperature()), Float8Text(m.epoch_seconds()),
+          Float8Text(m.images_per_second()), static_cast<int64_t>(m.peak_memory_bytes()),
+          Seconds(lease), m.epoch(), req.worker_id())[0].as<int>();
+      return absl::OkStatus();
+    });
+    if (!fast.ok()) return fast;
+    if (stored_fast == 1) return 1;
+  }
   int stored = 0;
   absl::Status s = pool_.Run("storing epochs", [&](pqxx::connection& conn) {
     stored = 0;

@@ -278,5 +278,19 @@ TEST_F(AgentTest, WrongTokenExitsWithAnError) {
   EXPECT_EQ(exit_code_, kExitUnauthenticated);
 }
 
+// A literal address skips the DNS resolver, whose 30 s re-resolution
+// cooldown kept a worker cut off for seconds after a reset connection.
+TEST(GrpcTargetTest, LiteralAddressesBypassTheDnsResolver) {
+  EXPECT_EQ(GrpcTarget("127.0.0.1:50051"), "ipv4:127.0.0.1:50051");
+  EXPECT_EQ(GrpcTarget("10.213.1.1:50051"), "ipv4:10.213.1.1:50051");
+  EXPECT_EQ(GrpcTarget("[::1]:50051"), "ipv6:[::1]:50051");
+  EXPECT_EQ(GrpcTarget("coordinator.lab:50051"), "coordinator.lab:50051");
+  EXPECT_EQ(GrpcTarget("localhost:50051"), "localhost:50051");
+  EXPECT_EQ(GrpcTarget("dns:///coordinator.lab:50051"), "dns:///coordinator.lab:50051");
+  EXPECT_EQ(GrpcTarget("ipv4:127.0.0.1:50051"), "ipv4:127.0.0.1:50051");
+  EXPECT_EQ(GrpcTarget("unix:/run/moe4.sock"), "unix:/run/moe4.sock");
+  EXPECT_EQ(GrpcTarget("999.1.1.1:50051"), "999.1.1.1:50051");
+}
+
 }  // namespace
 }  // namespace moe4::worker

@@ -1,15 +1,17 @@
 // The worker's side of WorkerService: one channel, bearer-token metadata and
 // a deadline on every call. Calls are synchronous and return grpc::Status
 // untouched, so the agent decides what UNAVAILABLE or FAILED_PRECONDITION
-// mean. Safe for concurrent use (gRPC stubs are thread-safe); the heartbeat
-// thread and the agent share one client.
+// mean. Safe for concurrent use (gRPC stubs are thread-safe, the channel is
+// swapped under a mutex); the heartbeat thread and the agent share one client.
 #ifndef MOE4_WORKER_AGENT_COORDINATOR_CLIENT_H_
 #define MOE4_WORKER_AGENT_COORDINATOR_CLIENT_H_
 
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "moe4/v1/moe4.grpc.pb.h"
@@ -24,13 +26,24 @@ struct CoordinatorClientOptions {
   std::chrono::milliseconds rpc_timeout{std::chrono::seconds(20)};  // per call
 };
 
+// The gRPC target for a --coordinator value: "ipv4:" or "ipv6:" before a
+// literal address (host:port or [v6]:port), so no DNS resolver stands between
+// a failed connection and the next attempt; anything else unchanged.
+std::string GrpcTarget(const std::string& target);
+
 // Opens the channel the options describe; throws std::runtime_error if the
 // CA file cannot be read.
 std::shared_ptr<grpc::Channel> MakeCoordinatorChannel(const CoordinatorClientOptions& options);
 
 class CoordinatorClient {
  public:
+  using ChannelFactory = std::function<std::shared_ptr<grpc::Channel>()>;
+
+  // One channel for the client's life.
   CoordinatorClient(std::shared_ptr<grpc::Channel> channel, std::string token, std::chrono::milliseconds rpc_timeout);
+  // A channel from `factory`, replaced by a fresh one after calls keep failing
+  // UNAVAILABLE (see the .cc): what moe4-worker uses.
+  CoordinatorClient(ChannelFactory factory, std::string token, std::chrono::milliseconds rpc_timeout);
 
   grpc::Status Register(const moe4::v1::RegisterRequest& request, moe4::v1::RegisterResponse* response);
   grpc::Status Lease(const moe4::v1::LeaseRequest& request, moe4::v1::LeaseResponse* response);
@@ -41,8 +54,17 @@ class CoordinatorClient {
 
  private:
   void Prepare(grpc::ClientContext* context, std::chrono::milliseconds timeout) const;
+  std::shared_ptr<moe4::v1::WorkerService::Stub> CurrentStub() const;
+  // After every call: on UNAVAILABLE resets the channel's reconnect backoff,
+  // and after repeated ones replaces the channel (see the .cc).
+  grpc::Status AfterCall(grpc::Status status);
 
-  std::unique_ptr<moe4::v1::WorkerService::Stub> stub_;
+  ChannelFactory factory_;  // empty: the channel is never replaced; set once in the constructor
+  mutable std::mutex mu_;
+  std::shared_ptr<grpc::Channel> channel_;                 // guarded by mu_
+  std::shared_ptr<moe4::v1::WorkerService::Stub> stub_;   // guarded by mu_
+  int consecutive_unavailable_ = 0;                        // guarded by mu_
+  std::chrono::steady_clock::time_point last_replaced_{};  // guarded by mu_
   const std::string token_;
   const std::chrono::milliseconds rpc_timeout_;
 };

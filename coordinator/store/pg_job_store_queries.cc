@@ -23,6 +23,23 @@ using pg_rows::NoCampaign;
 using pg_rows::ParseFloat8Array;
 using pg_rows::Seconds;
 
+// Runs `body` in one read-only transaction on a pooled connection and returns
+// what it filled in. A body the pool runs again (a dead connection, a
+// serialisation failure) starts from a fresh T, so a retry never returns the
+// rows of the first try twice.
+template <typename T>
+absl::StatusOr<T> ReadOnly(PgPool& pool, absl::string_view what,
+                           absl::FunctionRef<absl::Status(pqxx::read_transaction&, T&)> body) {
+  T out;
+  absl::Status s = pool.Run(what, [&](pqxx::connection& conn) {
+    out = T{};
+    pqxx::read_transaction txn(conn);
+    return body(txn, out);
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 bool CampaignExists(pqxx::read_transaction& txn, int64_t campaign_id) {
   return !txn.exec_params("SELECT 1 FROM campaigns WHERE id = $1", campaign_id).empty();
 }
@@ -109,9 +126,7 @@ constexpr const char* kJobsSql =
     "ORDER BY j.id LIMIT $5";
 
 // "{1,2,3}": a bigint[] parameter.
-std::string BigintArrayLiteral(const std::vector<int64_t>& values) {
-  return "{" + absl::StrJoin(values, ",") + "}";
-}
+std::string BigintArrayLiteral(const std::vector<int64_t>& values) { return "{" + absl::StrJoin(values, ",") + "}"; }
 
 moe4::v1::JobInfo JobInfoFromRow(const pqxx::row& row) {
   moe4::v1::JobInfo j;
@@ -137,23 +152,17 @@ moe4::v1::JobInfo JobInfoFromRow(const pqxx::row& row) {
 }  // namespace
 
 absl::StatusOr<std::vector<moe4::v1::CampaignSummary>> PgJobStore::ListCampaigns(int limit) {
-  std::vector<moe4::v1::CampaignSummary> out;
-  absl::Status s = pool_.Run("listing campaigns", [&](pqxx::connection& conn) {
-    pqxx::read_transaction txn(conn);
-    for (const auto& row : txn.exec_params(kSummarySql, int64_t{0}, limit)) {
-      out.push_back(SummaryFromRow(row));
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return ReadOnly<std::vector<moe4::v1::CampaignSummary>>(
+      pool_, "listing campaigns", [&](pqxx::read_transaction& txn, auto& out) {
+        for (const auto& row : txn.exec_params(kSummarySql, int64_t{0}, limit)) {
+          out.push_back(SummaryFromRow(row));
+        }
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<CampaignStatus> PgJobStore::GetCampaign(int64_t campaign_id) {
-  CampaignStatus st;
-  absl::Status s = pool_.Run("reading a campaign", [&](pqxx::connection& conn) {
-    st = CampaignStatus{};
-    pqxx::read_transaction txn(conn);
+  return ReadOnly<CampaignStatus>(pool_, "reading a campaign", [&](pqxx::read_transaction& txn, auto& st) {
     pqxx::result r = txn.exec_params(kSummarySql, campaign_id, 1);
     if (r.empty()) return NoCampaign(campaign_id);
     moe4::v1::GetResponse& resp = st.response;
@@ -180,148 +189,120 @@ absl::StatusOr<CampaignStatus> PgJobStore::GetCampaign(int64_t campaign_id) {
         campaign_id, liveness);
     resp.set_busy_workers(workers[0].as<int>());
     resp.set_live_workers(workers[1].as<int>());
-    for (const auto& row : txn.exec_params(
-             "SELECT device_kind, min_memory_mb, count(*) FROM jobs WHERE campaign_id = $1 "
-             "AND state = 'pending' AND not_before <= now() GROUP BY 1, 2 ORDER BY 1, 2",
-             campaign_id)) {
-      st.pending_ready.push_back(
-          {row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<int>()});
+    for (const auto& row :
+         txn.exec_params("SELECT device_kind, min_memory_mb, count(*) FROM jobs WHERE campaign_id = $1 "
+                         "AND state = 'pending' AND not_before <= now() GROUP BY 1, 2 ORDER BY 1, 2",
+                         campaign_id)) {
+      st.pending_ready.push_back({row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<int>()});
     }
-    for (const auto& row : txn.exec_params(
-             "SELECT device_kind, device_memory_mb FROM workers "
-             "WHERE last_seen > now() - make_interval(secs => $1) ORDER BY id",
-             liveness)) {
+    for (const auto& row : txn.exec_params("SELECT device_kind, device_memory_mb FROM workers "
+                                           "WHERE last_seen > now() - make_interval(secs => $1) ORDER BY id",
+                                           liveness)) {
       st.live_workers.push_back({row[0].as<std::string>(), row[1].as<int64_t>()});
     }
     return absl::OkStatus();
   });
-  if (!s.ok()) return s;
-  return st;
 }
 
-absl::StatusOr<std::vector<moe4::v1::LeaderboardEntry>> PgJobStore::Leaderboard(
-    int64_t campaign_id, int top, bool by_best) {
+absl::StatusOr<std::vector<moe4::v1::LeaderboardEntry>> PgJobStore::Leaderboard(int64_t campaign_id, int top,
+                                                                                bool by_best) {
   // The ORDER BY column is one of two constants, never request text.
   const std::string sql = absl::StrCat(
       "SELECT j.id, array_to_json(j.families)::text, j.state, j.final_test_accuracy, "
       "       j.best_test_accuracy, (SELECT count(*) FROM epochs e WHERE e.job_id = j.id), "
       "       j.train_seconds, j.parameter_count "
       "FROM jobs j WHERE j.campaign_id = $1 AND j.state = 'succeeded' ORDER BY ",
-      by_best ? "j.best_test_accuracy" : "j.final_test_accuracy",
-      " DESC NULLS LAST, j.id LIMIT $2");
-  std::vector<moe4::v1::LeaderboardEntry> out;
-  absl::Status s = pool_.Run("reading the leaderboard", [&](pqxx::connection& conn) {
-    out.clear();
-    pqxx::read_transaction txn(conn);
-    if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
-    for (const auto& row : txn.exec_params(sql, campaign_id, top)) {
-      moe4::v1::LeaderboardEntry e;
-      e.set_job_id(row[0].as<int64_t>());
-      for (auto& f : JsonTextArray(row[1])) e.add_families(std::move(f));
-      e.set_state(JobStateFromText(row[2].as<std::string>()));
-      e.set_final_test_accuracy(DoubleOr(row[3]));
-      e.set_best_test_accuracy(DoubleOr(row[4]));
-      e.set_epochs_done(row[5].as<int>());
-      e.set_train_seconds(DoubleOr(row[6]));
-      e.set_parameter_count(Int64Or(row[7]));
-      out.push_back(std::move(e));
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+      by_best ? "j.best_test_accuracy" : "j.final_test_accuracy", " DESC NULLS LAST, j.id LIMIT $2");
+  return ReadOnly<std::vector<moe4::v1::LeaderboardEntry>>(
+      pool_, "reading the leaderboard", [&](pqxx::read_transaction& txn, auto& out) {
+        if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
+        for (const auto& row : txn.exec_params(sql, campaign_id, top)) {
+          moe4::v1::LeaderboardEntry e;
+          e.set_job_id(row[0].as<int64_t>());
+          for (auto& f : JsonTextArray(row[1])) e.add_families(std::move(f));
+          e.set_state(JobStateFromText(row[2].as<std::string>()));
+          e.set_final_test_accuracy(DoubleOr(row[3]));
+          e.set_best_test_accuracy(DoubleOr(row[4]));
+          e.set_epochs_done(row[5].as<int>());
+          e.set_train_seconds(DoubleOr(row[6]));
+          e.set_parameter_count(Int64Or(row[7]));
+          out.push_back(std::move(e));
+        }
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<std::vector<moe4::v1::FamilyStat>> PgJobStore::FamilyStats(int64_t campaign_id) {
-  std::vector<moe4::v1::FamilyStat> out;
-  absl::Status s = pool_.Run("reading family statistics", [&](pqxx::connection& conn) {
-    out.clear();
-    pqxx::read_transaction txn(conn);
-    if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
-    // One definition of the statistics: the analysts' view.
-    for (const auto& row : txn.exec_params(
-             "SELECT family, n, mean, std, ci95_low, ci95_high, best FROM v_family_stats "
-             "WHERE campaign_id = $1 ORDER BY mean DESC NULLS LAST, family",
-             campaign_id)) {
-      moe4::v1::FamilyStat f;
-      f.set_family(row[0].as<std::string>());
-      f.set_n(row[1].as<int>());
-      f.set_mean(DoubleOr(row[2]));
-      // Undefined for n < 2 (NULL in the view): NaN says so, 0 would lie.
-      const double nan = std::numeric_limits<double>::quiet_NaN();
-      f.set_std(DoubleOr(row[3], nan));
-      f.set_ci95_low(DoubleOr(row[4], nan));
-      f.set_ci95_high(DoubleOr(row[5], nan));
-      f.set_best(DoubleOr(row[6]));
-      out.push_back(std::move(f));
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return ReadOnly<std::vector<moe4::v1::FamilyStat>>(
+      pool_, "reading family statistics", [&](pqxx::read_transaction& txn, auto& out) {
+        if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
+        // One definition of the statistics: the analysts' view.
+        for (const auto& row :
+             txn.exec_params("SELECT family, n, mean, std, ci95_low, ci95_high, best FROM v_family_stats "
+                             "WHERE campaign_id = $1 ORDER BY mean DESC NULLS LAST, family",
+                             campaign_id)) {
+          moe4::v1::FamilyStat f;
+          f.set_family(row[0].as<std::string>());
+          f.set_n(row[1].as<int>());
+          f.set_mean(DoubleOr(row[2]));
+          // Undefined for n < 2 (NULL in the view): NaN says so, 0 would lie.
+          const double nan = std::numeric_limits<double>::quiet_NaN();
+          f.set_std(DoubleOr(row[3], nan));
+          f.set_ci95_low(DoubleOr(row[4], nan));
+          f.set_ci95_high(DoubleOr(row[5], nan));
+          f.set_best(DoubleOr(row[6]));
+          out.push_back(std::move(f));
+        }
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<CampaignCandidates> PgJobStore::Candidates(int64_t campaign_id) {
-  CampaignCandidates out;
-  absl::Status s = pool_.Run("reading candidates", [&](pqxx::connection& conn) {
-    out = CampaignCandidates{};
-    pqxx::read_transaction txn(conn);
-    pqxx::result c = txn.exec_params(
-        "SELECT k, array_to_json(pool)::text FROM campaigns WHERE id = $1", campaign_id);
+  return ReadOnly<CampaignCandidates>(pool_, "reading candidates", [&](pqxx::read_transaction& txn, auto& out) {
+    pqxx::result c = txn.exec_params("SELECT k, array_to_json(pool)::text FROM campaigns WHERE id = $1", campaign_id);
     if (c.empty()) return NoCampaign(campaign_id);
     out.k = c[0][0].as<int>();
     out.pool = JsonTextArray(c[0][1]);
     for (const auto& row : txn.exec_params(
-             "SELECT array_to_json(families)::text FROM jobs WHERE campaign_id = $1 ORDER BY id",
-             campaign_id)) {
+             "SELECT array_to_json(families)::text FROM jobs WHERE campaign_id = $1 ORDER BY id", campaign_id)) {
       out.families.push_back(JsonTextArray(row[0]));
     }
     return absl::OkStatus();
   });
-  if (!s.ok()) return s;
-  return out;
 }
 
 absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> PgJobStore::ListWorkers() {
-  std::vector<moe4::v1::WorkerInfo> out;
-  absl::Status s = pool_.Run("listing workers", [&](pqxx::connection& conn) {
-    out.clear();
-    pqxx::read_transaction txn(conn);
-    for (const auto& row : txn.exec_params(
-             "SELECT w.id, w.name, w.device_kind, w.device_name, w.device_memory_mb, "
-             "  (SELECT j.id FROM jobs j WHERE j.worker_id = w.id "
-             "     AND j.state IN ('leased', 'running') ORDER BY j.id LIMIT 1), "
-             "  (extract(epoch FROM w.last_seen) * 1000)::bigint, "
-             "  w.last_seen > now() - make_interval(secs => $1) "
-             "FROM workers w ORDER BY w.name",
-             Seconds(options_.worker_liveness))) {
-      moe4::v1::WorkerInfo w;
-      w.set_worker_id(row[0].as<int64_t>());
-      w.set_name(row[1].as<std::string>());
-      w.set_device_kind(row[2].as<std::string>());
-      w.set_device_name(row[3].as<std::string>());
-      w.set_device_memory_mb(row[4].as<int64_t>());
-      w.set_current_job_id(Int64Or(row[5]));
-      w.set_last_heartbeat_unix_ms(row[6].as<int64_t>());
-      w.set_alive(row[7].as<bool>());
-      out.push_back(std::move(w));
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return ReadOnly<std::vector<moe4::v1::WorkerInfo>>(
+      pool_, "listing workers", [&](pqxx::read_transaction& txn, auto& out) {
+        for (const auto& row : txn.exec_params("SELECT w.id, w.name, w.device_kind, w.device_name, w.device_memory_mb, "
+                                               "  (SELECT j.id FROM jobs j WHERE j.worker_id = w.id "
+                                               "     AND j.state IN ('leased', 'running') ORDER BY j.id LIMIT 1), "
+                                               "  (extract(epoch FROM w.last_seen) * 1000)::bigint, "
+                                               "  w.last_seen > now() - make_interval(secs => $1) "
+                                               "FROM workers w ORDER BY w.name",
+                                               Seconds(options_.worker_liveness))) {
+          moe4::v1::WorkerInfo w;
+          w.set_worker_id(row[0].as<int64_t>());
+          w.set_name(row[1].as<std::string>());
+          w.set_device_kind(row[2].as<std::string>());
+          w.set_device_name(row[3].as<std::string>());
+          w.set_device_memory_mb(row[4].as<int64_t>());
+          w.set_current_job_id(Int64Or(row[5]));
+          w.set_last_heartbeat_unix_ms(row[6].as<int64_t>());
+          w.set_alive(row[7].as<bool>());
+          out.push_back(std::move(w));
+        }
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<std::vector<moe4::v1::JobInfo>> PgJobStore::ListJobs(const JobQuery& query) {
-  std::vector<moe4::v1::JobInfo> out;
-  absl::Status s = pool_.Run("listing jobs", [&](pqxx::connection& conn) {
-    out.clear();
-    pqxx::read_transaction txn(conn);
+  return ReadOnly<std::vector<moe4::v1::JobInfo>>(pool_, "listing jobs", [&](pqxx::read_transaction& txn, auto& out) {
     if (!CampaignExists(txn, query.campaign_id)) return NoCampaign(query.campaign_id);
     std::map<int64_t, size_t> index;  // job id -> position in out
     std::vector<int64_t> ids;
-    for (const auto& row : txn.exec_params(kJobsSql, query.campaign_id, int64_t{0}, query.state,
-                                           query.after_job_id, query.limit)) {
+    for (const auto& row :
+         txn.exec_params(kJobsSql, query.campaign_id, int64_t{0}, query.state, query.after_job_id, query.limit)) {
       out.push_back(JobInfoFromRow(row));
       index[out.back().job_id()] = out.size() - 1;
       ids.push_back(out.back().job_id());
@@ -333,15 +314,10 @@ absl::StatusOr<std::vector<moe4::v1::JobInfo>> PgJobStore::ListJobs(const JobQue
     }
     return absl::OkStatus();
   });
-  if (!s.ok()) return s;
-  return out;
 }
 
 absl::StatusOr<moe4::v1::GetJobResponse> PgJobStore::GetJob(int64_t job_id) {
-  moe4::v1::GetJobResponse out;
-  absl::Status s = pool_.Run("reading a job", [&](pqxx::connection& conn) {
-    out.Clear();
-    pqxx::read_transaction txn(conn);
+  return ReadOnly<moe4::v1::GetJobResponse>(pool_, "reading a job", [&](pqxx::read_transaction& txn, auto& out) {
     pqxx::result r = txn.exec_params(kJobsSql, int64_t{0}, job_id, std::string(), int64_t{0}, 1);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("job ", job_id, " does not exist"));
     *out.mutable_job() = JobInfoFromRow(r[0]);
@@ -350,92 +326,75 @@ absl::StatusOr<moe4::v1::GetJobResponse> PgJobStore::GetJob(int64_t job_id) {
     }
     return absl::OkStatus();
   });
-  if (!s.ok()) return s;
-  return out;
 }
 
-absl::StatusOr<std::vector<moe4::v1::PairStat>> PgJobStore::PairStats(int64_t campaign_id,
-                                                                     double top_fraction) {
-  std::vector<moe4::v1::PairStat> out;
-  absl::Status s = pool_.Run("reading pair statistics", [&](pqxx::connection& conn) {
-    out.clear();
-    pqxx::read_transaction txn(conn);
-    if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
-    // v_pair_stats fixes the top at a quartile; here the caller picks it. The
-    // epsilon keeps 0.3 * 10 from rounding up to 4. Pairs compare in byte
-    // order (COLLATE "C"), the order of jobs.families.
-    for (const auto& row : txn.exec_params(
-             "WITH r AS ("
-             "  SELECT j.families, j.final_test_accuracy AS acc, "
-             "    row_number() OVER (ORDER BY j.final_test_accuracy DESC, j.id) AS pos, "
-             "    count(*) OVER () AS total "
-             "  FROM jobs j WHERE j.campaign_id = $1 AND j.state = 'succeeded' "
-             "    AND j.final_test_accuracy IS NOT NULL), "
-             "t AS (SELECT r.*, greatest(1, ceil($2::float8 * total - 1e-9)) AS top_n FROM r), "
-             "p AS (SELECT a.family AS fa, b.family AS fb, t.acc, t.pos <= t.top_n AS top, "
-             "    t.top_n / t.total::float8 AS top_share "
-             "  FROM t, unnest(t.families) AS a(family), unnest(t.families) AS b(family) "
-             "  WHERE a.family < b.family COLLATE \"C\") "
-             "SELECT fa, fb, count(*) AS n, count(*) FILTER (WHERE top) AS n_top, "
-             "  count(*) * max(top_share) AS expected, "
-             "  count(*) FILTER (WHERE top) / (count(*) * max(top_share)) AS lift, avg(acc) "
-             "FROM p GROUP BY fa, fb "
-             "ORDER BY lift DESC, n_top DESC, fa COLLATE \"C\", fb COLLATE \"C\"",
-             campaign_id, top_fraction)) {
-      moe4::v1::PairStat p;
-      p.set_family_a(row[0].as<std::string>());
-      p.set_family_b(row[1].as<std::string>());
-      p.set_n(row[2].as<int>());
-      p.set_n_top(row[3].as<int>());
-      p.set_expected_top(row[4].as<double>());
-      p.set_lift(row[5].as<double>());
-      p.set_mean(DoubleOr(row[6]));
-      out.push_back(std::move(p));
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+absl::StatusOr<std::vector<moe4::v1::PairStat>> PgJobStore::PairStats(int64_t campaign_id, double top_fraction) {
+  return ReadOnly<std::vector<moe4::v1::PairStat>>(
+      pool_, "reading pair statistics", [&](pqxx::read_transaction& txn, auto& out) {
+        if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
+        // v_pair_stats fixes the top at a quartile; here the caller picks it. The
+        // epsilon keeps 0.3 * 10 from rounding up to 4. Pairs compare in byte
+        // order (COLLATE "C"), the order of jobs.families.
+        for (const auto& row :
+             txn.exec_params("WITH r AS ("
+                             "  SELECT j.families, j.final_test_accuracy AS acc, "
+                             "    row_number() OVER (ORDER BY j.final_test_accuracy DESC, j.id) AS pos, "
+                             "    count(*) OVER () AS total "
+                             "  FROM jobs j WHERE j.campaign_id = $1 AND j.state = 'succeeded' "
+                             "    AND j.final_test_accuracy IS NOT NULL), "
+                             "t AS (SELECT r.*, greatest(1, ceil($2::float8 * total - 1e-9)) AS top_n FROM r), "
+                             "p AS (SELECT a.family AS fa, b.family AS fb, t.acc, t.pos <= t.top_n AS top, "
+                             "    t.top_n / t.total::float8 AS top_share "
+                             "  FROM t, unnest(t.families) AS a(family), unnest(t.families) AS b(family) "
+                             "  WHERE a.family < b.family COLLATE \"C\") "
+                             "SELECT fa, fb, count(*) AS n, count(*) FILTER (WHERE top) AS n_top, "
+                             "  count(*) * max(top_share) AS expected, "
+                             "  count(*) FILTER (WHERE top) / (count(*) * max(top_share)) AS lift, avg(acc) "
+                             "FROM p GROUP BY fa, fb "
+                             "ORDER BY lift DESC, n_top DESC, fa COLLATE \"C\", fb COLLATE \"C\"",
+                             campaign_id, top_fraction)) {
+          moe4::v1::PairStat p;
+          p.set_family_a(row[0].as<std::string>());
+          p.set_family_b(row[1].as<std::string>());
+          p.set_n(row[2].as<int>());
+          p.set_n_top(row[3].as<int>());
+          p.set_expected_top(row[4].as<double>());
+          p.set_lift(row[5].as<double>());
+          p.set_mean(DoubleOr(row[6]));
+          out.push_back(std::move(p));
+        }
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<std::vector<moe4::v1::EcologyPoint>> PgJobStore::Ecology(int64_t campaign_id) {
-  std::vector<moe4::v1::EcologyPoint> out;
-  absl::Status s = pool_.Run("reading ecology", [&](pqxx::connection& conn) {
-    out.clear();
-    pqxx::read_transaction txn(conn);
-    if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
-    // One definition of "the last epoch": the analysts' view.
-    for (const auto& row : txn.exec_params(
-             "SELECT job_id, array_to_json(families)::text, ecology, dead_experts, "
-             "  final_test_accuracy FROM v_ecology "
-             "WHERE campaign_id = $1 AND state = 'succeeded' ORDER BY job_id",
-             campaign_id)) {
-      moe4::v1::EcologyPoint p;
-      p.set_job_id(row[0].as<int64_t>());
-      for (auto& f : JsonTextArray(row[1])) p.add_families(std::move(f));
-      p.set_ecology(row[2].as<double>());
-      p.set_dead_experts(row[3].as<int>());
-      p.set_final_test_accuracy(DoubleOr(row[4]));
-      out.push_back(std::move(p));
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return ReadOnly<std::vector<moe4::v1::EcologyPoint>>(
+      pool_, "reading ecology", [&](pqxx::read_transaction& txn, auto& out) {
+        if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
+        // One definition of "the last epoch": the analysts' view.
+        for (const auto& row : txn.exec_params("SELECT job_id, array_to_json(families)::text, ecology, dead_experts, "
+                                               "  final_test_accuracy FROM v_ecology "
+                                               "WHERE campaign_id = $1 AND state = 'succeeded' ORDER BY job_id",
+                                               campaign_id)) {
+          moe4::v1::EcologyPoint p;
+          p.set_job_id(row[0].as<int64_t>());
+          for (auto& f : JsonTextArray(row[1])) p.add_families(std::move(f));
+          p.set_ecology(row[2].as<double>());
+          p.set_dead_experts(row[3].as<int>());
+          p.set_final_test_accuracy(DoubleOr(row[4]));
+          out.push_back(std::move(p));
+        }
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<std::map<std::string, int64_t>> PgJobStore::CountJobsByState() {
-  std::map<std::string, int64_t> out;
-  absl::Status s = pool_.Run("counting jobs", [&](pqxx::connection& conn) {
-    out.clear();
-    pqxx::read_transaction txn(conn);
+  return ReadOnly<std::map<std::string, int64_t>>(pool_, "counting jobs", [&](pqxx::read_transaction& txn, auto& out) {
     for (const auto& row : txn.exec("SELECT state, count(*) FROM jobs GROUP BY state")) {
       out[row[0].as<std::string>()] = row[1].as<int64_t>();
     }
     return absl::OkStatus();
   });
-  if (!s.ok()) return s;
-  return out;
 }
 
 }  // namespace moe4::coordinator

@@ -336,6 +336,21 @@ void EndAttempt(pqxx::work& txn, int64_t job_id, int attempt, absl::string_view 
   txn.exec_prepared(kEndAttemptName, job_id, attempt, std::string(outcome), reason);
 }
 
+// Runs the epoch statement `name` with epoch m of `req` as $1..$18 (the
+// columns of MOE4_EPOCH_PARAMS) and `more` as $19 on.
+template <typename... More>
+pqxx::result ExecEpochStatement(pqxx::transaction_base& txn, const char* name,
+                                const moe4::v1::ReportEpochsRequest& req, const moe4::v1::EpochMetrics& m,
+                                More... more) {
+  return txn.exec_prepared(
+      name, req.job_id(), m.epoch(), req.attempt(), Float8Text(m.train_loss()), Float8Text(m.train_accuracy()),
+      Float8Text(m.test_loss()), Float8Text(m.test_accuracy()), Float8Text(m.lr()),
+      Float8ArrayLiteral(m.gate_mean()), Float8ArrayLiteral(m.routing_share()),
+      Float8ArrayLiteral(m.expert_accuracy()), Float8Text(m.routing_entropy()), m.dead_experts(),
+      Float8Text(m.ecology()), Float8Text(m.temperature()), Float8Text(m.epoch_seconds()),
+      Float8Text(m.images_per_second()), static_cast<int64_t>(m.peak_memory_bytes()), more...);
+}
+
 }  // namespace
 
 PgJobStore::PgJobStore(PgPool& pool, PgJobStoreOptions options)
@@ -654,14 +669,9 @@ absl::StatusOr<int> PgJobStore::ReportEpochs(const moe4::v1::ReportEpochsRequest
     int stored_fast = 0;
     absl::Status fast = pool_.Run("storing an epoch", [&](pqxx::connection& conn) {
       pqxx::nontransaction txn(conn);
-      stored_fast = txn.exec_prepared1(
-          kReportOneEpochName, req.job_id(), m.epoch(), req.attempt(), Float8Text(m.train_loss()),
-          Float8Text(m.train_accuracy()), Float8Text(m.test_loss()), Float8Text(m.test_accuracy()),
-          Float8Text(m.lr()), Float8ArrayLiteral(m.gate_mean()), Float8ArrayLiteral(m.routing_share()),
-          Float8ArrayLiteral(m.expert_accuracy()), Float8Text(m.routing_entropy()), m.dead_experts(),
-          Float8Text(m.ecology()), Float8Text(m.temperature()), Float8Text(m.epoch_seconds()),
-          Float8Text(m.images_per_second()), static_cast<int64_t>(m.peak_memory_bytes()),
-          Seconds(lease), m.epoch(), req.worker_id())[0].as<int>();
+      const pqxx::result r =
+          ExecEpochStatement(txn, kReportOneEpochName, req, m, Seconds(lease), m.epoch(), req.worker_id());
+      stored_fast = r[0][0].as<int>();
       return absl::OkStatus();
     });
     if (!fast.ok()) return fast;
@@ -679,18 +689,6 @@ absl::StatusOr<int> PgJobStore::ReportEpochs(const moe4::v1::ReportEpochsRequest
     // Known before the loop: the last epoch's statement carries it.
     int max_epoch = 0;
     for (const moe4::v1::EpochMetrics& m : req.epochs()) max_epoch = std::max(max_epoch, m.epoch());
-    // Runs `name` with epoch m as $1..$18 and `more` as $19 on.
-    auto upsert = [&](const char* name, const moe4::v1::EpochMetrics& m, auto... more) {
-      txn.exec_prepared(
-          name, req.job_id(), m.epoch(), req.attempt(), Float8Text(m.train_loss()),
-          Float8Text(m.train_accuracy()), Float8Text(m.test_loss()),
-          Float8Text(m.test_accuracy()), Float8Text(m.lr()), Float8ArrayLiteral(m.gate_mean()),
-          Float8ArrayLiteral(m.routing_share()), Float8ArrayLiteral(m.expert_accuracy()),
-          Float8Text(m.routing_entropy()), m.dead_experts(), Float8Text(m.ecology()),
-          Float8Text(m.temperature()), Float8Text(m.epoch_seconds()),
-          Float8Text(m.images_per_second()), static_cast<int64_t>(m.peak_memory_bytes()),
-          more...);
-    };
     for (int i = 0; i < req.epochs_size(); ++i) {
       const moe4::v1::EpochMetrics& m = req.epochs(i);
       if (m.epoch() > h.epochs) {
@@ -707,9 +705,9 @@ absl::StatusOr<int> PgJobStore::ReportEpochs(const moe4::v1::ReportEpochsRequest
       // Upsert (kUpsertEpochSql): a re-sent epoch replaces its row. The last
       // one also extends the lease and touches the worker (kReportLastEpochSql).
       if (i + 1 < req.epochs_size()) {
-        upsert(kUpsertEpochName, m);
+        ExecEpochStatement(txn, kUpsertEpochName, req, m);
       } else {
-        upsert(kReportLastEpochName, m, Seconds(lease), max_epoch, req.worker_id());
+        ExecEpochStatement(txn, kReportLastEpochName, req, m, Seconds(lease), max_epoch, req.worker_id());
       }
       ++stored;
     }

@@ -123,7 +123,6 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
   for (int epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     torch::manual_seed(MixSeed(recipe.seed(), epoch, 1));
-    model->train();
     BatchStreamOptions train_stream_options;
     train_stream_options.batch_size = batch_size;
     train_stream_options.train = true;
@@ -164,8 +163,7 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
     m.set_train_loss(train_acc.loss());
     m.set_train_accuracy(train_acc.accuracy());
     {
-      torch::NoGradGuard no_grad;
-      model->eval();
+      torch::NoGradGuard no_grad;  // TrainingCore::Evaluate switches to eval mode
       BatchStreamOptions test_stream_options;
       test_stream_options.batch_size = std::max<int64_t>(batch_size, 256);
       test_stream_options.device = device;

@@ -70,7 +70,9 @@ void TrainingCore::SetLearningRate(double lr) {
 }
 
 TrainingCore::StepResult TrainingCore::Step(const Batch& batch) {
-  model_->train();
+  // train() walks every submodule: only on a switch from evaluation, not on
+  // every step.
+  if (!model_->is_training()) model_->train();
   optimizer_->zero_grad();
   StepResult r;
   r.out = model_->forward(batch.images);
@@ -90,7 +92,7 @@ TrainingCore::StepResult TrainingCore::Step(const Batch& batch) {
 
 MoEOutput TrainingCore::Evaluate(const torch::Tensor& images) {
   torch::NoGradGuard no_grad;
-  model_->eval();
+  if (model_->is_training()) model_->eval();
   return model_->forward(images);
 }
 

@@ -18,8 +18,8 @@ packages=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libabsl-dev
   # tests (chromium renders the HTML report headless)
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev chromium
-  # moe4ctl's HTML report inlines Chart.js, fetched by `npm ci` at build time
-  nodejs
+  # moe4ctl's HTML report inlines Chart.js 3 from Debian's package
+  libjs-chart.js
   # scripts
   procps iproute2 gzip
   # fuzzing (libFuzzer) and the TLS tests' certificates
@@ -45,10 +45,6 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-
-# Debian's nodejs ships without npm; a NodeSource nodejs bundles it and
-# conflicts with Debian's npm package, so ask for npm only when it is absent.
-command -v npm >/dev/null || missing+=(npm)
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"

@@ -30,7 +30,7 @@ std::string Now() {
 int Report(const ReportOptions& options, const CommandEnv& env) {
   if (!HaveChartLibrary()) {
     std::cerr << "moe4ctl: report: this moe4ctl was built without its chart library (MOE4_WITH_REPORT=OFF); "
-                 "rebuild with npm available\n";
+                 "rebuild with Debian's libjs-chart.js installed\n";
     return kExitFailed;
   }
   int code = kExitOk;

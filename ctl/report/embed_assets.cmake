@@ -1,19 +1,19 @@
 # Generates a C++ source that embeds the HTML report's assets, so moe4ctl
 # writes a self-contained page and reads no files at run time:
-#   cmake -DOUT=<file.cc> -DCHART_JS=<file|""> -DMATRIX_JS=<file|""> \
+#   cmake -DOUT=<file.cc> -DCHART_JS=<file|""> \
 #         -DREPORT_JS=<file> -DREPORT_CSS=<file> -P embed_assets.cmake
-# CHART_JS/MATRIX_JS are the npm packages' dist files; empty when moe4ctl is
-# built without them (MOE4_WITH_REPORT=OFF), and then HaveChartLibrary() is false.
+# CHART_JS is Debian's libjs-chart.js UMD build; empty when moe4ctl is built
+# without it (MOE4_WITH_REPORT=OFF), and then HaveChartLibrary() is false.
 cmake_minimum_required(VERSION 3.25)  # script mode: modern policies (CMP0054)
 set(_body "")
 set(_have "true")
-foreach(_pair "ChartJs;CHART_JS" "MatrixJs;MATRIX_JS" "ReportJs;REPORT_JS" "ReportCss;REPORT_CSS")
+foreach(_pair "ChartJs;CHART_JS" "ReportJs;REPORT_JS" "ReportCss;REPORT_CSS")
   list(GET _pair 0 _fn)
   list(GET _pair 1 _var)
   set(_text "")
   if(${_var})
     file(READ "${${_var}}" _text)
-  elseif(_var MATCHES "^(CHART_JS|MATRIX_JS)$")
+  elseif(_var STREQUAL "CHART_JS")
     set(_have "false")
   else()
     message(FATAL_ERROR "${_var} is required")

@@ -119,7 +119,7 @@ std::string RenderHtmlReport(const ReportInputs& in) {
   absl::StrAppend(&html, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>",
                   HtmlEscape(title), "</title>\n<style>\n", Text(ReportCss()), "</style>\n");
   // The libraries go in <head> so they are defined before report.js runs.
-  absl::StrAppend(&html, "<script>\n", Text(ChartJs()), "\n</script>\n<script>\n", Text(MatrixJs()), "\n</script>\n</head>\n<body>\n");
+  absl::StrAppend(&html, "<script>\n", Text(ChartJs()), "\n</script>\n</head>\n<body>\n");
   absl::StrAppend(&html, "<h1>", HtmlEscape(title), "</h1>\n<p class=\"meta\">",
                   HtmlEscape(std::string(CampaignStateName(c.state()))), " &middot; K=", c.k(), " &middot; ",
                   HtmlEscape(c.sampler()), " sampler &middot; dataset ", HtmlEscape(c.dataset()), " &middot; ",

@@ -1,5 +1,6 @@
 // Draws the charts of a moe4ctl HTML report from the JSON in #moe4-data, with
-// the Chart.js (and chartjs-chart-matrix) inlined above it. Runs once, at the
+// Chart.js 3 (Debian's libjs-chart.js) inlined above it; the heatmap is drawn
+// on a plain canvas. Runs once, at the
 // end of <body>; the page needs no network.
 //
 // Charts are drawn without animation and at fixed sizes so that they are
@@ -54,63 +55,63 @@
     });
   }
 
+  // The pair heatmap, drawn on a plain canvas (Chart.js 3 has no matrix
+  // chart without a plugin): family × family, each cell the mean final
+  // accuracy of the ensembles holding both families (the diagonal: all
+  // ensembles holding that family), its value written on it. Hovering a cell
+  // puts its description in the canvas's tooltip (title attribute).
   function heatmap(data) {
     var h = data.heatmap, n = h.families.length;
+    var canvas = document.getElementById('chart-heatmap');
+    var ctx = canvas.getContext('2d');
     var values = h.cells.map(function (c) { return c.v; }).filter(function (v) { return v !== null; });
     var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
-    // Each cell's value written on it, light on dark cells.
-    var cellLabels = {
-      id: 'moe4CellLabels',
-      afterDatasetsDraw: function (chart) {
-        var ctx = chart.ctx, cells = chart.data.datasets[0].data;
-        ctx.save();
-        ctx.font = '12px sans-serif';
-        ctx.textAlign = 'center';
-        ctx.textBaseline = 'middle';
-        chart.getDatasetMeta(0).data.forEach(function (element, i) {
-          var c = cells[i];
-          if (!c || c.v === null) return;
-          var p = element.getCenterPoint();
-          ctx.fillStyle = hi > lo && (c.v - lo) / (hi - lo) > 0.55 ? '#fff' : '#222';
-          ctx.fillText((100 * c.v).toFixed(1) + '%', p.x, p.y);
-        });
-        ctx.restore();
-      }
-    };
-    return new Chart(document.getElementById('chart-heatmap'), {
-      type: 'matrix',
-      plugins: [cellLabels],
-      data: {
-        datasets: [{
-          label: 'mean final accuracy',
-          data: h.cells,
-          backgroundColor: function (ctx) { var c = ctx.dataset.data[ctx.dataIndex]; return c ? heat(c.v, lo, hi) : null; },
-          borderColor: 'rgba(255,255,255,0.9)', borderWidth: 1,
-          width: function (ctx) { var a = ctx.chart.chartArea; return a ? a.width / n - 1 : 10; },
-          height: function (ctx) { var a = ctx.chart.chartArea; return a ? a.height / n - 1 : 10; }
-        }]
-      },
-      options: {
-        animation: false, responsive: false,
-        scales: {
-          x: { type: 'category', labels: h.families, offset: true, grid: { display: false }, ticks: { autoSkip: false, maxRotation: 60, minRotation: 45 } },
-          y: { type: 'category', labels: h.families, offset: true, reverse: false, grid: { display: false }, ticks: { autoSkip: false } }
-        },
-        plugins: {
-          legend: { display: false },
-          tooltip: {
-            callbacks: {
-              title: function () { return ''; },
-              label: function (ctx) {
-                var c = ctx.dataset.data[ctx.dataIndex];
-                var what = c.x === c.y ? c.x + ' (all its ensembles)' : c.y + ' + ' + c.x;
-                return what + ': ' + (c.v === null ? 'no ensemble' : percent(c.v) + ' (n=' + c.n + ')');
-              }
-            }
-          }
-        }
-      }
+    var index = {};
+    h.families.forEach(function (f, i) { index[f] = i; });
+
+    ctx.font = '12px sans-serif';
+    var labelWidth = 0;
+    h.families.forEach(function (f) { labelWidth = Math.max(labelWidth, ctx.measureText(f).width); });
+    var left = Math.ceil(labelWidth) + 12, top = 8;
+    var bottom = Math.ceil(labelWidth * Math.SQRT1_2) + 24, right = 8;
+    var size = Math.max(4, Math.min((canvas.width - left - right) / Math.max(n, 1),
+                                    (canvas.height - top - bottom) / Math.max(n, 1)));
+
+    h.cells.forEach(function (c) {
+      var x = left + index[c.x] * size, y = top + index[c.y] * size;
+      ctx.fillStyle = heat(c.v, lo, hi);
+      ctx.fillRect(x, y, size - 1, size - 1);
+      if (c.v === null || size < 28) return;
+      ctx.fillStyle = hi > lo && (c.v - lo) / (hi - lo) > 0.55 ? '#fff' : '#222';
+      ctx.textAlign = 'center';
+      ctx.textBaseline = 'middle';
+      ctx.fillText((100 * c.v).toFixed(1) + '%', x + size / 2, y + size / 2);
     });
+    ctx.fillStyle = '#222';
+    h.families.forEach(function (f, i) {
+      ctx.textAlign = 'right';
+      ctx.textBaseline = 'middle';
+      ctx.fillText(f, left - 6, top + (i + 0.5) * size);
+      ctx.save();
+      ctx.translate(left + (i + 0.5) * size, top + n * size + 6);
+      ctx.rotate(-Math.PI / 4);
+      ctx.fillText(f, 0, 0);
+      ctx.restore();
+    });
+
+    canvas.addEventListener('mousemove', function (event) {
+      var box = canvas.getBoundingClientRect();
+      var col = Math.floor((event.clientX - box.left - left) / size);
+      var row = Math.floor((event.clientY - box.top - top) / size);
+      var c = null;
+      if (col >= 0 && row >= 0 && col < n && row < n) {
+        h.cells.forEach(function (cell) { if (index[cell.x] === col && index[cell.y] === row) c = cell; });
+      }
+      if (!c) { canvas.title = ''; return; }
+      var what = c.x === c.y ? c.x + ' (all its ensembles)' : c.y + ' + ' + c.x;
+      canvas.title = what + ': ' + (c.v === null ? 'no ensemble' : percent(c.v) + ' (n=' + c.n + ')');
+    });
+    return { canvas: canvas, cells: h.cells.length };
   }
 
   function coverage(data) {
@@ -163,6 +164,7 @@
     charts.forEach(function (c) { if (painted(c.canvas)) nonblank++; });
     status.setAttribute('data-charts', String(charts.length));
     status.setAttribute('data-nonblank', String(nonblank));
+    charts.forEach(function (c) { if (c.cells !== undefined) status.setAttribute('data-heatmap-cells', String(c.cells)); });
     if (error) status.setAttribute('data-error', String(error));
     status.textContent = error ? 'chart error: ' + error : 'rendered ' + nonblank + ' of ' + charts.length + ' charts';
     if (!error && nonblank === charts.length) document.title = document.title.replace(/( \(rendered\))?$/, ' (rendered)');

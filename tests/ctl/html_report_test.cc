@@ -51,8 +51,7 @@ ReportInputs Sample() {
 
 TEST(HtmlReportTest, InlinesTheChartLibraryAndOurScript) {
   if (!HaveChartLibrary()) GTEST_SKIP() << "moe4ctl built with -DMOE4_WITH_REPORT=OFF: no chart library";
-  EXPECT_NE(ChartJs().find("Chart.js v4"), std::string_view::npos);
-  EXPECT_NE(MatrixJs().find("chartjs-chart-matrix"), std::string_view::npos);
+  EXPECT_NE(ChartJs().find("Chart.js v3"), std::string_view::npos);
   const std::string html = RenderHtmlReport(Sample());
   EXPECT_NE(html.find(std::string(ChartJs())), std::string::npos);
   EXPECT_NE(html.find(std::string(ReportJs())), std::string::npos);

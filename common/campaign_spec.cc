@@ -291,7 +291,8 @@ void ParseDataset(const YAML::Node& node, moe4::v1::DatasetSpec& dataset, Proble
     problems.Add(node, "dataset", absl::StrCat("expected a mapping, got ", Describe(node)));
     return;
   }
-  CheckKeys(node, "dataset", {"name", "path", "train_subset", "test_subset", "resize"}, problems);
+  CheckKeys(node, "dataset", {"name", "path", "train_subset", "test_subset", "resize", "validation_fraction"},
+            problems);
   if (!node["name"].IsDefined()) {
     problems.Add(node, "dataset.name", absl::StrCat("required (one of ", absl::StrJoin(kDatasets, ", "), ")"));
   } else if (auto name = ReadString(node["name"], "dataset.name", kMaxNameLength, problems)) {
@@ -318,6 +319,11 @@ void ParseDataset(const YAML::Node& node, moe4::v1::DatasetSpec& dataset, Proble
   }
   if (node["test_subset"].IsDefined()) {
     if (auto v = ReadInteger(node["test_subset"], "dataset.test_subset", 0, 10'000'000, problems)) dataset.set_test_subset(*v);
+  }
+  if (node["validation_fraction"].IsDefined()) {
+    if (auto v = ReadNumber(node["validation_fraction"], "dataset.validation_fraction", 0, 0.5, false, problems)) {
+      dataset.set_validation_fraction(*v);
+    }
   }
   if (node["resize"].IsDefined()) {
     if (auto v = ReadInteger(node["resize"], "dataset.resize", 0, 512, problems)) {
@@ -353,6 +359,64 @@ void ParseRequirements(const YAML::Node& node, moe4::v1::DeviceRequirement& requ
   }
 }
 
+// `selection` and dataset.validation_fraction together: an epoch is selected
+// on held-out training images, or (selection: final, said explicitly) the
+// last epoch is taken without any; and a split must leave every class with
+// validation and training images (estimated here for known datasets; the
+// worker checks the real split and fails the job when it does not).
+void CheckValidationSplit(const YAML::Node& root, CampaignSpec& spec, Problems& problems) {
+  bool explicit_final = false;
+  const YAML::Node selection = root["selection"];
+  if (selection.IsDefined()) {
+    if (auto name = ReadString(selection, "selection", kMaxNameLength, problems)) {
+      if (*name == "best_validation") {
+        spec.selection = Selection::kBestValidation;
+      } else if (*name == "final") {
+        spec.selection = Selection::kFinal;
+        explicit_final = true;
+      } else {
+        const std::string hint = ClosestMatch(*name, {"best_validation", "final"});
+        problems.Add(selection, "selection",
+                     absl::StrCat("unknown selection ", Quote(*name), " (expected best_validation or final)",
+                                  hint.empty() ? "" : absl::StrCat("; did you mean \"", hint, "\"?")));
+      }
+    }
+  }
+  const YAML::Node dataset = root["dataset"];
+  const bool fraction_given = dataset.IsMap() && dataset["validation_fraction"].IsDefined();
+  const YAML::Node fraction_node =
+      fraction_given ? dataset["validation_fraction"] : (dataset.IsDefined() ? dataset : root);
+  const double fraction = spec.dataset.validation_fraction();
+  if (explicit_final) {
+    if (fraction > 0) {
+      problems.Add(selection, "selection",
+                   absl::StrCat("final reports the last epoch and uses no validation split, but "
+                                "dataset.validation_fraction is ",
+                                fraction, fraction_given ? "" : " (the default)",
+                                "; set dataset.validation_fraction: 0, or remove selection: final to select the "
+                                "epoch by validation accuracy"));
+    }
+    return;
+  }
+  if (fraction <= 0) {
+    problems.Add(fraction_node, "dataset.validation_fraction",
+                 "0 leaves no validation images to select the epoch by; add selection: final to report the "
+                 "last epoch instead (test accuracy never selects an epoch)");
+    return;
+  }
+  const int64_t per_class = EstimatedTrainingImagesPerClass(spec.dataset);
+  if (per_class <= 0) return;
+  const int64_t held_out = ValidationImagesOfClass(fraction, per_class);
+  if (held_out >= 1 && per_class - held_out >= 1) return;
+  // The fewest images per class for which the fraction holds out one.
+  const int64_t needed = std::max<int64_t>(2, static_cast<int64_t>(std::ceil(0.5 / fraction - 1e-9)));
+  problems.Add(fraction_node, "dataset.validation_fraction",
+               absl::StrCat(fraction, " of about ", per_class, " training image", per_class == 1 ? "" : "s",
+                            " per class leaves a class without ",
+                            held_out < 1 ? "validation" : "training", " images; use at least ", needed,
+                            " training images per class (dataset.train_subset) or a larger validation_fraction"));
+}
+
 bool ValidName(const std::string& name) {
   if (name.empty() || name.size() > kMaxNameLength) return false;
   return std::all_of(name.begin(), name.end(), [](unsigned char c) {
@@ -384,7 +448,120 @@ moe4::v1::Recipe DefaultRecipe() {
   r.set_gate_noise_std(0.1);
   r.set_gate_top_k(0);
   r.set_width(1.0);
+  r.set_catalogue(moe4::v1::EXPERT_CATALOGUE_LEMUR);
   return r;
+}
+
+std::string_view SelectionName(Selection selection) {
+  return selection == Selection::kFinal ? "final" : "best_validation";
+}
+
+int64_t ValidationImagesOfClass(double fraction, int64_t class_images) {
+  if (fraction <= 0 || class_images <= 0) return 0;
+  return std::llround(fraction * static_cast<double>(class_images));
+}
+
+int64_t EstimatedTrainingImagesPerClass(const moe4::v1::DatasetSpec& dataset) {
+  const std::string& name = dataset.name();
+  int64_t images = 0;
+  int64_t classes = 0;
+  if (name == "fashion-mnist" || name == "mnist") {
+    images = 60000, classes = 10;
+  } else if (name == "cifar10") {
+    images = 50000, classes = 10;
+  } else if (name == "cifar100") {
+    images = 50000, classes = 100;
+  } else if (name.rfind("synthetic", 0) == 0) {
+    // The worker's defaults: 10,000 training images over 10 classes, labels
+    // cycling through the classes (so the smallest class has the floor).
+    images = 10000, classes = 10;
+    const size_t at = name.find("classes=");
+    if (at != std::string::npos) {
+      const std::string rest = name.substr(at + 8);
+      if (!absl::SimpleAtoi(rest.substr(0, rest.find(',')), &classes) || classes <= 0) return 0;
+    }
+    if (dataset.train_subset() > 0) images = dataset.train_subset();
+    return images / classes;
+  } else {
+    return 0;
+  }
+  if (dataset.train_subset() > 0) images = std::min<int64_t>(images, dataset.train_subset());
+  return images / classes;
+}
+
+moe4::v1::ExpertCatalogue ToProto(Catalogue catalogue) {
+  return catalogue == Catalogue::kAdapted ? moe4::v1::EXPERT_CATALOGUE_ADAPTED : moe4::v1::EXPERT_CATALOGUE_LEMUR;
+}
+
+Catalogue FromProto(moe4::v1::ExpertCatalogue catalogue) {
+  // UNSPECIFIED: a campaign stored before catalogues existed, built from the
+  // adapted designs.
+  return catalogue == moe4::v1::EXPERT_CATALOGUE_LEMUR ? Catalogue::kLemur : Catalogue::kAdapted;
+}
+
+int InputImageSize(const moe4::v1::DatasetSpec& dataset) {
+  if (dataset.resize() > 0) return dataset.resize();
+  const std::string& name = dataset.name();
+  if (name == "fashion-mnist" || name == "mnist") return 28;
+  if (name == "cifar10" || name == "cifar100") return 32;
+  if (name.rfind("synthetic", 0) == 0) {
+    // "synthetic:...,size=N,...": the worker's default side is 32.
+    const size_t at = name.find("size=");
+    if (at != std::string::npos) {
+      int size = 0;
+      const std::string rest = name.substr(at + 5);
+      if (absl::SimpleAtoi(rest.substr(0, rest.find(',')), &size)) return size;
+    }
+    return 32;
+  }
+  return 0;
+}
+
+std::vector<std::string> InputSizeProblems(Catalogue catalogue, const std::vector<std::string>& pool,
+                                           const moe4::v1::DatasetSpec& dataset) {
+  const int size = InputImageSize(dataset);
+  if (size <= 0) return {};
+  // The sizes every pool family accepts: [lowest, highest] (highest 0: no cap).
+  int lowest = 0, highest = 0;
+  std::string lowest_family, highest_family;
+  for (const auto& family : pool) {
+    if (const int minimum = MinimumImageSize(catalogue, family); minimum > lowest) {
+      lowest = minimum;
+      lowest_family = family;
+    }
+    const int maximum = MaximumImageSize(catalogue, family);
+    if (maximum > 0 && (highest == 0 || maximum < highest)) {
+      highest = maximum;
+      highest_family = family;
+    }
+  }
+  std::string advice;
+  if (highest > 0 && lowest > highest) {
+    advice = absl::StrCat("no single size fits this pool: ", lowest_family, " needs at least ", lowest, ", ",
+                          highest_family, " at most ", highest, "; exclude one of them, or catalogue: adapted");
+  } else if (highest > 0) {
+    advice = absl::StrCat("set dataset.resize: between ", lowest, " and ", highest,
+                          " for this pool, or catalogue: adapted");
+  } else {
+    advice = absl::StrCat("set dataset.resize: ", lowest, " or more for this pool, or catalogue: adapted");
+  }
+  const std::string given = absl::StrCat("dataset ", Quote(dataset.name()), dataset.resize() > 0 ? " resized" : "",
+                                         " gives ", size, "x", size);
+  const std::string where = absl::StrCat("catalogue ", std::string(CatalogueName(catalogue)), ": ");
+  std::vector<std::string> problems;
+  for (const auto& family : pool) {
+    const int minimum = MinimumImageSize(catalogue, family);
+    const int maximum = MaximumImageSize(catalogue, family);
+    if (minimum > size) {
+      problems.push_back(absl::StrCat(where, family, " needs inputs of at least ", minimum, "x", minimum,
+                                      " pixels; ", given, " (", advice, ")"));
+    } else if (maximum > 0 && size > maximum) {
+      problems.push_back(absl::StrCat(where, family, " accepts inputs of at most ", maximum, "x", maximum,
+                                      " pixels (LEMUR sizes its classifier for one input size); ", given, " (",
+                                      advice, ")"));
+    }
+  }
+  return problems;
 }
 
 absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const SpecLimits& limits) {
@@ -406,9 +583,11 @@ absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const Spec
   CampaignSpec spec;
   spec.recipe = DefaultRecipe();
   spec.dataset.set_name("synthetic");
+  spec.dataset.set_validation_fraction(kDefaultValidationFraction);
   CheckKeys(root, "",
             {"name", "families", "exclude", "k", "sampler", "budget", "seed", "max_attempts", "priority",
-             "max_job_seconds", "dataset", "recipe", "requirements"},
+             "max_job_seconds", "catalogue", "replicates", "selection", "refill", "dataset", "recipe",
+             "requirements"},
             problems);
 
   if (!root["name"].IsDefined()) {
@@ -456,6 +635,24 @@ absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const Spec
     }
   }
 
+  if (root["refill"].IsDefined()) {
+    bool refill = true;
+    if (!root["refill"].IsScalar() || !YAML::convert<bool>::decode(root["refill"], refill)) {
+      problems.Add(root["refill"], "refill", absl::StrCat("expected true or false, got ", Describe(root["refill"])));
+    } else {
+      spec.refill = refill;
+    }
+  }
+  if (root["replicates"].IsDefined()) {
+    if (auto v = ReadInteger(root["replicates"], "replicates", 1, kMaxReplicates, problems)) {
+      spec.replicates = static_cast<int>(*v);
+    }
+  }
+  // Every combination runs `replicates` times: the coordinator's job limit
+  // bounds budget * replicates.
+  const uint64_t max_combinations = limits.max_budget / static_cast<uint64_t>(spec.replicates);
+  const std::string per_replicates =
+      spec.replicates > 1 ? absl::StrCat(" combinations at ", spec.replicates, " replicates") : " jobs";
   const uint64_t combinations = Binomial(static_cast<int>(pool.size()), spec.k);
   if (root["budget"].IsDefined()) {
     if (auto budget = ReadInteger(root["budget"], "budget", 1, std::numeric_limits<int64_t>::max(), problems)) {
@@ -464,9 +661,10 @@ absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const Spec
         problems.Add(root["budget"], "budget",
                      absl::StrCat(spec.budget, " exceeds C(", pool.size(), ",", spec.k, ") = ", combinations,
                                   " combinations"));
-      } else if (spec.budget > limits.max_budget) {
+      } else if (spec.budget > max_combinations) {
         problems.Add(root["budget"], "budget",
-                     absl::StrCat(spec.budget, " is above this coordinator's limit of ", limits.max_budget, " jobs"));
+                     absl::StrCat(spec.budget, " is above this coordinator's limit of ", max_combinations,
+                                  per_replicates, " (", limits.max_budget, " jobs)"));
       } else if (pool_ok && spec.sampler == SamplerKind::kExhaustive && spec.budget != combinations) {
         problems.Add(root["budget"], "budget",
                      absl::StrCat("the exhaustive sampler runs all C(", pool.size(), ",", spec.k, ") = ", combinations,
@@ -474,10 +672,11 @@ absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const Spec
       }
     }
   } else if (spec.sampler == SamplerKind::kExhaustive) {
-    if (pool_ok && combinations > limits.max_budget) {
+    if (pool_ok && combinations > max_combinations) {
       problems.Add(root, "budget",
                    absl::StrCat("the exhaustive sampler would create C(", pool.size(), ",", spec.k, ") = ", combinations,
-                                " jobs, above this coordinator's limit of ", limits.max_budget));
+                                per_replicates, ", above this coordinator's limit of ", max_combinations,
+                                per_replicates, " (", limits.max_budget, " jobs)"));
     }
     spec.budget = combinations;
   } else {
@@ -508,6 +707,26 @@ absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const Spec
   }
   if (root["requirements"].IsDefined()) ParseRequirements(root["requirements"], spec.requirements, problems);
 
+  if (root["catalogue"].IsDefined()) {
+    if (auto name = ReadString(root["catalogue"], "catalogue", kMaxNameLength, problems)) {
+      if (auto catalogue = ParseCatalogue(*name)) {
+        spec.catalogue = *catalogue;
+      } else {
+        problems.Add(root["catalogue"], "catalogue",
+                     absl::StrCat("unknown catalogue ", Quote(*name), " (expected lemur or adapted)"));
+      }
+    }
+  }
+  spec.recipe.set_catalogue(ToProto(spec.catalogue));
+  spec.dataset.set_split_seed(spec.seed);
+  CheckValidationSplit(root, spec, problems);
+  if (pool_ok) {
+    const YAML::Node where = root["dataset"].IsDefined() ? root["dataset"] : root;
+    for (const auto& problem : InputSizeProblems(spec.catalogue, spec.pool, spec.dataset)) {
+      problems.Add(where, "dataset", problem);
+    }
+  }
+
   if (!problems.empty()) return problems.ToStatus();
   return spec;
 }
@@ -518,6 +737,13 @@ std::vector<std::string> FamiliesOfRank(const CampaignSpec& spec, uint64_t rank)
     families.push_back(spec.pool[index]);
   }
   return families;
+}
+
+uint64_t ReplicateSeed(uint64_t campaign_seed, uint64_t rank, int replicate) {
+  const uint64_t seed = JobSeed(campaign_seed, rank);
+  // A second round of the same mixer, keyed by the replicate: independent of
+  // replicate 0's seed and of every other combination's.
+  return replicate == 0 ? seed : JobSeed(seed ^ 0xd1b54a32d192ed03ULL, static_cast<uint64_t>(replicate));
 }
 
 uint64_t JobSeed(uint64_t campaign_seed, uint64_t rank) {

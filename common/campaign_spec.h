@@ -19,7 +19,12 @@
 //   max_attempts: 3             # leases per job before it is failed
 //   priority: 0                 # higher runs first
 //   max_job_seconds: 0          # 0 = no per-job time budget
-//   dataset: {name: fashion-mnist, path: "", train_subset: 0, test_subset: 0, resize: 0}
+//   catalogue: lemur            # lemur (LEMUR's networks) | adapted (small-input designs)
+//   replicates: 1               # runs per combination, 1..10, each with its own seed
+//   refill: true                # replace combinations that fail for good, keeping the evaluated set stratified
+//   selection: best_validation  # best_validation | final (final needs validation_fraction: 0)
+//   dataset: {name: fashion-mnist, path: "", train_subset: 0, test_subset: 0, resize: 0,
+//             validation_fraction: 0.1}
 //   recipe: {epochs: 10, batch_size: 128, lr: 0.001, ...}   # see moe4.proto Recipe
 //   requirements: {device_kind: "", min_memory_mb: 0}
 #pragma once
@@ -30,6 +35,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/catalogue_kind.h"
 #include "common/sampling.h"
 #include "moe4/v1/moe4.pb.h"
 
@@ -42,6 +48,15 @@ struct SpecLimits {
   size_t max_spec_bytes = 256 * 1024;  // the YAML text itself
 };
 
+// How a job's reported epoch is chosen: the one with the best validation
+// accuracy (earliest on ties), or the last one (only without a validation
+// split). Test accuracy never selects anything.
+enum class Selection { kBestValidation, kFinal };
+std::string_view SelectionName(Selection selection);
+
+inline constexpr double kDefaultValidationFraction = 0.1;
+inline constexpr int kMaxReplicates = 10;
+
 struct CampaignSpec {
   std::string name;
   std::vector<std::string> pool;   // resolved families, byte order, no duplicates
@@ -52,13 +67,40 @@ struct CampaignSpec {
   int max_attempts = 3;
   int priority = 0;
   int64_t max_job_seconds = 0;
+  Catalogue catalogue = kDefaultCatalogue;  // also in recipe.catalogue, for the workers
+  Selection selection = Selection::kBestValidation;
+  int replicates = 1;              // jobs per sampled combination
+  bool refill = true;              // replace a combination whose jobs all failed for good
   moe4::v1::Recipe recipe;         // every field resolved to a value
-  moe4::v1::DatasetSpec dataset;
+  moe4::v1::DatasetSpec dataset;   // validation_fraction resolved, split_seed = seed
   moe4::v1::DeviceRequirement requirements;
 };
 
+// Validation images held out of a class with `class_images` training images:
+// round(fraction * class_images). The worker's split and the validator's
+// estimate share it.
+int64_t ValidationImagesOfClass(double fraction, int64_t class_images);
+
+// Training images per class a dataset spec gives, for the validator's
+// estimate: the smallest class of a known dataset (its size, or
+// train_subset, spread over its classes); 0 when unknown.
+int64_t EstimatedTrainingImagesPerClass(const moe4::v1::DatasetSpec& dataset);
+
 // The design's training recipe defaults (epochs 10, batch 128, lr 1e-3, ...).
 moe4::v1::Recipe DefaultRecipe();
+
+moe4::v1::ExpertCatalogue ToProto(Catalogue catalogue);
+Catalogue FromProto(moe4::v1::ExpertCatalogue catalogue);
+
+// The square side of the images a job trains on: `resize`, else the
+// dataset's native side (synthetic: its size option, default 32); 0 when
+// unknown.
+int InputImageSize(const moe4::v1::DatasetSpec& dataset);
+
+// One message per pool family that `catalogue` cannot build for that input
+// size, each naming the family, the size and the `resize` that would work.
+std::vector<std::string> InputSizeProblems(Catalogue catalogue, const std::vector<std::string>& pool,
+                                           const moe4::v1::DatasetSpec& dataset);
 
 // Parses and validates. InvalidArgument with one line per problem.
 absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const SpecLimits& limits = {});
@@ -69,5 +111,10 @@ std::vector<std::string> FamiliesOfRank(const CampaignSpec& spec, uint64_t rank)
 // Per-job seed: the campaign seed mixed with the candidate rank, so two jobs of
 // one campaign never share a random stream and a job's seed never changes.
 uint64_t JobSeed(uint64_t campaign_seed, uint64_t rank);
+
+// The seed of replicate r (0-based) of a combination: JobSeed for r = 0 (so
+// campaigns without replicates keep their seeds), an independent derived
+// seed for every further replicate.
+uint64_t ReplicateSeed(uint64_t campaign_seed, uint64_t rank, int replicate);
 
 }  // namespace moe4

@@ -126,18 +126,28 @@ int RunCli(int argc, char** argv) {
 
   LeaderboardOptions leaderboard;
   cmd = Command(app, "leaderboard", "Best ensembles of a campaign",
-                {"moe4ctl leaderboard 1", "moe4ctl leaderboard 1 --top 5 --by best", "moe4ctl leaderboard 1 -o csv"});
+                {"moe4ctl leaderboard 1", "moe4ctl leaderboard 1 --top 5 --by final", "moe4ctl leaderboard 1 -o csv"});
   CampaignId(cmd, leaderboard.campaign_id);
   cmd->add_option("--top", leaderboard.top, "How many entries (default 20)")->check(CLI::Range(1, 10000));
-  cmd->add_option("--by", leaderboard.by, "Rank by final (default) or best test accuracy")
-      ->check(CLI::IsMember({"final", "best"}));
+  cmd->add_option("--by", leaderboard.by,
+                  "Rank by validation accuracy at the selected epoch (default) or final test accuracy")
+      ->check(CLI::IsMember({"validation", "final"}));
   commands.emplace_back(cmd, [&] { return Leaderboard(leaderboard, env); });
 
   cmd = Command(app, "families",
-                "Per-family n, mean, std, 95% CI and best final accuracy, best first; low-yield families flagged",
+                "Per-family n (combinations), validation accuracy, and mean, std, 95% CI, best of the test accuracy "
+                "at the selected epoch, best validation first; low-yield families flagged",
                 {"moe4ctl families 1", "moe4ctl families 1 -o json | jq '.families[] | select(.low_yield)'"});
   CampaignId(cmd, campaign_id);
   commands.emplace_back(cmd, [&] { return Families(campaign_id, env); });
+
+  int64_t compare_a = 0, compare_b = 0;
+  cmd = Command(app, "compare",
+                "Two campaigns' family rankings side by side, with 95% CIs and whether they tell the families apart",
+                {"moe4ctl compare 1 2", "moe4ctl compare 1 2 -o csv"});
+  cmd->add_option("campaign_a", compare_a, "First campaign id")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("campaign_b", compare_b, "Second campaign id")->required()->check(CLI::PositiveNumber);
+  commands.emplace_back(cmd, [&] { return Compare(compare_a, compare_b, env); });
 
   PairsOptions pairs;
   cmd = Command(app, "pairs", "Family pairs found among the best ensembles more often than chance (lift > 1)",

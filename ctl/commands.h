@@ -75,10 +75,12 @@ int Job(int64_t job_id, const CommandEnv& env);
 struct LeaderboardOptions {
   int64_t campaign_id = 0;
   int top = 20;
-  std::string by = "final";   // final | best
+  std::string by = "validation";   // validation | final
 };
 int Leaderboard(const LeaderboardOptions& options, const CommandEnv& env);
 int Families(int64_t campaign_id, const CommandEnv& env);
+// Both campaigns' FamilyStats joined by family (commands/families.cc).
+int Compare(int64_t campaign_a, int64_t campaign_b, const CommandEnv& env);
 struct PairsOptions {
   int64_t campaign_id = 0;
   double top_fraction = 0.1;  // what "the best ensembles" means

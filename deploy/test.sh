@@ -3,6 +3,15 @@
 # starts a throwaway PostgreSQL, runs every ctest suite against it, and stops
 # it again. `.ci/run` calls exactly this. Extra arguments go to ctest
 # (e.g. `deploy/test.sh -L unit` or `-R Spec`).
+#
+# Then the worker's second LibTorch flavour (MOE4_TORCH2): PyPI's torch 2.x
+# wheel with CUDA (deploy/torch2.sh, once per machine), the worker built
+# against it into ./build-torch2, and `ctest -L worker` there.
+#   MOE4_TORCH2=0 (default)     never: opt-in until the flavour's cold CI cost
+#                               is measured on an idle box (docs/deploy.md)
+#   MOE4_TORCH2=auto            when no ctest arguments are given and the CUDA
+#                               toolkit (nvcc) is installed; skipped otherwise
+#   MOE4_TORCH2=1               always (fails without nvcc)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,4 +27,28 @@ echo "test: throwaway PostgreSQL on 127.0.0.1:$MOE4_PG_PORT"
 # OpenBLAS/OpenMP threads fight ctest's own parallelism on 2 cores.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 ctest --test-dir build --output-on-failure --timeout 900 -j "${MOE4_TEST_JOBS:-2}" "$@"
+echo "test: debian flavour done in $(( $(date +%s) - start )) s"
+
+torch2=${MOE4_TORCH2:-0}
+nvcc=${MOE4_CUDA_HOME:-${CUDA_HOME:-/usr/local/cuda}}/bin/nvcc
+if [[ $torch2 == auto ]]; then
+  if (($#)); then
+    torch2=0
+  elif [[ -x $nvcc ]]; then
+    torch2=1
+  else
+    torch2=0
+    echo "test: skipping the torch2 flavour: no CUDA toolkit ($nvcc); MOE4_TORCH2=1 requires it"
+  fi
+fi
+if [[ $torch2 == 1 ]]; then
+  t0=$(date +%s)
+  deploy/torch2.sh >/dev/null
+  t1=$(date +%s)
+  MOE4_TORCH_FLAVOUR=torch2 deploy/build.sh
+  t2=$(date +%s)
+  ctest --test-dir build-torch2 --output-on-failure --timeout 900 -j "${MOE4_TEST_JOBS:-2}" -L worker "$@"
+  t3=$(date +%s)
+  echo "test: torch2 flavour: torch install $((t1 - t0)) s, build $((t2 - t1)) s, worker tests $((t3 - t2)) s"
+fi
 echo "test: all done in $(( $(date +%s) - start )) s"

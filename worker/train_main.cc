@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -77,8 +78,8 @@ int main(int argc, char** argv) {
     spdlog::error("{}", std::string(data.status().message()));
     return 2;
   }
-  spdlog::info("dataset {}: {} train / {} test images, {}x{}x{}, {} classes; {} threads on {}", job->dataset().name(),
-               data->train.size(), data->test.size(), data->train.channels(), data->train.height(), data->train.width(),
+  spdlog::info("dataset {}: {} train / {} validation / {} test images, {}x{}x{}, {} classes; {} threads on {}",
+               job->dataset().name(), data->train.size(), data->validation.size(), data->test.size(), data->train.channels(), data->train.height(), data->train.width(),
                data->train.num_classes, threads, device->str());
 
   std::signal(SIGINT, OnSignal);
@@ -103,6 +104,11 @@ int main(int argc, char** argv) {
                               {"families", std::vector<std::string>(job->families().begin(), job->families().end())},
                               {"final_test_accuracy", outcome.final_test_accuracy},
                               {"best_test_accuracy", outcome.best_test_accuracy},
+                              {"selected_epoch", outcome.selected_epoch},
+                              {"validation_accuracy", std::isfinite(outcome.validation_accuracy)
+                                                          ? nlohmann::json(outcome.validation_accuracy)
+                                                          : nlohmann::json()},
+                              {"selected_test_accuracy", outcome.selected_test_accuracy},
                               {"parameter_count", outcome.parameter_count},
                               {"train_seconds", outcome.train_seconds}}
                    .dump()

@@ -106,6 +106,7 @@ if [[ -z "$spec" ]]; then
   cat >"$spec" <<'YAML'
 name: overhead
 families: [AirNet, ShuffleNet]
+catalogue: adapted
 k: 2
 sampler: stratified
 budget: 1

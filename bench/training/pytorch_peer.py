@@ -1,12 +1,16 @@
 #!/usr/bin/python3
-"""PyTorch peer of throughput_bench (issue 9, item 2).
+"""PyTorch peer of throughput_bench (issue 9, item 2; issue 14, item 3).
 
 The same MoE4 ensemble (AirNet + AlexNet + BagNet + DenseNet, the worker's
 byte order, plus the conv gate with temperature) and the same recipe (mixup,
 label smoothing, differentiable load balance, AdamW in three groups, warm-up +
 cosine per step, gradient clipping), ported layer by layer from
-worker/models/*.cc, worker/moe/*.cc and worker/train/*.cc, measured the way
-throughput_bench measures ours:
+worker/moe/*.cc and worker/train/*.cc, with the experts of either catalogue:
+--catalogue adapted (default), the small-input designs of worker/models/*.cc;
+--catalogue lemur, LEMUR's networks as published (worker/models/lemur/*.cc,
+ported here from LEMUR's own files; see the lemur section below), which need
+--image-size 64 (the CIFAR-sized data are resized, as dataset.resize does).
+Measured the way throughput_bench measures ours:
   (a) training step alone on an in-memory batch,
   (b) evaluation (no grad),
   (c) a whole epoch including data, fed the way the published Python pipeline
@@ -20,8 +24,9 @@ throughput_bench measures ours:
 Run with Debian's interpreter, /usr/bin/python3 (python3-torch 1.13,
 python3-torchvision 0.14): another python3 may come first on PATH.
 
-  /usr/bin/python3 bench/training/pytorch_peer.py [--width 1.0] [--threads N]
-      [--expect DESCRIBE.json] [--flops-only] [--json OUT] ...
+  /usr/bin/python3 bench/training/pytorch_peer.py [--catalogue adapted|lemur] [--image-size 32]
+      [--width 1.0] [--threads N] [--expect DESCRIBE.json] [--flops-only] [--per-family] [--json OUT] ...
+  /usr/bin/python3 bench/training/pytorch_peer.py --check-lemur   # the lemur ports vs LEMUR's counts
 
 DataLoader num_workers defaults to 0, the peer's best setting on the 2-core
 box this was written on: the in-line PIL pipeline delivers ~7,000 images/s
@@ -32,8 +37,10 @@ epoch fell from ~110-130 to ~100 images/s). With workers > 0 the CPU-time
 figures miss the workers' CPU (other processes); use the wall-clock ratios.
 
 --expect takes `throughput_bench --describe`'s JSON and fails (exit 3) when a
-parameter count differs from ours by more than 1 %, before measuring anything:
-a faster peer that is a different network would prove nothing.
+parameter count differs from ours (by more than 1 % for adapted, at all for
+lemur), before measuring anything: a faster peer that is a different network
+would prove nothing. --per-family adds (e): each expert's forward + backward
+alone and the AdamW step alone (see throughput_bench.cc).
 """
 
 import argparse
@@ -54,6 +61,7 @@ from PIL import Image
 FAMILIES = ["AirNet", "AlexNet", "BagNet", "DenseNet"]  # byte order, as jobs list them
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # what the published pipeline normalised with
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
+DATA_SIZE = 32  # the data's side (CIFAR); --image-size resizes to the networks' side
 
 
 # ---- worker/models/layers.cc ---------------------------------------------------
@@ -116,16 +124,37 @@ def init_weights(module):
 # ---- worker/models/airnet.cc ---------------------------------------------------
 
 
+class AirBlock(nn.Module):
+    """worker/models/airnext.cc's AirBlock: a sigmoid gate computed at half resolution."""
+
+    def __init__(self, cin, cout, groups, ratio):
+        super().__init__()
+        mid = cout // ratio
+        self.reduce = ConvBnAct(cin, mid, 1)
+        self.grouped = ConvBnAct(mid, mid, 3, 1, groups)
+        self.expand = nn.Conv2d(mid, cout, 1, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        y = self.grouped(F.max_pool2d(self.reduce(x), 3, 2, 1))
+        y = F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=True)
+        return torch.sigmoid(self.bn(self.expand(y)))
+
+
 class AirNetUnit(nn.Module):
-    def __init__(self, cin, cout, stride):
+    def __init__(self, cin, cout, stride, use_air):
         super().__init__()
         self.conv1 = ConvBnAct(cin, cout, 3, stride)
         self.conv2 = ConvBnAct(cout, cout, 3, 1, 1, relu=False)
+        self.air = AirBlock(cin, cout, 1, 2) if use_air and stride == 1 else None
         self.shortcut = ConvBnAct(cin, cout, 1, stride, 1, relu=False) if stride != 1 or cin != cout else None
 
     def forward(self, x):
         identity = self.shortcut(x) if self.shortcut is not None else x
-        return F.relu(self.conv2(self.conv1(x)) + identity)
+        y = self.conv2(self.conv1(x))
+        if self.air is not None:
+            y = y * self.air(x)
+        return F.relu(y + identity)
 
 
 class AirNet(nn.Module):
@@ -138,7 +167,8 @@ class AirNet(nn.Module):
         for stage, ref in enumerate((64, 128, 256, 512)):
             out = scale_channels(ref, width)
             stride = 1 if stage == 0 else plan.next_stride()
-            units += [AirNetUnit(c, out, stride), AirNetUnit(out, out, 1)]
+            air = ref < 512  # the air branch: stride-1 units narrower than 512 in the reference design
+            units += [AirNetUnit(c, out, stride, air and stage == 0), AirNetUnit(out, out, 1, air)]
             c = out
         self.stages = nn.Sequential(*units)
         self.classifier = nn.Linear(c, classes)
@@ -284,7 +314,189 @@ class DenseNet(nn.Module):
         return self.classifier(F.adaptive_avg_pool2d(self.features(x), 1).flatten(1))
 
 
-EXPERTS = {"AirNet": AirNet, "AlexNet": AlexNet, "BagNet": BagNet, "DenseNet": DenseNet}
+ADAPTED_EXPERTS = {"AirNet": AirNet, "AlexNet": AlexNet, "BagNet": BagNet, "DenseNet": DenseNet}
+
+
+# ---- the `lemur` catalogue: LEMUR's networks (worker/models/lemur/*.cc) ------------
+#
+# Ported by reading LEMUR's ab/nn/nn/<Family>.py (shared/LEMUR.md): AirNet at
+# sairevanth0007/nn-dataset 362ac929, AlexNet and BagNet at
+# waleedkhalid1/nn-dataset-1 8d4abaca, DenseNet at yLukhi/nn-dataset 4fc7d488,
+# the copies worker/models/lemur/ follows. LEMUR has no width multiplier; like
+# ours (lemur_layers.cc) every channel count is exact at width 1.0 and rounded
+# to the nearest integer (at least 1) otherwise. No small-input adaptation:
+# LEMUR's AlexNet needs 63x63 and more, which is why the lemur comparison runs
+# at 64x64. Trainable parameters at 3x32x32, 10 classes, width 1.0, checked
+# against shared/LEMUR.md: AirNet 4,905,226, AlexNet 57,044,810, BagNet
+# 1,254,890, DenseNet (bottleneck factor 4) 6,964,106.
+
+
+def lemur_width(reference, width):
+    if width == 1.0:
+        return reference
+    return max(1, math.floor(reference * width + 0.5))  # std::round for positives
+
+
+class LemurAirUnit(nn.Module):
+    """Two 3x3 conv+BN (the convs keep their biases) plus an identity or 1x1 conv+BN shortcut."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, 1, 1), nn.BatchNorm2d(cout))
+        self.project = None
+        if stride != 1 or cin != cout:
+            self.project = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        shortcut = x if self.project is None else self.project(x)
+        return F.relu(self.body(x) + shortcut)
+
+
+class LemurAirNet(nn.Module):
+    """Stem 3x3/2 to 64, one residual unit per stage (64/128/256/512), global pool, linear."""
+
+    def __init__(self, cin, size, classes, width):
+        super().__init__()
+        c = lemur_width(64, width)
+        self.stem = nn.Sequential(nn.Conv2d(cin, c, 3, 2, 1), nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+        units = []
+        for stage, ref in enumerate((64, 128, 256, 512)):
+            out = lemur_width(ref, width)
+            units.append(LemurAirUnit(c, out, 1 if stage == 0 else 2))
+            c = out
+        self.units = nn.Sequential(*units)
+        self.fc = nn.Linear(c, classes)
+
+    def forward(self, x):
+        return self.fc(F.adaptive_avg_pool2d(self.units(self.stem(x)), 1).flatten(1))
+
+
+class LemurAlexNet(nn.Module):
+    """torchvision's AlexNet layout with unpadded 3x3/2 max-pools and dropout 0.2."""
+
+    def __init__(self, cin, size, classes, width, dropout=0.2):
+        super().__init__()
+        c1, c2, c3, c4, c5 = (lemur_width(c, width) for c in (64, 192, 384, 256, 256))
+        hidden = lemur_width(4096, width)
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, c1, 11, 4, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+            nn.Conv2d(c1, c2, 5, 1, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+            nn.Conv2d(c2, c3, 3, 1, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(c3, c4, 3, 1, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(c4, c5, 3, 1, 1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+            nn.AdaptiveAvgPool2d(6))
+        self.head = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(36 * c5, hidden), nn.ReLU(inplace=True),
+            nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, classes))
+
+    def forward(self, x):
+        return self.head(self.body(x).flatten(1))
+
+
+class LemurBagNetUnit(nn.Module):
+    """1x1 -> ReLU -> 3x3 (stride) + BN -> ReLU -> 1x1, all bias-free; the shortcut is a
+    stride-1 1x1 conv (no BN) when the shape changes, resized bilinearly to the body's map."""
+
+    def __init__(self, cin, mid, cout, stride):
+        super().__init__()
+        self.reduce = nn.Conv2d(cin, mid, 1, bias=False)
+        self.spatial = nn.Conv2d(mid, mid, 3, stride, 1, bias=False)
+        self.spatial_bn = nn.BatchNorm2d(mid)
+        self.expand = nn.Conv2d(mid, cout, 1, bias=False)
+        self.shortcut = nn.Conv2d(cin, cout, 1, bias=False) if cin != cout or stride != 1 else None
+
+    def forward(self, x):
+        y = F.relu(self.reduce(x))
+        y = self.expand(F.relu(self.spatial_bn(self.spatial(y))))
+        s = x if self.shortcut is None else self.shortcut(x)
+        if s.shape[-2:] != y.shape[-2:]:
+            s = F.interpolate(s, size=y.shape[-2:], mode="bilinear", align_corners=False)
+        return F.relu(y + s)
+
+
+class LemurBagNet(nn.Module):
+    """7x7/2 stem + BN + 3x3/2 max-pool, four stages of three bottleneck units, pool, linear."""
+
+    def __init__(self, cin, size, classes, width):
+        super().__init__()
+        c = lemur_width(64, width)
+        self.stem = nn.Sequential(nn.Conv2d(cin, c, 7, 2, 3, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
+                                  nn.MaxPool2d(3, 2, 1))
+        units = []
+        for stage, ref in enumerate((64, 128, 256, 512)):
+            out, mid = lemur_width(ref, width), lemur_width(ref // 4, width)
+            for j in range(3):
+                units.append(LemurBagNetUnit(c, mid, out, 2 if j == 0 and stage > 0 else 1))
+                c = out
+        self.units = nn.Sequential(*units)
+        self.fc = nn.Linear(c, classes)
+
+    def forward(self, x):
+        return self.fc(F.adaptive_avg_pool2d(self.units(self.stem(x)), 1).flatten(1))
+
+
+class LemurDenseLayer(nn.Module):
+    def __init__(self, cin, growth, factor, drop):
+        super().__init__()
+        self.bn_a, self.conv_a = nn.BatchNorm2d(cin), nn.Conv2d(cin, factor * growth, 1, bias=False)
+        self.bn_b = nn.BatchNorm2d(factor * growth)
+        self.conv_b = nn.Conv2d(factor * growth, growth, 3, 1, 1, bias=False)
+        self.drop = drop
+
+    def forward(self, x):
+        y = self.conv_b(F.relu(self.bn_b(self.conv_a(F.relu(self.bn_a(x))))))
+        return F.dropout(y, self.drop, self.training) if self.drop > 0 else y
+
+
+class LemurDenseBlock(nn.Module):
+    def __init__(self, n, cin, growth, factor, drop):
+        super().__init__()
+        self.layers = nn.ModuleList(LemurDenseLayer(cin + i * growth, growth, factor, drop) for i in range(n))
+
+    def forward(self, x):
+        maps = [x]
+        for layer in self.layers:
+            maps.append(layer(torch.cat(maps, 1)))
+        return torch.cat(maps, 1)
+
+
+class LemurDenseNet(nn.Module):
+    """DenseNet-121's body (growth 32, blocks 6/12/24/16, 64 stem features), dropout 0.2 in
+    every layer, bottleneck factor 4 (LEMUR's file reads in_shape[0] there: a bug; the
+    published hetero-MoE used 4). Kaiming-normal convs, zero linear bias, as LEMUR initialises."""
+
+    def __init__(self, cin, size, classes, width, factor=4, drop=0.2):
+        super().__init__()
+        growth, c = lemur_width(32, width), lemur_width(64, width)
+        layers = [nn.Conv2d(cin, c, 7, 2, 3, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
+                  nn.MaxPool2d(3, 2, 1)]
+        for i, n in enumerate((6, 12, 24, 16)):
+            layers.append(LemurDenseBlock(n, c, growth, factor, drop))
+            c += n * growth
+            if i < 3:
+                layers += [nn.BatchNorm2d(c), nn.ReLU(inplace=True), nn.Conv2d(c, c // 2, 1, bias=False),
+                           nn.AvgPool2d(2, 2)]
+                c //= 2
+        layers.append(nn.BatchNorm2d(c))
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(c, classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+            elif isinstance(m, nn.Linear):
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        return self.fc(F.adaptive_avg_pool2d(F.relu(self.features(x)), 1).flatten(1))
+
+
+LEMUR_EXPERTS = {"AirNet": LemurAirNet, "AlexNet": LemurAlexNet, "BagNet": LemurBagNet, "DenseNet": LemurDenseNet}
+CATALOGUES = {"adapted": ADAPTED_EXPERTS, "lemur": LEMUR_EXPERTS}
+# LEMUR's counts at 3x32x32, 10 classes, width 1.0 (shared/LEMUR.md): --check-lemur checks them.
+LEMUR_PARAMETERS = {"AirNet": 4905226, "AlexNet": 57044810, "BagNet": 1254890, "DenseNet": 6964106}
 
 # ---- worker/moe/gate.cc, worker/moe/ensemble.cc ----------------------------------
 
@@ -316,9 +528,10 @@ class Gate(nn.Module):
 
 
 class MixtureOfExperts(nn.Module):
-    def __init__(self, families, cin, size, classes, width):
+    def __init__(self, families, cin, size, classes, width, catalogue="adapted"):
         super().__init__()
-        self.experts = nn.ModuleList(EXPERTS[f](cin, size, classes, width) for f in families)
+        experts = CATALOGUES[catalogue]
+        self.experts = nn.ModuleList(experts[f](cin, size, classes, width) for f in families)
         self.gate = Gate(cin, len(families))
 
     def forward(self, x):
@@ -473,6 +686,31 @@ def forward_flops(model, size, batch=8):
     return profiled / batch, hooked[0] / batch
 
 
+def best_seconds(fn, repeats):
+    """Seconds per call of fn, best of `repeats` after one untimed call (throughput_bench's BestSeconds)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def per_family(model, optimizer, x, y, repeats):
+    """(e) where a step's time goes: each expert alone, forward + cross-entropy + backward on the
+    step's batch in training mode, then the AdamW step alone (on the last step's gradients)."""
+    print(f"pytorch_peer: (e) per family, forward + backward, best of {repeats}", file=sys.stderr)
+    optimizer_ms = 1000 * best_seconds(optimizer.step, repeats)  # first: below drops the experts' gradients
+    ms = {}
+    for family, expert in zip(FAMILIES, model.experts):
+        def fwd_bwd():
+            expert.zero_grad(set_to_none=True)
+            F.cross_entropy(expert(x), y).backward()
+        ms[family] = 1000 * best_seconds(fwd_bwd, repeats)
+    return {"forward_backward_ms": ms, "optimizer_ms": optimizer_ms}
+
+
 def timed(fn, warmup, steps):
     """(wall, process CPU) seconds of `steps` calls after `warmup` calls."""
     for _ in range(warmup):
@@ -499,10 +737,18 @@ def blas_libraries():
     return sorted(found)
 
 
-def check_parameters(model, expect_path):
-    """Our count vs throughput_bench --describe's, per expert; exit 3 beyond 1 %."""
+def check_parameters(model, expect_path, catalogue, size):
+    """Our count vs throughput_bench --describe's, per expert; exit 3 beyond 1 % (adapted) or on any
+    difference (lemur: both sides claim LEMUR's exact networks); exit 2 when the describe is of
+    another catalogue or input size."""
     with open(expect_path) as f:
         ours = json.load(f)
+    theirs_setup = (ours.get("catalogue", "adapted"), ours.get("input", [3, 32, 32])[-1])
+    if theirs_setup != (catalogue, size):
+        print(f"pytorch_peer: {expect_path} describes catalogue {theirs_setup[0]} at {theirs_setup[1]}x"
+              f"{theirs_setup[1]}, this run is {catalogue} at {size}x{size}", file=sys.stderr)
+        sys.exit(2)
+    tolerance = 0.0 if catalogue == "lemur" else 0.01
     rows = [(fam, ours["experts"][fam], count_parameters(e)) for fam, e in zip(FAMILIES, model.experts)]
     rows.append(("gate", ours["gate"], count_parameters(model.gate)))
     rows.append(("total", ours["params"], count_parameters(model)))
@@ -511,11 +757,25 @@ def check_parameters(model, expect_path):
     for name, theirs, mine in rows:
         diff = (mine - theirs) / max(theirs, 1)
         print(f"{name:<10} {theirs:>12,} {mine:>12,} {diff:>+8.2%}", file=sys.stderr)
-        if abs(diff) > 0.01:
+        if abs(diff) > tolerance:
             bad.append(name)
     if bad:
-        print(f"pytorch_peer: FAIL: parameter counts differ by more than 1% ({', '.join(bad)}): the port is not"
-              " the same network; fix it before comparing speed", file=sys.stderr)
+        print(f"pytorch_peer: FAIL: parameter counts differ{' by more than 1%' if tolerance else ''} "
+              f"({', '.join(bad)}): the port is not the same network; fix it before comparing speed",
+              file=sys.stderr)
+        sys.exit(3)
+
+
+def check_lemur_counts():
+    """This file's lemur ports against LEMUR's own counts (shared/LEMUR.md) at 3x32x32, 10 classes,
+    width 1.0; AlexNet is only built (LEMUR's forward fails at 32x32 too). Exit 3 on a difference."""
+    bad = []
+    for family, expected in LEMUR_PARAMETERS.items():
+        mine = count_parameters(LEMUR_EXPERTS[family](3, 32, 10, 1.0))
+        print(f"{family:<10} LEMUR {expected:>12,}  port {mine:>12,}  {'ok' if mine == expected else 'DIFFERS'}")
+        if mine != expected:
+            bad.append(family)
+    if bad:
         sys.exit(3)
 
 
@@ -535,22 +795,33 @@ def main():
     p.add_argument("--gemm-n", type=int, default=2048)
     p.add_argument("--gemm-repeats", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--catalogue", choices=sorted(CATALOGUES), default="adapted",
+                   help="which networks the family ids build (adapted: worker/models/*.cc, lemur: LEMUR's)")
+    p.add_argument("--image-size", type=int, default=32,
+                   help="the networks' input side; the data are CIFAR-sized (32x32) and resized to it")
+    p.add_argument("--per-family", action="store_true",
+                   help="(e): forward + backward of each family alone and the AdamW step alone")
+    p.add_argument("--check-lemur", action="store_true",
+                   help="check the lemur ports' parameter counts against LEMUR's (shared/LEMUR.md) and stop")
     p.add_argument("--expect", help="throughput_bench --describe JSON: check parameter counts first")
     p.add_argument("--flops-only", action="store_true", help="check parameters, count FLOPs, print JSON, stop")
     p.add_argument("--json", help="write the figures here too")
     a = p.parse_args()
 
+    if a.check_lemur:
+        check_lemur_counts()
+        return
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
-    size, classes = 32, 10
-    model = MixtureOfExperts(FAMILIES, 3, size, classes, a.width)
+    size, classes = a.image_size, 10
+    model = MixtureOfExperts(FAMILIES, 3, size, classes, a.width, a.catalogue)
     if a.expect:
-        check_parameters(model, a.expect)
+        check_parameters(model, a.expect, a.catalogue, size)
     fwd_profiled, fwd_hooked = forward_flops(model, size)
     result = {
         "side": "pytorch",
-        "config": {"families": FAMILIES, "width": a.width, "batch": a.batch, "eval_batch": a.eval_batch,
+        "config": {"families": FAMILIES, "catalogue": a.catalogue, "width": a.width, "batch": a.batch, "eval_batch": a.eval_batch,
                    "input": [3, size, size], "classes": classes, "threads": a.threads,
                    "num_workers": a.num_workers},
         "machine": {"cores": os.cpu_count(), "torch": torch.__version__, "torchvision": torchvision.__version__,
@@ -573,8 +844,11 @@ def main():
     # (a) training step alone: one normalised, mixed-up batch in memory.
     model.train()
     optimizer = make_optimizer(model)
-    images, labels = make_data(a.batch, size, classes, a.seed + 1)
-    to_tensor = T.Compose([T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)])
+    # CIFAR-sized images, resized to the networks' side as a campaign's dataset.resize does
+    # (ours: bilinear on the batch after crop and flip; here torchvision's Resize, bilinear).
+    resize = [T.Resize(size)] if size != DATA_SIZE else []
+    images, labels = make_data(a.batch, DATA_SIZE, classes, a.seed + 1)
+    to_tensor = T.Compose(resize + [T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)])
     x = torch.stack([to_tensor(Image.fromarray(im)) for im in images])
     x, ya, yb, lam = mixup(x, torch.from_numpy(labels), RECIPE["mixup_alpha"])
     step = [0]
@@ -587,6 +861,8 @@ def main():
     result["train_step"] = {"steps": a.steps, "seconds": sec, "images_per_second": a.batch * a.steps / sec,
                             "ms_per_step": 1000 * sec / a.steps, "cpu_seconds": cpu,
                             "images_per_cpu_second": a.batch * a.steps / cpu}
+    if a.per_family:
+        result["per_family"] = per_family(model, optimizer, x, ya, a.steps)
 
     # (b) evaluation, no grad.
     xe = torch.randn(a.eval_batch, 3, size, size)
@@ -600,15 +876,16 @@ def main():
                       "cpu_seconds": cpu, "images_per_cpu_second": images / cpu}
 
     # (c) a whole epoch with data, a fresh model as a new job gets, then the test pass.
-    train_set = UInt8Images(*make_data(a.train_images, size, classes, a.seed + 2), T.Compose([
-        T.RandomCrop(size, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)]))
-    test_set = UInt8Images(*make_data(a.test_images, size, classes, a.seed + 3), to_tensor)
+    train_set = UInt8Images(*make_data(a.train_images, DATA_SIZE, classes, a.seed + 2), T.Compose(
+        [T.RandomCrop(DATA_SIZE, padding=4), T.RandomHorizontalFlip()] + resize +
+        [T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)]))
+    test_set = UInt8Images(*make_data(a.test_images, DATA_SIZE, classes, a.seed + 3), to_tensor)
     # drop_last mirrors the worker, which only skips a final batch of one (BatchNorm).
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=a.batch, shuffle=True,
                                                num_workers=a.num_workers, drop_last=len(train_set) % a.batch == 1)
     test_loader = torch.utils.data.DataLoader(test_set, batch_size=a.eval_batch, num_workers=a.num_workers)
     cpu = time.process_time()  # the same span as ours: model build, epoch, test pass
-    model = MixtureOfExperts(FAMILIES, 3, size, classes, a.width)
+    model = MixtureOfExperts(FAMILIES, 3, size, classes, a.width, a.catalogue)
     optimizer = make_optimizer(model)
     model.train()
     start = time.perf_counter()

@@ -1,6 +1,9 @@
-// Training throughput (issue 9, item 2): a fixed MoE4 ensemble (AirNet +
-// AlexNet + BagNet + DenseNet plus the conv gate) on 32x32x3 images with 10
-// classes, through the worker's own code paths, on CPU:
+// Training throughput (issue 9, item 2; issue 14, item 3): a fixed MoE4
+// ensemble (AirNet + AlexNet + BagNet + DenseNet plus the conv gate) with 10
+// classes from either catalogue (--catalogue adapted: the small-input designs
+// at 3x32x32, the default; lemur: LEMUR's networks as published, which need
+// larger inputs: --image-size 64 resizes the CIFAR-sized images as a
+// campaign's dataset.resize does), through the worker's own code paths, on CPU:
 //   (a) the training step alone on an in-memory batch (forward, mixup +
 //       label-smoothed CE + load balance, backward, clipping, AdamW step);
 //   (b) evaluation, no grad;
@@ -12,12 +15,16 @@
 //   (d) the GEMM peak (best torch::mm of N x N floats) and the training
 //       step's achieved GFLOP/s, from --flops-per-image (training FLOPs per
 //       image; throughput.sh passes 3x the PyTorch peer's profiler count of
-//       the forward pass, the same network: the peer checks the parameters).
+//       the forward pass, the same network: the peer checks the parameters);
+//   (e) with --per-family: where a step's time goes, i.e. forward + backward
+//       of each family alone on the step's batch (a fresh expert of the same
+//       catalogue, options and weight layout) and the AdamW step alone.
 // pytorch_peer.py measures the same in PyTorch; throughput.sh runs both.
 //
-//   throughput_bench [--width W] [--batch B] [--threads N] [--steps N] ...
+//   throughput_bench [--catalogue adapted|lemur] [--image-size S] [--width W]
+//                    [--batch B] [--threads N] [--steps N] ... [--per-family]
 //                    [--flops-per-image F] [--json FILE]
-//   throughput_bench --describe     parameter counts as JSON, for the peer
+//   throughput_bench --describe     parameter counts (total, per family, gate) as JSON, for the peer
 #include <time.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -36,10 +43,12 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench/training/machine_info.h"
 #include "bench/training/throughput_step.h"
+#include "common/catalogue_kind.h"
 #include "worker/data/synthetic.h"
 #include "worker/train/device.h"
 #include "worker/train/omp_env.h"
@@ -50,19 +59,22 @@ namespace moe4::worker::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using nlohmann::json;
 using moe4::bench::Fixed;
 using moe4::bench::LoadAverage;
 using moe4::bench::MappedBlasLibraries;
+using nlohmann::json;
 
 // The hand-made reference ensemble of the published campaign, in the byte
 // order a job lists its families in.
 const std::vector<std::string> kFamilies = {"AirNet", "AlexNet", "BagNet", "DenseNet"};
 constexpr int kChannels = 3;
-constexpr int kImageSize = 32;
 constexpr int kClasses = 10;
 
 struct Config {
+  // Which networks the ids build (jobs: the campaign's), at which input side
+  // (the data are 32x32, resized when this differs).
+  Catalogue catalogue = Catalogue::kAdapted;
+  int image_size = 32;
   double width = 1.0;  // deploy/examples/published-bias.yaml: CIFAR-10 at width 1.0
   int64_t batch = 128;
   int64_t eval_batch = 256;  // the trainer evaluates at max(batch, 256)
@@ -77,6 +89,7 @@ struct Config {
   double flops_per_image = 0;  // training-step FLOPs per image; 0 = unknown
   std::string flops_source;
   bool describe = false;
+  bool per_family = false;
   std::string json_path;
   WeightLayout weight_layout = WeightLayout::kAuto;  // what jobs use
 };
@@ -125,9 +138,17 @@ Batch FirstBatch(const Dataset& data, const AugmentOptions& augment, int64_t bat
   return b;
 }
 
+moe4::v1::JobAssignment Job(const Config& c, int epochs) {
+  return ThroughputJob(kFamilies, c.width, c.batch, epochs, c.catalogue, c.image_size);
+}
+
+DataShape Shape(const Config& c) { return ThroughputShape(kChannels, c.image_size, kClasses, c.train_images); }
+
+std::string CatalogueString(const Config& c) { return std::string(CatalogueName(c.catalogue)); }
+
 json Describe(const FamilyRegistry& registry, const Config& c) {
-  auto job = ThroughputJob(kFamilies, c.width, c.batch, 1);
-  TrainingCore core(registry, job, ThroughputShape(kChannels, kImageSize, kClasses, c.train_images), torch::kCPU);
+  auto job = Job(c, 1);
+  TrainingCore core(registry, job, Shape(c), torch::kCPU);
   MixtureOfExperts& model = core.model();
   json experts = json::object();
   for (const auto& child : model->named_children()) {
@@ -137,6 +158,8 @@ json Describe(const FamilyRegistry& registry, const Config& c) {
     }
   }
   return {{"families", kFamilies},
+          {"catalogue", CatalogueString(c)},
+          {"input", {kChannels, c.image_size, c.image_size}},
           {"width", c.width},
           {"params", CountParameters(*model)},
           {"experts", experts},
@@ -152,10 +175,60 @@ struct Figures {
   double epoch_images_per_second = 0, epoch_train_seconds = 0, epoch_seconds = 0, epoch_wall_seconds = 0;
   int64_t epoch_images = 0;
   double data_only_images_per_second = 0;
+  // (e) --per-family: ms of forward + backward per family alone, AdamW step alone.
+  std::vector<std::pair<std::string, double>> family_ms;
+  double optimizer_ms = 0;
   double StepImagesPerSecond(const Config& c) const { return c.batch * c.steps / step_seconds; }
   double EvalImagesPerSecond(const Config& c) const { return c.eval_batch * c.eval_batches / eval_seconds; }
   double StepGflops(const Config& c) const { return StepImagesPerSecond(c) * c.flops_per_image / 1e9; }
 };
+
+// Seconds per call of `fn`, best of `repeats` after one untimed call: on a
+// shared box the best is the least disturbed.
+template <typename Fn>
+double BestSeconds(int repeats, Fn&& fn) {
+  fn();
+  double best = 1e30;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = Clock::now();
+    fn();
+    best = std::min(best, Seconds(start));
+  }
+  return best;
+}
+
+// (e) Where a step's time goes: each family alone, forward + cross-entropy +
+// backward on the step's batch in training mode (a fresh expert built as the
+// mixture builds it, in the runner's weight layout), then the mixture's AdamW
+// step alone (on the gradients the last training step left).
+void MeasurePerFamily(const FamilyRegistry& registry, const Config& c, const Batch& batch, StepRunner& runner,
+                      Figures* f) {
+  std::cerr << "throughput_bench: (e) per family, forward + backward, best of " << c.steps << "\n";
+  ExpertOptions options;
+  options.in_channels = kChannels;
+  options.image_size = c.image_size;
+  options.num_classes = kClasses;
+  options.width = c.width;
+  options.catalogue = c.catalogue;
+  for (const auto& family : kFamilies) {
+    torch::manual_seed(1);
+    torch::nn::AnyModule expert = registry.Create(family, options);
+    auto module = expert.ptr();
+    module->train();
+    if (runner.channels_last()) {
+      torch::NoGradGuard no_grad;
+      for (auto& p : module->parameters()) {
+        if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+      }
+    }
+    const double s = BestSeconds(c.steps, [&] {
+      for (auto& p : module->parameters()) p.mutable_grad() = torch::Tensor();
+      torch::nn::functional::cross_entropy(expert.forward<torch::Tensor>(batch.images), batch.labels).backward();
+    });
+    f->family_ms.emplace_back(family, 1000 * s);
+  }
+  f->optimizer_ms = 1000 * BestSeconds(c.steps, [&] { runner.optimizer().step(); });
+}
 
 Figures Measure(const FamilyRegistry& registry, const Config& c) {
   Figures f;
@@ -166,14 +239,14 @@ Figures Measure(const FamilyRegistry& registry, const Config& c) {
   data_options.train = c.train_images;
   data_options.test = c.test_images;
   const DatasetPair data = MakeSyntheticPair(data_options);
-  const auto job = ThroughputJob(kFamilies, c.width, c.batch, 1);
-  const AugmentOptions augment = DefaultAugment(job.dataset().name(), data.train, 0);
+  const auto job = Job(c, 1);
+  // The trainer's augmentation, with the job's resize (32x32 data to --image-size).
+  const AugmentOptions augment = DefaultAugment(job.dataset().name(), data.train, job.dataset().resize());
 
   // (a) training step on one in-memory batch, mid-schedule.
   std::cerr << "throughput_bench: (a) training step, " << c.warmup_steps << " warm-up + " << c.steps << " steps\n";
-  auto step_job = ThroughputJob(kFamilies, c.width, c.batch, 10);
-  StepRunner runner(registry, step_job, ThroughputShape(kChannels, kImageSize, kClasses, c.train_images),
-                    c.weight_layout);
+  auto step_job = Job(c, 10);
+  StepRunner runner(registry, step_job, Shape(c), c.weight_layout);
   f.params = CountParameters(*runner.model());
   f.channels_last = runner.channels_last();
   const Batch train_batch = FirstBatch(data.train, augment, c.batch, true, step_job.recipe().mixup_alpha());
@@ -183,6 +256,7 @@ Figures Measure(const FamilyRegistry& registry, const Config& c) {
   for (int i = 0; i < c.steps; ++i) runner.TrainStep(train_batch, 5.0 + i / 100.0);
   f.step_seconds = Seconds(start);
   f.step_cpu = ProcessCpuSeconds() - cpu;
+  if (c.per_family) MeasurePerFamily(registry, c, train_batch, runner, &f);
 
   // (b) evaluation.
   std::cerr << "throughput_bench: (b) evaluation, " << c.eval_batches << " batches of " << c.eval_batch << "\n";
@@ -242,8 +316,9 @@ std::string FlopsLine(const Figures& f, const Config& c) {
 }
 
 void PrintTable(const Figures& f, const Config& c) {
-  std::cout << "throughput_bench: MoE4 AirNet + AlexNet + BagNet + DenseNet + gate, width " << c.width << ", "
-            << kChannels << "x" << kImageSize << "x" << kImageSize << ", " << kClasses << " classes, " << f.params
+  std::cout << "throughput_bench: MoE4 AirNet + AlexNet + BagNet + DenseNet + gate, catalogue " << CatalogueString(c)
+            << ", width " << c.width << ", " << kChannels << "x" << c.image_size << "x" << c.image_size
+            << (c.image_size != 32 ? " (resized from 32x32)" : "") << ", " << kClasses << " classes, " << f.params
             << " parameters, weights " << (f.channels_last ? "channels-last" : "NCHW") << "\n"
             << std::max(1u, std::thread::hardware_concurrency()) << " cores, " << at::get_num_threads()
             << " intra-op threads (at::get_num_threads), OMP_NUM_THREADS=" << Env("OMP_NUM_THREADS")
@@ -265,6 +340,11 @@ void PrintTable(const Figures& f, const Config& c) {
             << Fixed(f.data_only_images_per_second, 0) << " images/s\n";
   std::cout << "(d) GEMM peak " << Fixed(f.gemm_gflops, 1) << " GFLOP/s (torch::mm " << c.gemm_n
             << "^3); training step " << FlopsLine(f, c) << "\n";
+  if (!f.family_ms.empty()) {
+    std::cout << "(e) forward + backward alone, ms per batch of " << c.batch << ":";
+    for (const auto& [family, ms] : f.family_ms) std::cout << " " << family << " " << Fixed(ms, 1);
+    std::cout << "; AdamW step " << Fixed(f.optimizer_ms, 1) << "\n";
+  }
 }
 
 json ToJson(const Figures& f, const Config& c, const std::string& load_before) {
@@ -278,51 +358,65 @@ json ToJson(const Figures& f, const Config& c, const std::string& load_before) {
     step["gflops"] = f.StepGflops(c);
     step["fraction_of_gemm_peak"] = f.StepGflops(c) / f.gemm_gflops;
   }
-  return {{"side", "libtorch"},
-          {"config",
-           {{"families", kFamilies},
-            {"width", c.width},
-            {"batch", c.batch},
-            {"eval_batch", c.eval_batch},
-            {"input", {kChannels, kImageSize, kImageSize}},
-            {"classes", kClasses},
-            {"threads", c.threads}}},
-          {"machine",
-           {{"cores", std::max(1u, std::thread::hardware_concurrency())},
-            {"libtorch", TORCH_VERSION},
-            {"threads", at::get_num_threads()},
-            {"omp_wait_policy", Env("OMP_WAIT_POLICY")},
-            {"omp_num_threads", Env("OMP_NUM_THREADS")},
-            {"openblas_coretype", std::getenv("OPENBLAS_CORETYPE") ? Env("OPENBLAS_CORETYPE") : "(unset)"},
-            {"blas", MappedBlasLibraries()},
-            {"loadavg_before", load_before},
-            {"loadavg_after", LoadAverage()}}},
-          {"params", f.params},
-          {"weights_channels_last", f.channels_last},
-          {"flops", {{"train_per_image", c.flops_per_image}, {"source", c.flops_source}}},
-          {"gemm", {{"n", c.gemm_n}, {"gflops", f.gemm_gflops}}},
-          {"train_step", step},
-          {"eval",
-           {{"batches", c.eval_batches},
-            {"seconds", f.eval_seconds},
-            {"images_per_second", f.EvalImagesPerSecond(c)},
-            {"cpu_seconds", f.eval_cpu},
-            {"images_per_cpu_second", c.eval_batch * c.eval_batches / f.eval_cpu}}},
-          {"epoch",
-           {{"train_images", f.epoch_images},
-            {"test_images", c.test_images},
-            {"train_seconds", f.epoch_train_seconds},
-            {"images_per_second", f.epoch_images_per_second},
-            {"epoch_seconds", f.epoch_seconds},
-            {"trainer_run_seconds", f.epoch_wall_seconds},
-            {"cpu_seconds", f.epoch_cpu},
-            {"images_per_cpu_second", f.epoch_images / f.epoch_cpu},
-            {"data_only_images_per_second", f.data_only_images_per_second}}}};
+  json result = {{"side", "libtorch"},
+                 {"config",
+                  {{"families", kFamilies},
+                   {"width", c.width},
+                   {"batch", c.batch},
+                   {"eval_batch", c.eval_batch},
+                   {"catalogue", CatalogueString(c)},
+                   {"input", {kChannels, c.image_size, c.image_size}},
+                   {"classes", kClasses},
+                   {"threads", c.threads}}},
+                 {"machine",
+                  {{"cores", std::max(1u, std::thread::hardware_concurrency())},
+                   {"libtorch", TORCH_VERSION},
+                   {"threads", at::get_num_threads()},
+                   {"omp_wait_policy", Env("OMP_WAIT_POLICY")},
+                   {"omp_num_threads", Env("OMP_NUM_THREADS")},
+                   {"openblas_coretype", std::getenv("OPENBLAS_CORETYPE") ? Env("OPENBLAS_CORETYPE") : "(unset)"},
+                   {"blas", MappedBlasLibraries()},
+                   {"loadavg_before", load_before},
+                   {"loadavg_after", LoadAverage()}}},
+                 {"params", f.params},
+                 {"weights_channels_last", f.channels_last},
+                 {"flops", {{"train_per_image", c.flops_per_image}, {"source", c.flops_source}}},
+                 {"gemm", {{"n", c.gemm_n}, {"gflops", f.gemm_gflops}}},
+                 {"train_step", step},
+                 {"eval",
+                  {{"batches", c.eval_batches},
+                   {"seconds", f.eval_seconds},
+                   {"images_per_second", f.EvalImagesPerSecond(c)},
+                   {"cpu_seconds", f.eval_cpu},
+                   {"images_per_cpu_second", c.eval_batch * c.eval_batches / f.eval_cpu}}},
+                 {"epoch",
+                  {{"train_images", f.epoch_images},
+                   {"test_images", c.test_images},
+                   {"train_seconds", f.epoch_train_seconds},
+                   {"images_per_second", f.epoch_images_per_second},
+                   {"epoch_seconds", f.epoch_seconds},
+                   {"trainer_run_seconds", f.epoch_wall_seconds},
+                   {"cpu_seconds", f.epoch_cpu},
+                   {"images_per_cpu_second", f.epoch_images / f.epoch_cpu},
+                   {"data_only_images_per_second", f.data_only_images_per_second}}}};
+  if (!f.family_ms.empty()) {
+    json families = json::object();
+    for (const auto& [family, ms] : f.family_ms) families[family] = ms;
+    result["per_family"] = {{"forward_backward_ms", families}, {"optimizer_ms", f.optimizer_ms}};
+  }
+  return result;
 }
 
 int Run(int argc, char** argv) {
   Config c;
   CLI::App app{"throughput_bench: MoE4 training throughput on CPU through the worker's code paths"};
+  app.add_option("--catalogue", c.catalogue, "which networks the family ids build: adapted or lemur")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, Catalogue>{{"adapted", Catalogue::kAdapted}, {"lemur", Catalogue::kLemur}},
+          CLI::ignore_case));
+  app.add_option("--image-size", c.image_size, "the networks' input side (the 32x32 data are resized to it)")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 1024));
   app.add_option("--width", c.width, "expert width multiplier")->capture_default_str()->check(CLI::Range(0.01, 4.0));
   app.add_option("--batch", c.batch, "training batch")->capture_default_str()->check(CLI::Range(2, 4096));
   app.add_option("--eval-batch", c.eval_batch, "evaluation batch")->capture_default_str()->check(CLI::Range(1, 4096));
@@ -349,15 +443,16 @@ int Run(int argc, char** argv) {
   app.add_option("--flops-per-image", c.flops_per_image, "training-step FLOPs per image, for GFLOP/s")
       ->check(CLI::Range(0.0, 1e15));
   app.add_option("--flops-source", c.flops_source, "where --flops-per-image came from (for the report)");
+  app.add_flag("--per-family", c.per_family, "(e): forward + backward of each family alone and the AdamW step alone");
   app.add_flag("--describe", c.describe, "print parameter counts (total, per expert, gate) as JSON and stop");
   app.add_option("--json", c.json_path, "write every figure as JSON");
   app.add_option("--weight-layout", c.weight_layout,
                  "auto (what jobs use: channels-last on the CPU), channels-last or default (NCHW)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, WeightLayout>{{"auto", WeightLayout::kAuto},
-                                              {"channels-last", WeightLayout::kChannelsLast},
-                                              {"default", WeightLayout::kDefault}},
-          CLI::ignore_case));
+      ->transform(
+          CLI::CheckedTransformer(std::map<std::string, WeightLayout>{{"auto", WeightLayout::kAuto},
+                                                                      {"channels-last", WeightLayout::kChannelsLast},
+                                                                      {"default", WeightLayout::kDefault}},
+                                  CLI::ignore_case));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,12 +5,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/campaign_spec.h"
 #include "worker/train/recipe.h"
 
 namespace moe4::worker::bench {
 
 moe4::v1::JobAssignment ThroughputJob(const std::vector<std::string>& families, double width, int64_t batch_size,
-                                      int epochs) {
+                                      int epochs, Catalogue catalogue, int image_size) {
   moe4::v1::JobAssignment job;
   job.set_job_id(1);
   job.set_attempt(1);
@@ -20,7 +21,10 @@ moe4::v1::JobAssignment ThroughputJob(const std::vector<std::string>& families, 
   job.mutable_recipe()->set_width(width);
   job.mutable_recipe()->set_batch_size(batch_size);
   job.mutable_recipe()->set_epochs(epochs);
+  // Explicit: DefaultRecipe() now names the spec's default catalogue (lemur).
+  job.mutable_recipe()->set_catalogue(ToProto(catalogue));
   job.mutable_dataset()->set_name("cifar10");
+  if (image_size != 32) job.mutable_dataset()->set_resize(image_size);
   return job;
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/catalogue_kind.h"
 #include "moe4/v1/moe4.pb.h"
 #include "worker/data/batch_stream.h"
 #include "worker/models/registry.h"
@@ -25,14 +26,17 @@
 
 namespace moe4::worker::bench {
 
-// The benchmark's job: `families` at `width`, the design's recipe with
-// `batch_size` and `epochs`, dataset named "cifar10" so that the trainer picks
-// CIFAR's augmentation (random crop with padding 4, horizontal flip) for the
-// in-memory images the bench hands it.
+// The benchmark's job: `families` of `catalogue` at `width`, the design's
+// recipe with `batch_size` and `epochs`, dataset named "cifar10" so that the
+// trainer picks CIFAR's augmentation (random crop with padding 4, horizontal
+// flip) for the in-memory CIFAR-sized (32x32) images the bench hands it, and
+// dataset.resize = `image_size` when that is not 32 (what a campaign sets to
+// give LEMUR's networks the inputs they need: the worker resizes each batch).
 moe4::v1::JobAssignment ThroughputJob(const std::vector<std::string>& families, double width, int64_t batch_size,
-                                      int epochs);
+                                      int epochs, Catalogue catalogue = Catalogue::kAdapted, int image_size = 32);
 
-// The shape of the bench's images: CIFAR-sized, `train_images` in an epoch.
+// The shape of the bench's images: `image_size` square (after any resize),
+// `train_images` in an epoch.
 DataShape ThroughputShape(int channels, int image_size, int classes, int64_t train_images);
 
 class StepRunner {
@@ -48,6 +52,7 @@ class StepRunner {
   void EvalStep(const Batch& batch, EvalAccumulator* accumulator);
 
   MixtureOfExperts& model() { return core_.model(); }
+  torch::optim::AdamW& optimizer() { return core_.optimizer(); }
   bool channels_last() const { return core_.channels_last(); }
 
  private:

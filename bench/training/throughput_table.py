@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""The side-by-side table of throughput.sh: reads its work directory
-(ours-R.json from throughput_bench, peer-R.json from pytorch_peer.py, one pair
-per round R), prints ours/PyTorch per measure with the targets next to them
-(printed, not asserted) and optionally writes everything as one JSON object.
+"""The side-by-side tables of throughput.sh: reads one work directory per
+preset (ours-R.json from throughput_bench, peer-R.json from pytorch_peer.py,
+one pair per round R), prints ours/PyTorch per measure with the targets next
+to them (printed, not asserted), per family when the run had --per-family, and
+optionally writes everything as one JSON object: with one preset the object of
+that preset (as before presets existed), with several {"presets": {name: ...}}.
 
 With several rounds each figure is the median over rounds, and each ratio the
 median of the per-round ratios (rounds alternate which side runs first).
 
-  /usr/bin/python3 bench/training/throughput_table.py [--json OUT] [--size S] [--seconds N] WORKDIR
+  /usr/bin/python3 bench/training/throughput_table.py [--json OUT] [--size S] [--seconds N] [NAME=]WORKDIR...
 """
 
 import argparse
@@ -46,14 +48,51 @@ def blas_name(paths):
     return ", ".join(names) or "none mapped"
 
 
+def per_family_rows(rounds):
+    """(e) from both sides' per_family, medians over rounds; [] when a side did not measure it."""
+    if not all("per_family" in o and "per_family" in q for o, q in rounds):
+        return []
+    med = statistics.median
+    rows = []
+    for family in rounds[0][0]["per_family"]["forward_backward_ms"]:
+        o = med(r[0]["per_family"]["forward_backward_ms"][family] for r in rounds)
+        q = med(r[1]["per_family"]["forward_backward_ms"][family] for r in rounds)
+        rows.append({"part": family + " forward + backward", "ours_ms": o, "pytorch_ms": q, "ratio": q / o})
+    o = med(r[0]["per_family"]["optimizer_ms"] for r in rounds)
+    q = med(r[1]["per_family"]["optimizer_ms"] for r in rounds)
+    rows.append({"part": "AdamW step (whole mixture)", "ours_ms": o, "pytorch_ms": q, "ratio": q / o})
+    o = med(r[0]["train_step"]["ms_per_step"] for r in rounds)
+    q = med(r[1]["train_step"]["ms_per_step"] for r in rounds)
+    rows.append({"part": "whole training step", "ours_ms": o, "pytorch_ms": q, "ratio": q / o})
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("work")
+    p.add_argument("work", nargs="+", help="[NAME=]DIR, one per preset")
     p.add_argument("--json")
-    p.add_argument("--size", default="")
+    p.add_argument("--size", default="", help="the preset's name when WORKDIR has none")
     p.add_argument("--seconds", type=float, default=0)
     a = p.parse_args()
-    rounds = load_rounds(a.work)
+    results = {}
+    for arg in a.work:
+        name, _, work = arg.rpartition("=")
+        results[name or a.size] = table(name or a.size, work)
+    if a.seconds:
+        print(f"throughput.sh took {a.seconds:.0f} s")
+    if a.json:
+        if len(results) == 1:
+            out = next(iter(results.values()))
+        else:
+            out = {"bench": "throughput", "presets": results}
+        out["seconds"] = a.seconds
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=2)
+            f.write("\n")
+
+
+def table(size, work):
+    rounds = load_rounds(work)
     ours0, peer0 = rounds[0]
     med = statistics.median
 
@@ -73,9 +112,10 @@ def main():
         g["fraction_of_peak"] = g["train_step_gflops"] / g["gemm_peak_gflops"]
 
     c = ours0["config"]
-    print(f"\nMoE4 training throughput, ours (LibTorch C++, the worker's code) vs the PyTorch peer, same run: "
-          f"{len(rounds)} round(s), order alternating{', medians' if len(rounds) > 1 else ''}")
-    print(f"{' + '.join(c['families'])} + gate, width {c['width']}, batch {c['batch']} (eval {c['eval_batch']}), "
+    print(f"\nMoE4 training throughput{' (' + size + ')' if size else ''}, ours (LibTorch C++, the worker's code) "
+          f"vs the PyTorch peer, same run: {len(rounds)} round(s), order alternating"
+          f"{', medians' if len(rounds) > 1 else ''}")
+    print(f"{' + '.join(c['families'])} + gate, catalogue {c.get('catalogue', 'adapted')}, width {c['width']}, batch {c['batch']} (eval {c['eval_batch']}), "
           f"{'x'.join(map(str, c['input']))}, {c['classes']} classes; parameters {ours0['params']:,} (ours) / "
           f"{peer0['params']:,} (PyTorch)")
     print(f"threads {ours0['machine']['threads']} / {peer0['machine']['threads']}, OMP_NUM_THREADS="
@@ -110,13 +150,15 @@ def main():
           f"the ratios from one run are what count.")
     print("'by CPU time': the same ratio from process CPU seconds (all threads) instead of the wall clock: "
           "less sensitive to a shared box; the epoch's CPU span is model build + epoch + test pass on both sides.")
-    if a.seconds:
-        print(f"throughput.sh took {a.seconds:.0f} s")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"bench": "throughput", "size": a.size, "seconds": a.seconds, "measures": rows,
-                       "gflops": gflops, "rounds": [{"ours": r[0], "pytorch": r[1]} for r in rounds]}, f, indent=2)
-            f.write("\n")
+    families = per_family_rows(rounds)
+    if families:
+        print(f"\n(e) where a step's time goes (best of the timed steps, median over rounds; PyTorch/ours: "
+              f"above 1 ours is faster)")
+        print(f"{'part':<40}{'ours ms':>12}{'PyTorch ms':>15}{'PyTorch/ours':>14}")
+        for row in families:
+            print(f"{row['part']:<40}{row['ours_ms']:>12.1f}{row['pytorch_ms']:>15.1f}{row['ratio']:>13.2f}x")
+    return {"bench": "throughput", "size": size, "measures": rows, "per_family": families, "gflops": gflops,
+            "rounds": [{"ours": r[0], "pytorch": r[1]} for r in rounds]}
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ grpc::Status CampaignServiceImpl::Submit(grpc::ServerContext* ctx,
       std::vector<std::vector<std::string>> candidates;
       candidates.reserve(plan->jobs.size());
       for (const PlannedJob& job : plan->jobs) {
+        if (job.replicate != 0) continue;  // combinations, each once
         moe4::v1::Combination* c = resp->add_combinations();
         c->set_rank(static_cast<int64_t>(job.rank));
         for (const auto& f : job.families) c->add_families(f);
@@ -190,12 +191,16 @@ grpc::Status CampaignServiceImpl::Leaderboard(grpc::ServerContext* ctx,
   return runner_.Run(ctx, "CampaignService/Leaderboard", kScope, [&]() -> absl::Status {
     absl::Status s = CheckId("campaign_id", req->campaign_id());
     if (s.ok()) s = CheckRange("top", req->top(), 0, kMaxLeaderboardTop);
-    if (s.ok() && !req->by().empty() && req->by() != "final" && req->by() != "best") {
-      s = absl::InvalidArgumentError("by: must be \"final\" or \"best\"");
+    if (s.ok() && req->by() == "best") {
+      s = absl::InvalidArgumentError(
+          "by: \"best\" (the best epoch's test accuracy) is no longer a ranking: it selects on the "
+          "test set; use \"validation\" (the default) or \"final\"");
+    } else if (s.ok() && !req->by().empty() && req->by() != "validation" && req->by() != "final") {
+      s = absl::InvalidArgumentError("by: must be \"validation\" or \"final\"");
     }
     if (!s.ok()) return s;
     auto entries = store_.Leaderboard(req->campaign_id(), req->top() == 0 ? 20 : req->top(),
-                                      req->by() == "best");
+                                      req->by() == "final");
     if (!entries.ok()) return entries.status();
     for (auto& e : *entries) *resp->add_entries() = std::move(e);
     return absl::OkStatus();
@@ -224,6 +229,7 @@ grpc::Status CampaignServiceImpl::Coverage(grpc::ServerContext* ctx,
     auto cand = store_.Candidates(req->campaign_id());
     if (!cand.ok()) return cand.status();
     *resp = CoverageOf(cand->pool, cand->k, cand->families);
+    AddAttrition(*cand, resp);
     return absl::OkStatus();
   });
 }

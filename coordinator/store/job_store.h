@@ -29,14 +29,15 @@ namespace moe4::coordinator {
 struct PlannedJob {
   uint64_t rank = 0;                  // combination rank over the pool
   std::vector<std::string> families;  // K ids, byte order
-  uint64_t seed = 0;                  // JobSeed(campaign seed, rank)
+  uint64_t seed = 0;                  // ReplicateSeed(campaign seed, rank, replicate)
+  int replicate = 0;                  // 0-based run of this combination (spec.replicates)
 };
 
 // A validated campaign and its sampled jobs, ready to be written.
 struct CampaignPlan {
   CampaignSpec spec;
   std::string spec_yaml;
-  std::vector<PlannedJob> jobs;       // in the order they should run
+  std::vector<PlannedJob> jobs;       // in the order they should run: every combination once, then again per replicate
 };
 
 struct HeartbeatResult {
@@ -77,11 +78,21 @@ struct CampaignStatus {
   moe4::v1::CampaignState state = moe4::v1::CAMPAIGN_STATE_UNSPECIFIED;
 };
 
+// What became of one combination (all its replicates), for attrition.
+struct CandidateOutcome {
+  bool evaluated = false;    // a job succeeded
+  bool failed = false;       // every job failed for good
+  std::string reason;        // the first failed job's error, when failed
+};
+
 // The candidates of a campaign, for coverage.
 struct CampaignCandidates {
   int k = 0;
   std::vector<std::string> pool;
-  std::vector<std::vector<std::string>> families;  // one per job
+  std::vector<std::vector<std::string>> families;  // one per combination (refills included)
+  std::vector<CandidateOutcome> outcomes;          // parallel to families
+  bool refill = false;
+  int refills = 0;
 };
 
 // Which jobs ListJobs returns: those of one campaign, in id order.
@@ -112,10 +123,15 @@ class JobStore {
   // heartbeat and go back to pending without using up an attempt.
   virtual absl::Status PauseCampaign(int64_t campaign_id) = 0;
   virtual absl::Status ResumeCampaign(int64_t campaign_id) = 0;
-  // by_best: order by best_test_accuracy instead of final_test_accuracy.
+  // One entry per combination with a succeeded job (its replicates
+  // averaged), best first: by validation accuracy at the selected epoch
+  // (a campaign without a validation split: by the test accuracy there), or
+  // with by_final by the final test accuracy. Ties by the first job id.
   virtual absl::StatusOr<std::vector<moe4::v1::LeaderboardEntry>> Leaderboard(int64_t campaign_id,
                                                                              int top,
-                                                                             bool by_best) = 0;
+                                                                             bool by_final) = 0;
+  // Per family over the combinations containing it (v_family_stats), best
+  // mean validation accuracy first.
   virtual absl::StatusOr<std::vector<moe4::v1::FamilyStat>> FamilyStats(int64_t campaign_id) = 0;
   virtual absl::StatusOr<CampaignCandidates> Candidates(int64_t campaign_id) = 0;
   virtual absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> ListWorkers() = 0;
@@ -123,10 +139,12 @@ class JobStore {
   virtual absl::StatusOr<std::vector<moe4::v1::JobInfo>> ListJobs(const JobQuery& query) = 0;
   // The job and its epochs in order; NOT_FOUND for an unknown job.
   virtual absl::StatusOr<moe4::v1::GetJobResponse> GetJob(int64_t job_id) = 0;
-  // Every family pair among the campaign's succeeded jobs. A job is "top" when
-  // it is among the ceil(top_fraction * succeeded) best by final accuracy
-  // (ties by id); expected_top = n * that realised top share. Ordered by lift,
-  // then n_top, descending. top_fraction in (0, 1].
+  // Every family pair among the campaign's combinations with a result (the
+  // unit; replicates averaged). A combination is "top" when it is among the
+  // ceil(top_fraction * combinations) best by validation accuracy (a campaign
+  // without a validation split: test accuracy at the selected epoch; ties by
+  // first job id); expected_top = n * that realised top share. Ordered by
+  // lift, then n_top, descending. top_fraction in (0, 1].
   virtual absl::StatusOr<std::vector<moe4::v1::PairStat>> PairStats(int64_t campaign_id,
                                                                    double top_fraction) = 0;
   // One point per succeeded job with at least one epoch, at its last epoch,

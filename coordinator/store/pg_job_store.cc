@@ -1,14 +1,20 @@
 #include "coordinator/store/pg_job_store.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
+#include <set>
+#include <utility>
+#include <vector>
 #include <pqxx/pqxx>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/combinatorics.h"
 #include "common/sampling.h"
+#include "coordinator/scheduler/campaign_planner.h"
 #include "coordinator/store/pg_rows.h"
 #include "spdlog/spdlog.h"
 
@@ -122,18 +128,20 @@ constexpr const char* kExtendLeaseSql =
 // Upsert: a re-sent epoch, or one re-run by a later attempt after a resume
 // from an older checkpoint, replaces its row. Macros, not constants, only so
 // that the statements below can embed the same text at compile time: the
-// columns, the 18 parameters ($1 job, $2 epoch, $3 attempt, then the metrics)
+// columns, the 20 parameters ($1 job, $2 epoch, $3 attempt, then the metrics;
+// $19 and $20, the validation loss and accuracy, are text, '' for none)
 // and the conflict clause. The parameters carry their types so that they also
 // work in a SELECT list, where Postgres would not infer them from the columns.
 #define MOE4_EPOCH_INSERT                                                                    \
   "INSERT INTO epochs (job_id, epoch, attempt, train_loss, train_accuracy, test_loss, "      \
   "  test_accuracy, lr, gate_mean, routing_share, expert_accuracy, routing_entropy, "        \
   "  dead_experts, ecology, temperature, epoch_seconds, images_per_second, "                 \
-  "  peak_memory_bytes) "
+  "  peak_memory_bytes, validation_loss, validation_accuracy) "
 #define MOE4_EPOCH_PARAMS                                                                    \
   "$1::bigint, $2::int, $3::int, $4::float8, $5::float8, $6::float8, $7::float8, "           \
   "  $8::float8, $9::float8[], $10::float8[], $11::float8[], $12::float8, $13::int, "        \
-  "  $14::float8, $15::float8, $16::float8, $17::float8, $18::bigint"
+  "  $14::float8, $15::float8, $16::float8, $17::float8, $18::bigint, "                       \
+  "  nullif($19::text, '')::float8, nullif($20::text, '')::float8"
 #define MOE4_EPOCH_ON_CONFLICT                                                               \
   " ON CONFLICT (job_id, epoch) DO UPDATE SET attempt = EXCLUDED.attempt, "                  \
   "  train_loss = EXCLUDED.train_loss, train_accuracy = EXCLUDED.train_accuracy, "           \
@@ -145,7 +153,9 @@ constexpr const char* kExtendLeaseSql =
   "  ecology = EXCLUDED.ecology, temperature = EXCLUDED.temperature, "                       \
   "  epoch_seconds = EXCLUDED.epoch_seconds, "                                               \
   "  images_per_second = EXCLUDED.images_per_second, "                                       \
-  "  peak_memory_bytes = EXCLUDED.peak_memory_bytes, recorded_at = now()"
+  "  peak_memory_bytes = EXCLUDED.peak_memory_bytes, "                                       \
+  "  validation_loss = EXCLUDED.validation_loss, "                                           \
+  "  validation_accuracy = EXCLUDED.validation_accuracy, recorded_at = now()"
 #define MOE4_UPSERT_EPOCH_SQL MOE4_EPOCH_INSERT "VALUES (" MOE4_EPOCH_PARAMS ")" MOE4_EPOCH_ON_CONFLICT
 
 constexpr const char* kUpsertEpochName = "moe4_upsert_epoch";
@@ -153,21 +163,21 @@ constexpr const char* kUpsertEpochSql = MOE4_UPSERT_EPOCH_SQL;
 
 // The last (usually the only) epoch of a report, with what follows it in the
 // same statement: reporting is a sign of life, so the lease is extended like
-// a heartbeat's ($19 seconds, progress to epoch $20) and worker $21 is seen.
+// a heartbeat's ($21 seconds, progress to epoch $22) and worker $23 is seen.
 // One round trip instead of three. The data-modifying CTEs always run to
 // completion; now() is the transaction's start either way, so the rows
 // written are those the separate statements wrote.
 constexpr const char* kReportLastEpochName = "moe4_report_last_epoch";
 constexpr const char* kReportLastEpochSql =
     "WITH e AS (" MOE4_UPSERT_EPOCH_SQL "), "
-    "w AS (UPDATE workers SET last_seen = now() WHERE id = $21) "
-    "UPDATE jobs SET state = 'running', lease_deadline = now() + make_interval(secs => $19), "
-    "  progress_epoch = greatest(coalesce(progress_epoch, 0), $20), updated_at = now() "
+    "w AS (UPDATE workers SET last_seen = now() WHERE id = $23) "
+    "UPDATE jobs SET state = 'running', lease_deadline = now() + make_interval(secs => $21), "
+    "  progress_epoch = greatest(coalesce(progress_epoch, 0), $22), updated_at = now() "
     "WHERE id = $1";
 
 // The common report, one epoch, in one statement and so one round trip
 // (autocommit; BEGIN, the job lock and COMMIT were three more): the job row
-// is locked and the write fenced (held by worker $21 at attempt $3, epoch $2
+// is locked and the write fenced (held by worker $23 at attempt $3, epoch $2
 // within the recipe, per-expert lists of K values or none) in the first CTE;
 // then the upsert, the lease extension and the worker touch of
 // kReportLastEpochSql, only for a job that passed. Lock order job, then
@@ -177,7 +187,7 @@ constexpr const char* kReportOneEpochName = "moe4_report_one_epoch";
 constexpr const char* kReportOneEpochSql =
     "WITH j AS ("
     "  SELECT j.id FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "
-    "  WHERE j.id = $1 AND j.worker_id = $21 AND j.attempt = $3 "
+    "  WHERE j.id = $1 AND j.worker_id = $23 AND j.attempt = $3 "
     "    AND j.state IN ('leased', 'running') AND $2::int BETWEEN 1 AND c.epochs "
     "    AND cardinality($9::float8[]) IN (0, cardinality(j.families)) "
     "    AND cardinality($10::float8[]) IN (0, cardinality(j.families)) "
@@ -185,10 +195,10 @@ constexpr const char* kReportOneEpochSql =
     "  FOR UPDATE OF j), "
     "e AS (" MOE4_EPOCH_INSERT "SELECT " MOE4_EPOCH_PARAMS " FROM j" MOE4_EPOCH_ON_CONFLICT "), "
     "u AS (UPDATE jobs SET state = 'running', "
-    "    lease_deadline = now() + make_interval(secs => $19::float8), "
-    "    progress_epoch = greatest(coalesce(progress_epoch, 0), $20::int), updated_at = now() "
+    "    lease_deadline = now() + make_interval(secs => $21::float8), "
+    "    progress_epoch = greatest(coalesce(progress_epoch, 0), $22::int), updated_at = now() "
     "  FROM j WHERE jobs.id = j.id RETURNING 1), "
-    "w AS (UPDATE workers SET last_seen = now() WHERE id = $21 AND EXISTS (SELECT 1 FROM u)) "
+    "w AS (UPDATE workers SET last_seen = now() WHERE id = $23 AND EXISTS (SELECT 1 FROM u)) "
     "SELECT count(*)::int FROM u";
 
 #undef MOE4_UPSERT_EPOCH_SQL
@@ -215,10 +225,28 @@ constexpr const char* kCountEpochsSql =
 // statements wrote (the attempt's reason NULL, as nullif('', '') gave).
 // MaybeFinishCampaign stays a statement of its own: it must see this one's
 // update of the job.
+//
+// The selected epoch is chosen here, from the stored epochs (all of them:
+// Complete checked), never from what the worker says: with the campaign's
+// selection 'best_validation', the epoch with the highest validation
+// accuracy, the earliest on ties; with 'final' (or epochs without
+// validation figures, from a worker that predates the split), the last one.
+// The test accuracy never enters the choice.
 constexpr const char* kCompleteJobName = "moe4_complete_job";
 constexpr const char* kCompleteJobSql =
     "WITH j AS (UPDATE jobs SET state = 'succeeded', final_test_accuracy = $2::float8, "
     "    best_test_accuracy = $3::float8, parameter_count = $4, train_seconds = $5::float8, "
+    "    (selected_epoch, selected_validation_accuracy, selected_test_accuracy) = ("
+    "      SELECT e.epoch, e.validation_accuracy, e.test_accuracy "
+    "      FROM epochs e, campaigns c "
+    "      WHERE e.job_id = $1 AND c.id = $8::bigint AND e.epoch <= c.epochs "
+    "      ORDER BY CASE WHEN c.selection = 'best_validation' "
+    "                     AND e.validation_accuracy <> 'NaN'::float8 "
+    "                THEN e.validation_accuracy END DESC NULLS LAST, "
+    "        CASE WHEN c.selection = 'best_validation' "
+    "                  AND e.validation_accuracy <> 'NaN'::float8 "
+    "             THEN e.epoch ELSE -e.epoch END "
+    "      LIMIT 1), "
     "    error = NULL, lease_deadline = NULL, finished_at = now(), updated_at = now() "
     "  WHERE id = $1), "
     "a AS (UPDATE attempts SET ended_at = now(), outcome = 'succeeded', reason = NULL "
@@ -331,13 +359,100 @@ void MaybeFinishCampaign(pqxx::work& txn, int64_t campaign_id) {
   }
 }
 
+// Refill: job `job_id` of campaign `campaign_id` just failed for good. When
+// the campaign refills and no other job of that combination succeeded or may
+// still, a replacement combination (ChooseReplacement: the families furthest
+// below their share first) gets `replicates` new jobs, and the events say
+// so. At most `budget` refills per campaign, so a pool where everything
+// fails still ends. The caller holds the campaign row lock (so two failures
+// never draw the same replacement) and finishes the campaign afterwards.
+void MaybeRefill(pqxx::work& txn, int64_t campaign_id, int64_t job_id) {
+  pqxx::result c = txn.exec_params(
+      "SELECT refill, state, k, array_to_json(pool)::text, seed::text, replicates, refills, budget, "
+      "  max_attempts, priority, max_job_seconds, device_kind, min_memory_mb "
+      "FROM campaigns WHERE id = $1",
+      campaign_id);
+  if (c.empty() || !c[0][0].as<bool>() || c[0][1].as<std::string>() != "active") return;
+  const int k = c[0][2].as<int>();
+  const std::vector<std::string> pool = JsonTextArray(c[0][3]);
+  uint64_t seed = 0;
+  if (!absl::SimpleAtoi(c[0][4].as<std::string>(), &seed)) return;
+  const int replicates = c[0][5].as<int>();
+  const int refills = c[0][6].as<int>();
+  const int budget = c[0][7].as<int>();
+  pqxx::row failed_job = txn.exec_params1(
+      "SELECT combo_rank, array_to_json(families)::text, "
+      "  EXISTS (SELECT 1 FROM jobs o WHERE o.campaign_id = j.campaign_id AND o.combo_rank = j.combo_rank "
+      "          AND o.state IN ('pending', 'leased', 'running', 'succeeded')) "
+      "FROM jobs j WHERE j.id = $1",
+      job_id);
+  if (failed_job[2].as<bool>()) return;  // another replicate has or may still give a result
+  const std::string failed_families = absl::StrJoin(JsonTextArray(failed_job[1]), "+");
+  if (refills >= budget) {
+    Event(txn, "refill_exhausted", campaign_id, job_id, 0,
+          absl::StrFormat("combination %s failed; no replacement: the campaign already drew %d (its budget)",
+                          failed_families, refills));
+    return;
+  }
+  std::vector<int> live(pool.size(), 0), succeeded(pool.size(), 0), failed(pool.size(), 0);
+  std::set<uint64_t> taken;
+  for (const auto& row : txn.exec_params(
+           "SELECT combo_rank, array_to_json(families)::text, "
+           "  bool_or(state IN ('pending', 'leased', 'running', 'succeeded')), bool_and(state = 'failed'), "
+           "  bool_or(state = 'succeeded') "
+           "FROM jobs WHERE campaign_id = $1 GROUP BY combo_rank, families",
+           campaign_id)) {
+    taken.insert(row[0].as<uint64_t>());
+    const bool is_live = row[2].as<bool>(), is_failed = row[3].as<bool>(), is_succeeded = row[4].as<bool>();
+    for (const auto& family : JsonTextArray(row[1])) {
+      const auto it = std::lower_bound(pool.begin(), pool.end(), family);
+      if (it == pool.end() || *it != family) continue;
+      const size_t i = static_cast<size_t>(it - pool.begin());
+      live[i] += is_live;
+      succeeded[i] += is_succeeded;
+      failed[i] += is_failed;
+    }
+  }
+  const std::optional<uint64_t> rank =
+      ChooseReplacement(static_cast<int>(pool.size()), k, live, succeeded, failed, taken,
+                        seed ^ static_cast<uint64_t>(refills));
+  if (!rank) {
+    Event(txn, "refill_exhausted", campaign_id, job_id, 0,
+          absl::StrFormat("combination %s failed; no untried combination is left to replace it", failed_families));
+    return;
+  }
+  std::vector<std::string> families;
+  for (int index : UnrankCombination(*rank, static_cast<int>(pool.size()), k)) families.push_back(pool[index]);
+  std::vector<std::string> seeds, replicate_ids;
+  for (int r = 0; r < replicates; ++r) {
+    seeds.push_back(std::to_string(ReplicateSeed(seed, *rank, r)));
+    replicate_ids.push_back(std::to_string(r));
+  }
+  txn.exec_params(
+      "INSERT INTO jobs (campaign_id, ordinal, combo_rank, families, seed, max_attempts, priority, "
+      "  device_kind, min_memory_mb, max_job_seconds, replicate, replaces_job_id) "
+      "SELECT $1, (SELECT coalesce(max(ordinal), -1) FROM jobs WHERE campaign_id = $1) + p + 1, $2, $3::text[], "
+      "  s::numeric, $4, $5, $6, $7, $8, p, $9 "
+      "FROM unnest($10::int[], $11::text[]) AS t(p, s)",
+      campaign_id, static_cast<int64_t>(*rank), TextArrayLiteral(families), c[0][8].as<int>(), c[0][9].as<int>(),
+      c[0][11].as<std::string>(), c[0][12].as<int64_t>(), c[0][10].as<int64_t>(), job_id,
+      "{" + absl::StrJoin(replicate_ids, ",") + "}", "{" + absl::StrJoin(seeds, ",") + "}");
+  txn.exec_params("UPDATE campaigns SET refills = refills + 1, updated_at = now() WHERE id = $1", campaign_id);
+  Event(txn, "combination_refilled", campaign_id, job_id, 0,
+        absl::StrFormat("combination %s failed for good; replaced by %s (rank %d, %d job%s) to keep the evaluated "
+                        "families stratified",
+                        failed_families, absl::StrJoin(families, "+"), *rank, replicates, replicates == 1 ? "" : "s"));
+  spdlog::info("campaign {} job {}: combination {} failed for good; refilled with {}", campaign_id, job_id,
+               failed_families, absl::StrJoin(families, "+"));
+}
+
 void EndAttempt(pqxx::work& txn, int64_t job_id, int attempt, absl::string_view outcome,
                 const std::string& reason) {
   txn.exec_prepared(kEndAttemptName, job_id, attempt, std::string(outcome), reason);
 }
 
-// Runs the epoch statement `name` with epoch m of `req` as $1..$18 (the
-// columns of MOE4_EPOCH_PARAMS) and `more` as $19 on.
+// Runs the epoch statement `name` with epoch m of `req` as $1..$20 (the
+// columns of MOE4_EPOCH_PARAMS) and `more` as $21 on.
 template <typename... More>
 pqxx::result ExecEpochStatement(pqxx::transaction_base& txn, const char* name,
                                 const moe4::v1::ReportEpochsRequest& req, const moe4::v1::EpochMetrics& m,
@@ -348,7 +463,9 @@ pqxx::result ExecEpochStatement(pqxx::transaction_base& txn, const char* name,
       Float8ArrayLiteral(m.gate_mean()), Float8ArrayLiteral(m.routing_share()),
       Float8ArrayLiteral(m.expert_accuracy()), Float8Text(m.routing_entropy()), m.dead_experts(),
       Float8Text(m.ecology()), Float8Text(m.temperature()), Float8Text(m.epoch_seconds()),
-      Float8Text(m.images_per_second()), static_cast<int64_t>(m.peak_memory_bytes()), more...);
+      Float8Text(m.images_per_second()), static_cast<int64_t>(m.peak_memory_bytes()),
+      m.has_validation_loss() ? Float8Text(m.validation_loss()) : std::string(),
+      m.has_validation_accuracy() ? Float8Text(m.validation_accuracy()) : std::string(), more...);
 }
 
 }  // namespace
@@ -382,39 +499,44 @@ absl::StatusOr<int64_t> PgJobStore::CreateCampaign(const CampaignPlan& plan) {
         txn.exec_params1(
                "INSERT INTO campaigns (name, k, sampler, budget, seed, pool, max_attempts, "
                "  priority, max_job_seconds, dataset_name, epochs, recipe, dataset, device_kind, "
-               "  min_memory_mb, spec_yaml) "
+               "  min_memory_mb, spec_yaml, catalogue, selection, validation_fraction, replicates, refill) "
                "VALUES ($1, $2, $3, $4, $5::numeric, $6::text[], $7, $8, $9, $10, $11, "
-               "  $12::jsonb, $13::jsonb, $14, $15, $16) RETURNING id",
+               "  $12::jsonb, $13::jsonb, $14, $15, $16, $17, $18, $19::float8, $20, $21) RETURNING id",
                spec.name, spec.k, std::string(SamplerName(spec.sampler)),
                static_cast<int64_t>(plan.jobs.size()), std::to_string(spec.seed),
                TextArrayLiteral(spec.pool), spec.max_attempts, spec.priority,
                spec.max_job_seconds, spec.dataset.name(), spec.recipe.epochs(), MessageJson(recipe),
                MessageJson(spec.dataset), spec.requirements.device_kind(),
-               static_cast<int64_t>(spec.requirements.min_memory_mb()), plan.spec_yaml)[0]
+               static_cast<int64_t>(spec.requirements.min_memory_mb()), plan.spec_yaml,
+               std::string(CatalogueName(spec.catalogue)), std::string(SelectionName(spec.selection)),
+               Float8Text(spec.dataset.validation_fraction()), spec.replicates, spec.refill)[0]
             .as<int64_t>();
     for (size_t begin = 0; begin < plan.jobs.size(); begin += kJobInsertChunk) {
       const size_t end = std::min(plan.jobs.size(), begin + kJobInsertChunk);
-      std::vector<std::string> ordinals, ranks, families, seeds;
+      std::vector<std::string> ordinals, ranks, families, seeds, replicates;
       for (size_t i = begin; i < end; ++i) {
         ordinals.push_back(std::to_string(i));
         ranks.push_back(std::to_string(plan.jobs[i].rank));
         // Family ids are catalogue ids ([A-Za-z0-9_-]), so a comma joins them safely.
         families.push_back(absl::StrJoin(plan.jobs[i].families, ","));
         seeds.push_back(std::to_string(plan.jobs[i].seed));
+        replicates.push_back(std::to_string(plan.jobs[i].replicate));
       }
       txn.exec_params(
           "INSERT INTO jobs (campaign_id, ordinal, combo_rank, families, seed, max_attempts, "
-          "  priority, device_kind, min_memory_mb, max_job_seconds) "
-          "SELECT $1, o, r, string_to_array(f, ','), s::numeric, $2, $3, $4, $5, $6 "
-          "FROM unnest($7::int[], $8::bigint[], $9::text[], $10::text[]) AS t(o, r, f, s)",
+          "  priority, device_kind, min_memory_mb, max_job_seconds, replicate) "
+          "SELECT $1, o, r, string_to_array(f, ','), s::numeric, $2, $3, $4, $5, $6, p "
+          "FROM unnest($7::int[], $8::bigint[], $9::text[], $10::text[], $11::int[]) AS t(o, r, f, s, p)",
           campaign_id, spec.max_attempts, spec.priority, spec.requirements.device_kind(),
           static_cast<int64_t>(spec.requirements.min_memory_mb()), spec.max_job_seconds,
           "{" + absl::StrJoin(ordinals, ",") + "}", "{" + absl::StrJoin(ranks, ",") + "}",
-          TextArrayLiteral(families), "{" + absl::StrJoin(seeds, ",") + "}");
+          TextArrayLiteral(families), "{" + absl::StrJoin(seeds, ",") + "}",
+          "{" + absl::StrJoin(replicates, ",") + "}");
     }
     Event(txn, "campaign_submitted", campaign_id, 0, 0,
-          absl::StrFormat("name=%s sampler=%s k=%d jobs=%d", spec.name, SamplerName(spec.sampler),
-                          spec.k, plan.jobs.size()));
+          absl::StrFormat("name=%s sampler=%s k=%d jobs=%d replicates=%d selection=%s", spec.name,
+                          SamplerName(spec.sampler), spec.k, plan.jobs.size(), spec.replicates,
+                          SelectionName(spec.selection)));
     txn.commit();
     return absl::OkStatus();
   });
@@ -809,7 +931,10 @@ absl::StatusOr<FailResult> PgJobStore::Fail(const moe4::v1::FailRequest& req) {
           req.worker_id(),
           absl::StrFormat("attempt=%d retryable=%v reason=%s", req.attempt(), req.retryable(),
                           req.reason()));
-    if (!out.will_retry) MaybeFinishCampaign(txn, h.campaign_id);
+    if (!out.will_retry) {
+      MaybeRefill(txn, h.campaign_id, req.job_id());
+      MaybeFinishCampaign(txn, h.campaign_id);
+    }
     txn.commit();
     return absl::OkStatus();
   });
@@ -847,6 +972,7 @@ absl::StatusOr<int> PgJobStore::ExtendHeldLeases(absl::Duration grace) {
 
 absl::StatusOr<ReapResult> PgJobStore::Reap() {
   ReapResult out;
+  std::vector<std::pair<int64_t, int64_t>> failed_for_good;  // (campaign, job), for refill
   // 1. The per-job time budget, separate from liveness: a job that heartbeats
   //    faithfully but runs past max_job_seconds is failed (a retry would only
   //    run as long again). SKIP LOCKED: a job a worker is writing right now is
@@ -871,6 +997,7 @@ absl::StatusOr<ReapResult> PgJobStore::Reap() {
     txn.commit();
     out.timed_out = static_cast<int>(r.size());
     for (const auto& row : r) {
+      failed_for_good.emplace_back(row[1].as<int64_t>(), row[0].as<int64_t>());
       spdlog::warn("campaign {} job {} attempt {} failed: {}", row[1].as<int64_t>(),
                    row[0].as<int64_t>(), row[2].as<int>(), row[3].as<std::string>());
     }
@@ -909,6 +1036,7 @@ absl::StatusOr<ReapResult> PgJobStore::Reap() {
     for (const auto& row : r) {
       const bool failed = row[4].as<std::string>() == "failed";
       (failed ? out.failed : out.requeued)++;
+      if (failed) failed_for_good.emplace_back(row[1].as<int64_t>(), row[0].as<int64_t>());
       spdlog::warn("campaign {} job {} attempt {}/{}: lease of worker {} expired; {}",
                    row[1].as<int64_t>(), row[0].as<int64_t>(), row[2].as<int>(),
                    row[3].as<int>(), row[5].as<int64_t>(),
@@ -917,6 +1045,20 @@ absl::StatusOr<ReapResult> PgJobStore::Reap() {
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+
+  // 2b. Refill the combinations the steps above failed for good, each under
+  //     its campaign's row lock (the order every job-finishing transaction
+  //     takes), before step 3 could call their campaign done.
+  for (const auto& [campaign_id, job_id] : failed_for_good) {
+    s = pool_.Run("refilling a failed combination", [&](pqxx::connection& conn) {
+      pqxx::work txn(conn);
+      txn.exec_params("SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE", campaign_id);
+      MaybeRefill(txn, campaign_id, job_id);
+      txn.commit();
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
 
   // 3. Campaigns with nothing left to run. Complete/Fail do this in their own
   //    transaction; the sweep covers jobs the steps above ended.

@@ -49,7 +49,7 @@ class PgJobStore : public JobStore {
   absl::Status PauseCampaign(int64_t campaign_id) override;
   absl::Status ResumeCampaign(int64_t campaign_id) override;
   absl::StatusOr<std::vector<moe4::v1::LeaderboardEntry>> Leaderboard(int64_t campaign_id, int top,
-                                                                     bool by_best) override;
+                                                                     bool by_final) override;
   absl::StatusOr<std::vector<moe4::v1::FamilyStat>> FamilyStats(int64_t campaign_id) override;
   absl::StatusOr<CampaignCandidates> Candidates(int64_t campaign_id) override;
   absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> ListWorkers() override;

@@ -6,8 +6,10 @@
 #include <map>
 #include <pqxx/pqxx>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "coordinator/store/pg_job_store.h"
 #include "coordinator/store/pg_rows.h"
 
@@ -54,7 +56,8 @@ constexpr const char* kSummarySql =
     "       count(j.id) FILTER (WHERE j.state = 'succeeded'), "
     "       count(j.id) FILTER (WHERE j.state = 'failed'), "
     "       count(j.id) FILTER (WHERE j.state = 'cancelled'), "
-    "       max(j.final_test_accuracy) FILTER (WHERE j.state = 'succeeded') "
+    "       (SELECT x.selected_test_accuracy FROM v_combinations x WHERE x.campaign_id = c.id "
+    "          AND x.rank = 1), c.catalogue, c.selection, c.validation_fraction, c.replicates, c.refill "
     "FROM campaigns c LEFT JOIN jobs j ON j.campaign_id = c.id "
     "WHERE ($1::bigint = 0 OR c.id = $1) "
     "GROUP BY c.id ORDER BY c.id DESC LIMIT $2";
@@ -77,6 +80,11 @@ moe4::v1::CampaignSummary SummaryFromRow(const pqxx::row& row) {
   s.set_failed(row[13].as<int>());
   s.set_cancelled(row[14].as<int>());
   s.set_best_test_accuracy(DoubleOr(row[15]));
+  s.set_catalogue(row[16].as<std::string>());
+  s.set_selection(row[17].as<std::string>());
+  s.set_validation_fraction(row[18].as<double>());
+  s.set_replicates(row[19].as<int>());
+  s.set_refill(row[20].as<bool>());
   return s;
 }
 
@@ -85,7 +93,8 @@ moe4::v1::CampaignSummary SummaryFromRow(const pqxx::row& row) {
 constexpr const char* kEpochsOfJobsSql =
     "SELECT job_id, epoch, train_loss, train_accuracy, test_loss, test_accuracy, lr, "
     "  gate_mean::text, routing_share::text, expert_accuracy::text, routing_entropy, "
-    "  dead_experts, ecology, temperature, epoch_seconds, images_per_second, peak_memory_bytes "
+    "  dead_experts, ecology, temperature, epoch_seconds, images_per_second, peak_memory_bytes, "
+    "  validation_loss, validation_accuracy "
     "FROM epochs WHERE job_id = ANY($1::bigint[]) ORDER BY job_id, epoch";
 
 moe4::v1::EpochMetrics EpochFromRow(const pqxx::row& row, int first) {
@@ -107,6 +116,9 @@ moe4::v1::EpochMetrics EpochFromRow(const pqxx::row& row, int first) {
   m.set_epoch_seconds(row[c++].as<double>());
   m.set_images_per_second(row[c++].as<double>());
   m.set_peak_memory_bytes(row[c++].as<int64_t>());
+  if (!row[c].is_null()) m.set_validation_loss(row[c].as<double>());
+  ++c;
+  if (!row[c].is_null()) m.set_validation_accuracy(row[c].as<double>());
   return m;
 }
 
@@ -118,7 +130,8 @@ constexpr const char* kJobsSql =
     "SELECT j.id, j.campaign_id, array_to_json(j.families)::text, j.state, j.attempt, "
     "  j.max_attempts, j.final_test_accuracy, j.best_test_accuracy, "
     "  (SELECT count(*) FROM epochs e WHERE e.job_id = j.id), c.epochs, w.name, j.error, "
-    "  j.parameter_count, j.train_seconds, j.progress_epoch, j.progress_step "
+    "  j.parameter_count, j.train_seconds, j.progress_epoch, j.progress_step, "
+    "  j.selected_epoch, j.selected_validation_accuracy, j.selected_test_accuracy, j.seed::text, j.replicate "
     "FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "
     "LEFT JOIN workers w ON w.id = j.worker_id "
     "WHERE ($1::bigint = 0 OR j.campaign_id = $1) AND ($2::bigint = 0 OR j.id = $2) "
@@ -146,6 +159,13 @@ moe4::v1::JobInfo JobInfoFromRow(const pqxx::row& row) {
   j.set_train_seconds(DoubleOr(row[13]));
   j.set_progress_epoch(static_cast<int32_t>(Int64Or(row[14])));
   j.set_progress_step(Int64Or(row[15]));
+  j.set_selected_epoch(static_cast<int32_t>(Int64Or(row[16])));
+  // NaN: no validation split (or not selected yet); 0 would read as a result.
+  j.set_validation_accuracy(DoubleOr(row[17], std::numeric_limits<double>::quiet_NaN()));
+  j.set_selected_test_accuracy(DoubleOr(row[18]));
+  uint64_t seed = 0;
+  if (absl::SimpleAtoi(row[19].as<std::string>(), &seed)) j.set_seed(seed);
+  j.set_replicate(row[20].as<int>());
   return j;
 }
 
@@ -205,27 +225,52 @@ absl::StatusOr<CampaignStatus> PgJobStore::GetCampaign(int64_t campaign_id) {
 }
 
 absl::StatusOr<std::vector<moe4::v1::LeaderboardEntry>> PgJobStore::Leaderboard(int64_t campaign_id, int top,
-                                                                                bool by_best) {
-  // The ORDER BY column is one of two constants, never request text.
+                                                                                bool by_final) {
+  // One row per combination: its succeeded jobs (replicates) averaged. The
+  // ORDER BY expression is one of two constants, never request text: the
+  // ranking accuracy (validation; test at the selected epoch for a campaign
+  // without a validation split) or the mean final test accuracy. Never the
+  // best epoch's test accuracy: that would select on the test set.
   const std::string sql = absl::StrCat(
-      "SELECT j.id, array_to_json(j.families)::text, j.state, j.final_test_accuracy, "
-      "       j.best_test_accuracy, (SELECT count(*) FROM epochs e WHERE e.job_id = j.id), "
-      "       j.train_seconds, j.parameter_count "
-      "FROM jobs j WHERE j.campaign_id = $1 AND j.state = 'succeeded' ORDER BY ",
-      by_best ? "j.best_test_accuracy" : "j.final_test_accuracy", " DESC NULLS LAST, j.id LIMIT $2");
+      "SELECT min(j.id), array_to_json(j.families)::text, count(*), "
+      "  avg(j.final_test_accuracy), stddev_samp(j.final_test_accuracy), avg(j.best_test_accuracy), "
+      "  min((SELECT count(*) FROM epochs e WHERE e.job_id = j.id)), avg(j.train_seconds), "
+      "  min(j.parameter_count), CASE WHEN count(*) = 1 THEN min(j.selected_epoch) ELSE 0 END, "
+      "  avg(j.selected_validation_accuracy), stddev_samp(j.selected_validation_accuracy), "
+      "  avg(j.selected_test_accuracy), stddev_samp(j.selected_test_accuracy), "
+      "  array_to_string(array_agg(j.id ORDER BY j.id), ',') "
+      "FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "
+      "WHERE j.campaign_id = $1 AND j.state = 'succeeded' "
+      "GROUP BY j.combo_rank, j.families ORDER BY ",
+      by_final ? "avg(j.final_test_accuracy)"
+               : "moe4_ranking_accuracy(min(c.selection), avg(j.selected_validation_accuracy), "
+                 "avg(j.selected_test_accuracy))",
+      " DESC NULLS LAST, min(j.id) LIMIT $2");
   return ReadOnly<std::vector<moe4::v1::LeaderboardEntry>>(
       pool_, "reading the leaderboard", [&](pqxx::read_transaction& txn, auto& out) {
         if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
+        const double nan = std::numeric_limits<double>::quiet_NaN();
         for (const auto& row : txn.exec_params(sql, campaign_id, top)) {
           moe4::v1::LeaderboardEntry e;
           e.set_job_id(row[0].as<int64_t>());
           for (auto& f : JsonTextArray(row[1])) e.add_families(std::move(f));
-          e.set_state(JobStateFromText(row[2].as<std::string>()));
+          e.set_state(moe4::v1::JOB_STATE_SUCCEEDED);
+          e.set_n(row[2].as<int>());
           e.set_final_test_accuracy(DoubleOr(row[3]));
-          e.set_best_test_accuracy(DoubleOr(row[4]));
-          e.set_epochs_done(row[5].as<int>());
-          e.set_train_seconds(DoubleOr(row[6]));
-          e.set_parameter_count(Int64Or(row[7]));
+          e.set_final_test_accuracy_sd(DoubleOr(row[4], nan));
+          e.set_best_test_accuracy(DoubleOr(row[5]));
+          e.set_epochs_done(row[6].as<int>());
+          e.set_train_seconds(DoubleOr(row[7]));
+          e.set_parameter_count(Int64Or(row[8]));
+          e.set_selected_epoch(static_cast<int32_t>(Int64Or(row[9])));
+          e.set_validation_accuracy(DoubleOr(row[10], nan));
+          e.set_validation_accuracy_sd(DoubleOr(row[11], nan));
+          e.set_selected_test_accuracy(DoubleOr(row[12]));
+          e.set_selected_test_accuracy_sd(DoubleOr(row[13], nan));
+          for (absl::string_view id : absl::StrSplit(row[14].as<std::string>(), ',')) {
+            int64_t v = 0;
+            if (absl::SimpleAtoi(id, &v)) e.add_job_ids(v);
+          }
           out.push_back(std::move(e));
         }
         return absl::OkStatus();
@@ -238,8 +283,10 @@ absl::StatusOr<std::vector<moe4::v1::FamilyStat>> PgJobStore::FamilyStats(int64_
         if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
         // One definition of the statistics: the analysts' view.
         for (const auto& row :
-             txn.exec_params("SELECT family, n, mean, std, ci95_low, ci95_high, best FROM v_family_stats "
-                             "WHERE campaign_id = $1 ORDER BY mean DESC NULLS LAST, family",
+             txn.exec_params("SELECT family, n, mean, std, ci95_low, ci95_high, best, validation_mean, "
+                             "  final_mean, runs FROM v_family_stats WHERE campaign_id = $1 "
+                             "ORDER BY validation_mean DESC NULLS LAST, "
+                             "  CASE WHEN validation_mean IS NULL THEN mean END DESC NULLS LAST, family",
                              campaign_id)) {
           moe4::v1::FamilyStat f;
           f.set_family(row[0].as<std::string>());
@@ -251,6 +298,9 @@ absl::StatusOr<std::vector<moe4::v1::FamilyStat>> PgJobStore::FamilyStats(int64_
           f.set_ci95_low(DoubleOr(row[4], nan));
           f.set_ci95_high(DoubleOr(row[5], nan));
           f.set_best(DoubleOr(row[6]));
+          f.set_validation_mean(DoubleOr(row[7], nan));
+          f.set_final_mean(DoubleOr(row[8]));
+          f.set_runs(static_cast<int32_t>(Int64Or(row[9])));
           out.push_back(std::move(f));
         }
         return absl::OkStatus();
@@ -259,13 +309,25 @@ absl::StatusOr<std::vector<moe4::v1::FamilyStat>> PgJobStore::FamilyStats(int64_
 
 absl::StatusOr<CampaignCandidates> PgJobStore::Candidates(int64_t campaign_id) {
   return ReadOnly<CampaignCandidates>(pool_, "reading candidates", [&](pqxx::read_transaction& txn, auto& out) {
-    pqxx::result c = txn.exec_params("SELECT k, array_to_json(pool)::text FROM campaigns WHERE id = $1", campaign_id);
+    pqxx::result c = txn.exec_params(
+        "SELECT k, array_to_json(pool)::text, refill, refills FROM campaigns WHERE id = $1", campaign_id);
     if (c.empty()) return NoCampaign(campaign_id);
     out.k = c[0][0].as<int>();
     out.pool = JsonTextArray(c[0][1]);
+    out.refill = c[0][2].as<bool>();
+    out.refills = c[0][3].as<int>();
+    // One row per combination (its replicates together), in planning order.
     for (const auto& row : txn.exec_params(
-             "SELECT array_to_json(families)::text FROM jobs WHERE campaign_id = $1 ORDER BY id", campaign_id)) {
+             "SELECT array_to_json(families)::text, bool_or(state = 'succeeded'), bool_and(state = 'failed'), "
+             "  (array_agg(error ORDER BY id) FILTER (WHERE state = 'failed'))[1] "
+             "FROM jobs WHERE campaign_id = $1 GROUP BY combo_rank, families ORDER BY min(id)",
+             campaign_id)) {
       out.families.push_back(JsonTextArray(row[0]));
+      CandidateOutcome outcome;
+      outcome.evaluated = row[1].as<bool>();
+      outcome.failed = row[2].as<bool>();
+      if (outcome.failed && !row[3].is_null()) outcome.reason = row[3].as<std::string>();
+      out.outcomes.push_back(std::move(outcome));
     }
     return absl::OkStatus();
   });
@@ -333,23 +395,25 @@ absl::StatusOr<std::vector<moe4::v1::PairStat>> PgJobStore::PairStats(int64_t ca
       pool_, "reading pair statistics", [&](pqxx::read_transaction& txn, auto& out) {
         if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
         // v_pair_stats fixes the top at a quartile; here the caller picks it. The
-        // epsilon keeps 0.3 * 10 from rounding up to 4. Pairs compare in byte
-        // order (COLLATE "C"), the order of jobs.families.
+        // unit is the combination (v_combinations: replicates averaged), and
+        // the top is by its ranking accuracy (validation). The epsilon keeps
+        // 0.3 * 10 from rounding up to 4. Pairs compare in byte order
+        // (COLLATE "C"), the order of jobs.families.
         for (const auto& row :
              txn.exec_params("WITH r AS ("
-                             "  SELECT j.families, j.final_test_accuracy AS acc, "
-                             "    row_number() OVER (ORDER BY j.final_test_accuracy DESC, j.id) AS pos, "
-                             "    count(*) OVER () AS total "
-                             "  FROM jobs j WHERE j.campaign_id = $1 AND j.state = 'succeeded' "
-                             "    AND j.final_test_accuracy IS NOT NULL), "
+                             "  SELECT x.families, x.selected_test_accuracy AS acc, "
+                             "    x.validation_accuracy AS val, x.final_test_accuracy AS fin, "
+                             "    x.rank AS pos, count(*) OVER () AS total "
+                             "  FROM v_combinations x WHERE x.campaign_id = $1), "
                              "t AS (SELECT r.*, greatest(1, ceil($2::float8 * total - 1e-9)) AS top_n FROM r), "
-                             "p AS (SELECT a.family AS fa, b.family AS fb, t.acc, t.pos <= t.top_n AS top, "
-                             "    t.top_n / t.total::float8 AS top_share "
+                             "p AS (SELECT a.family AS fa, b.family AS fb, t.acc, t.val, t.fin, "
+                             "    t.pos <= t.top_n AS top, t.top_n / t.total::float8 AS top_share "
                              "  FROM t, unnest(t.families) AS a(family), unnest(t.families) AS b(family) "
                              "  WHERE a.family < b.family COLLATE \"C\") "
                              "SELECT fa, fb, count(*) AS n, count(*) FILTER (WHERE top) AS n_top, "
                              "  count(*) * max(top_share) AS expected, "
-                             "  count(*) FILTER (WHERE top) / (count(*) * max(top_share)) AS lift, avg(acc) "
+                             "  count(*) FILTER (WHERE top) / (count(*) * max(top_share)) AS lift, avg(acc), "
+                             "  avg(val), avg(fin) "
                              "FROM p GROUP BY fa, fb "
                              "ORDER BY lift DESC, n_top DESC, fa COLLATE \"C\", fb COLLATE \"C\"",
                              campaign_id, top_fraction)) {
@@ -361,6 +425,8 @@ absl::StatusOr<std::vector<moe4::v1::PairStat>> PgJobStore::PairStats(int64_t ca
           p.set_expected_top(row[4].as<double>());
           p.set_lift(row[5].as<double>());
           p.set_mean(DoubleOr(row[6]));
+          p.set_validation_mean(DoubleOr(row[7], std::numeric_limits<double>::quiet_NaN()));
+          p.set_final_mean(DoubleOr(row[8]));
           out.push_back(std::move(p));
         }
         return absl::OkStatus();
@@ -373,15 +439,20 @@ absl::StatusOr<std::vector<moe4::v1::EcologyPoint>> PgJobStore::Ecology(int64_t 
         if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
         // One definition of "the last epoch": the analysts' view.
         for (const auto& row : txn.exec_params("SELECT job_id, array_to_json(families)::text, ecology, dead_experts, "
-                                               "  final_test_accuracy FROM v_ecology "
+                                               "  final_test_accuracy, ecology_learned, ecology_undefined "
+                                               "FROM v_ecology "
                                                "WHERE campaign_id = $1 AND state = 'succeeded' ORDER BY job_id",
                                                campaign_id)) {
           moe4::v1::EcologyPoint p;
           p.set_job_id(row[0].as<int64_t>());
           for (auto& f : JsonTextArray(row[1])) p.add_families(std::move(f));
-          p.set_ecology(row[2].as<double>());
+          // NULL: undefined (0/0); the reason says so. +inf reads as itself.
+          const double nan = std::numeric_limits<double>::quiet_NaN();
+          p.set_ecology(DoubleOr(row[2], nan));
           p.set_dead_experts(row[3].as<int>());
           p.set_final_test_accuracy(DoubleOr(row[4]));
+          p.set_ecology_learned(DoubleOr(row[5], nan));
+          if (!row[6].is_null()) p.set_ecology_undefined(row[6].as<std::string>());
           out.push_back(std::move(p));
         }
         return absl::OkStatus();

@@ -20,10 +20,10 @@ int List(const CommandEnv& env) {
     *env.out << ToJson(response);
     return kExitOk;
   }
-  Table table({"ID", "NAME", "STATE", "K", "SAMPLER", "JOBS", "DONE", "FAILED", "BEST"});
+  Table table({"ID", "NAME", "STATE", "K", "SAMPLER", "CATALOGUE", "JOBS", "DONE", "FAILED", "BEST"});
   for (const auto& c : response.campaigns()) {
     table.AddRow({std::to_string(c.campaign_id()), c.name(), env.style.State(CampaignStateName(c.state())),
-                  std::to_string(c.k()), c.sampler(), std::to_string(c.budget()), std::to_string(c.succeeded()),
+                  std::to_string(c.k()), c.sampler(), c.catalogue(), std::to_string(c.budget()), std::to_string(c.succeeded()),
                   std::to_string(c.failed()), c.succeeded() > 0 ? Percent(c.best_test_accuracy()) : "-"});
   }
   table.Print(env.format, *env.out);

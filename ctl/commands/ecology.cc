@@ -1,6 +1,9 @@
 // moe4ctl ecology ID: dead experts against the ecology parameter
 // E = T*H/(O+B) at each finished ensemble's last epoch, bucketed at a
 // threshold (0.5), to test the claim that E >= 0.5 keeps every expert alive.
+// E is the recipe's (T as configured): +inf when O+B = 0 < T*H, which counts
+// as above any threshold; undefined (NaN, O+B = T*H = 0) in a bucket of its
+// own, with the reason. --points also shows E with the learned T.
 #include <cmath>
 #include <vector>
 
@@ -47,11 +50,15 @@ int Ecology(const EcologyOptions& options, const CommandEnv& env) {
     return code;
   }
   const std::string t = absl::StrCat(options.threshold);
-  Bucket below{absl::StrCat("E < ", t)}, above{absl::StrCat("E >= ", t)};
+  Bucket below{absl::StrCat("E < ", t)}, above{absl::StrCat("E >= ", t)}, undefined{"E undefined"};
   std::vector<int64_t> counterexamples;  // E above the threshold, yet an expert died
+  std::string undefined_reason;
   for (const auto& p : response.points()) {
-    // NaN E (no finite value reported) counts as below: it cannot support the claim.
-    if (p.ecology() >= options.threshold) {
+    // Undefined E (0/0) neither supports nor refutes the claim.
+    if (std::isnan(p.ecology())) {
+      undefined.Add(p);
+      if (undefined_reason.empty()) undefined_reason = p.ecology_undefined();
+    } else if (p.ecology() >= options.threshold) {  // +inf too
       above.Add(p);
       if (p.dead_experts() > 0) counterexamples.push_back(p.job_id());
     } else {
@@ -63,10 +70,13 @@ int Ecology(const EcologyOptions& options, const CommandEnv& env) {
   const bool tested = above.ensembles > 0;
   const bool holds = tested && counterexamples.empty();
 
+  // The undefined bucket only when something fell into it.
+  std::vector<const Bucket*> buckets = {&below, &above};
+  if (undefined.ensembles > 0) buckets.push_back(&undefined);
   if (env.format == OutputFormat::kJson) {
     nlohmann::json json;
     json["threshold"] = options.threshold;
-    for (const Bucket* b : {&below, &above}) {
+    for (const Bucket* b : buckets) {
       json["buckets"].push_back({{"range", b->label},
                                  {"ensembles", b->ensembles},
                                  {"all_alive", b->all_alive},
@@ -82,18 +92,20 @@ int Ecology(const EcologyOptions& options, const CommandEnv& env) {
     return kExitOk;
   }
   if (options.points) {
-    Table table({"JOB", "FAMILIES", "E", "DEAD", "FINAL"});
+    const bool csv = env.format == OutputFormat::kCsv;
+    Table table({"JOB", "FAMILIES", "E", "E LEARNED T", "DEAD", "FINAL", "NOTE"});
     for (const auto& p : response.points()) {
       table.AddRow({std::to_string(p.job_id()), absl::StrJoin(p.families(), " + "),
-                    env.format == OutputFormat::kCsv ? ExactNumber(p.ecology()) : Fixed(p.ecology(), 3),
+                    csv ? ExactNumber(p.ecology()) : Fixed(p.ecology(), 3),
+                    csv ? ExactNumber(p.ecology_learned()) : Fixed(p.ecology_learned(), 3),
                     p.dead_experts() > 0 ? env.style.Red(std::to_string(p.dead_experts())) : "0",
-                    env.Pct(p.final_test_accuracy())});
+                    env.Pct(p.final_test_accuracy()), p.ecology_undefined()});
     }
     table.Print(env.format, *env.out);
     return kExitOk;
   }
   Table table({"E", "ENSEMBLES", "ALL ALIVE", "SHARE ALL ALIVE", "MEAN DEAD", "MEAN FINAL"});
-  for (const Bucket* b : {&below, &above}) {
+  for (const Bucket* b : buckets) {
     table.AddRow({b->label, std::to_string(b->ensembles), std::to_string(b->all_alive), env.Pct(b->share_alive()),
                   env.format == OutputFormat::kCsv ? ExactNumber(b->mean_dead()) : Fixed(b->mean_dead(), 2),
                   env.Pct(b->mean_accuracy())});
@@ -106,6 +118,7 @@ int Ecology(const EcologyOptions& options, const CommandEnv& env) {
   out << "dead experts against E = T*H/(O+B) at the last epoch of " << response.points_size()
       << " finished ensembles\n\n";
   table.PrintAligned(out);
+  if (undefined.ensembles > 0) out << "\nE undefined: " << undefined_reason << "\n";
   out << "\nclaim \"E >= " << t << " keeps every expert alive\": ";
   if (!tested) {
     out << env.style.Yellow(absl::StrCat("untested: no ensemble reached E >= ", t)) << "\n";

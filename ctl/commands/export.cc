@@ -7,6 +7,7 @@
 // one job per line, with the proto field names of JobInfo and EpochMetrics.
 // Jobs are fetched in pages, so a 100,000-job campaign streams through.
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -33,8 +34,22 @@ const std::vector<std::string>& CsvHeader() {
       "campaign_id", "job_id", "families", "state", "attempt", "final_test_accuracy", "best_test_accuracy",
       "parameter_count", "train_seconds", "worker_name", "error", "epoch", "train_loss", "train_accuracy",
       "test_loss", "test_accuracy", "lr", "routing_entropy", "dead_experts", "ecology", "temperature",
-      "epoch_seconds", "images_per_second", "peak_memory_bytes", "gate_mean", "routing_share", "expert_accuracy"};
+      "epoch_seconds", "images_per_second", "peak_memory_bytes", "gate_mean", "routing_share", "expert_accuracy",
+      // Added later, so at the end: the job's replicate, seed and selected
+      // epoch with its validation and test accuracy, then the epoch's
+      // validation figures (empty without a validation split).
+      "replicate", "seed", "selected_epoch", "selected_validation_accuracy", "selected_test_accuracy",
+      "validation_loss", "validation_accuracy"};
   return header;
+}
+
+// The job's columns after the epoch's (see CsvHeader).
+std::vector<std::string> JobTail(const moe4::v1::JobInfo& j) {
+  const bool succeeded = j.state() == moe4::v1::JOB_STATE_SUCCEEDED;
+  return {std::to_string(j.replicate()), std::to_string(j.seed()),
+          succeeded ? std::to_string(j.selected_epoch()) : "",
+          succeeded && !std::isnan(j.validation_accuracy()) ? ExactNumber(j.validation_accuracy()) : "",
+          succeeded ? ExactNumber(j.selected_test_accuracy()) : ""};
 }
 
 void AppendCsvRows(const moe4::v1::JobInfo& j, Table& table) {
@@ -51,6 +66,8 @@ void AppendCsvRows(const moe4::v1::JobInfo& j, Table& table) {
                                   j.worker_name(),
                                   j.error()};
   if (j.epochs_size() == 0) {
+    job.resize(CsvHeader().size() - 7);  // up to the job's tail
+    for (auto& cell : JobTail(j)) job.push_back(std::move(cell));
     job.resize(CsvHeader().size());
     table.AddRow(std::move(job));
     return;
@@ -66,6 +83,9 @@ void AppendCsvRows(const moe4::v1::JobInfo& j, Table& table) {
           Doubles(e.expert_accuracy())}) {
       row.push_back(std::move(cell));
     }
+    for (auto& cell : JobTail(j)) row.push_back(std::move(cell));
+    row.push_back(e.has_validation_loss() ? ExactNumber(e.validation_loss()) : "");
+    row.push_back(e.has_validation_accuracy() ? ExactNumber(e.validation_accuracy()) : "");
     table.AddRow(std::move(row));
   }
 }

@@ -50,7 +50,8 @@ int Jobs(const JobsOptions& options, const CommandEnv& env) {
     *env.out << ToJson(response);
     return kExitOk;
   }
-  Table table({"JOB", "FAMILIES", "STATE", "ATTEMPT", "EPOCHS", "FINAL", "BEST", "WORKER", "NOTE"});
+  // VALID and TEST at the selected epoch (SEL), FINAL at the last one.
+  Table table({"JOB", "FAMILIES", "STATE", "ATTEMPT", "EPOCHS", "SEL", "VALID", "TEST", "FINAL", "WORKER", "NOTE"});
   for (const auto& j : response.jobs()) {
     const bool done = j.state() == moe4::v1::JOB_STATE_SUCCEEDED;
     std::string note = j.error();
@@ -59,8 +60,10 @@ int Jobs(const JobsOptions& options, const CommandEnv& env) {
     }
     table.AddRow({std::to_string(j.job_id()), absl::StrJoin(j.families(), " + "),
                   env.style.State(JobStateName(j.state())), absl::StrCat(j.attempt(), "/", j.max_attempts()),
-                  absl::StrCat(j.epochs_done(), "/", j.epochs_total()), done ? env.Pct(j.final_test_accuracy()) : "-",
-                  done ? env.Pct(j.best_test_accuracy()) : "-", j.worker_name().empty() ? "-" : j.worker_name(),
+                  absl::StrCat(j.epochs_done(), "/", j.epochs_total()),
+                  done && j.selected_epoch() > 0 ? std::to_string(j.selected_epoch()) : "-",
+                  done ? env.Pct(j.validation_accuracy()) : "-", done ? env.Pct(j.selected_test_accuracy()) : "-",
+                  done ? env.Pct(j.final_test_accuracy()) : "-", j.worker_name().empty() ? "-" : j.worker_name(),
                   note});
   }
   table.Print(env.format, *env.out);
@@ -82,16 +85,20 @@ int Job(int64_t job_id, const CommandEnv& env) {
     *env.out << ToJson(response);
     return kExitOk;
   }
-  Table table({"EPOCH", "TRAIN LOSS", "TRAIN ACC", "TEST LOSS", "TEST ACC", "LR", "ENTROPY", "DEAD", "E", "TEMP",
-               "TIME", "IMG/S"});
+  Table table({"EPOCH", "TRAIN LOSS", "TRAIN ACC", "VAL LOSS", "VAL ACC", "TEST LOSS", "TEST ACC", "LR", "ENTROPY",
+               "DEAD", "E", "TEMP", "TIME", "IMG/S"});
   std::vector<double> accuracy;
   const bool csv = env.format == OutputFormat::kCsv;
   // Human rounding in the table, every digit in CSV.
   auto num = [&](double v, int digits) { return csv ? ExactNumber(v) : Fixed(v, digits); };
   for (const auto& e : response.epochs()) {
     accuracy.push_back(e.test_accuracy());
-    table.AddRow({std::to_string(e.epoch()), num(e.train_loss(), 4), env.Pct(e.train_accuracy()),
-                  num(e.test_loss(), 4), env.Pct(e.test_accuracy()),
+    const bool selected = response.job().selected_epoch() == e.epoch();
+    table.AddRow({selected && !csv ? absl::StrCat(e.epoch(), " *") : std::to_string(e.epoch()),
+                  num(e.train_loss(), 4), env.Pct(e.train_accuracy()),
+                  e.has_validation_loss() ? num(e.validation_loss(), 4) : "",
+                  e.has_validation_accuracy() ? env.Pct(e.validation_accuracy()) : "", num(e.test_loss(), 4),
+                  env.Pct(e.test_accuracy()),
                   csv ? ExactNumber(e.lr()) : absl::StrFormat("%.2e", e.lr()), num(e.routing_entropy(), 3),
                   std::to_string(e.dead_experts()), num(e.ecology(), 3), num(e.temperature(), 2),
                   env.Secs(e.epoch_seconds()), num(e.images_per_second(), 0)});
@@ -109,9 +116,10 @@ int Job(int64_t job_id, const CommandEnv& env) {
   if (!j.worker_name().empty()) out << ", worker " << j.worker_name();
   out << "\n";
   if (j.state() == moe4::v1::JOB_STATE_SUCCEEDED) {
-    out << "final test accuracy " << env.style.Bold(Percent(j.final_test_accuracy())) << ", best "
-        << Percent(j.best_test_accuracy()) << ", " << j.parameter_count() << " parameters, trained in "
-        << Duration(j.train_seconds()) << "\n";
+    out << "selected epoch " << j.selected_epoch() << " (*): validation accuracy "
+        << Percent(j.validation_accuracy()) << ", test accuracy " << env.style.Bold(Percent(j.selected_test_accuracy()))
+        << "; final test accuracy " << Percent(j.final_test_accuracy()) << "\n"
+        << j.parameter_count() << " parameters, trained in " << Duration(j.train_seconds()) << "\n";
   }
   if (!j.error().empty()) out << "error: " << env.style.Red(j.error()) << "\n";
   if (response.epochs_size() == 0) {

@@ -30,12 +30,13 @@ int Pairs(const PairsOptions& options, const CommandEnv& env) {
     return kExitOk;
   }
   const bool table_format = env.format == OutputFormat::kTable;
-  Table table({"PAIR", "N", "IN TOP", "EXPECTED", "LIFT", "MEAN"});
+  Table table({"PAIR", "N", "IN TOP", "EXPECTED", "LIFT", "VALID", "MEAN", "FINAL"});
   for (const auto& p : shown.pairs()) {
     const std::string lift = table_format ? Fixed(p.lift(), 2) : ExactNumber(p.lift());
     table.AddRow({absl::StrCat(p.family_a(), " + ", p.family_b()), std::to_string(p.n()), std::to_string(p.n_top()),
                   table_format ? Fixed(p.expected_top(), 2) : ExactNumber(p.expected_top()),
-                  p.lift() > 1 ? env.style.Green(lift) : lift, env.Pct(p.mean())});
+                  p.lift() > 1 ? env.style.Green(lift) : lift, env.Pct(p.validation_mean()), env.Pct(p.mean()),
+                  env.Pct(p.final_mean())});
   }
   if (!table_format) {
     table.PrintCsv(*env.out);
@@ -48,8 +49,10 @@ int Pairs(const PairsOptions& options, const CommandEnv& env) {
     return kExitOk;
   }
   out << (options.all ? "every pair" : "pairs over-represented")
-      << " among the best " << top << " of the finished ensembles by final accuracy\n"
-      << "(IN TOP = ensembles with the pair in the top, EXPECTED = what chance gives, LIFT = IN TOP / EXPECTED)\n\n";
+      << " among the best " << top << " of the finished combinations by validation accuracy\n"
+      << "(N = combinations with the pair, replicates averaged; IN TOP = of those in the top, EXPECTED = what chance "
+         "gives, LIFT = IN TOP / EXPECTED;\n VALID = mean validation accuracy, MEAN = mean test accuracy at the "
+         "selected epoch, FINAL = at the last epoch)\n\n";
   if (shown.pairs_size() == 0) {
     out << "no pair appears in the top " << top << " more often than chance\n";
     return kExitOk;

@@ -37,8 +37,8 @@ void PrintStatusView(const moe4::v1::GetResponse& response, const Style& style, 
   const int remaining_epochs = response.epochs_total() - response.epochs_done();
   const int workers = std::max(1, response.busy_workers());
   out << "campaign " << c.campaign_id() << " \"" << c.name() << "\": " << style.State(CampaignStateName(c.state()))
-      << ", K=" << c.k() << ", " << c.sampler() << " sampler, " << c.budget() << " jobs, dataset " << c.dataset()
-      << "\n";
+      << ", K=" << c.k() << ", " << c.sampler() << " sampler, " << c.catalogue() << " catalogue, " << c.budget()
+      << " jobs, dataset " << c.dataset() << "\n";
   out << "progress " << ProgressBar(Progress(response), 30) << "  " << response.epochs_done() << "/"
       << response.epochs_total() << " epochs";
   // Measured epoch times spread over the workers busy now.
@@ -46,7 +46,11 @@ void PrintStatusView(const moe4::v1::GetResponse& response, const Style& style, 
     out << ", ETA " << Duration(remaining_epochs * response.mean_epoch_seconds() / workers);
   }
   out << "\nworkers " << response.busy_workers() << " busy of " << response.live_workers() << " live\n";
-  if (c.succeeded() > 0) out << "best test accuracy " << Percent(c.best_test_accuracy()) << "\n";
+  if (c.succeeded() > 0) {
+    out << "top combination: test accuracy " << Percent(c.best_test_accuracy())
+        << (c.selection() == "final" ? " (ranked by final test accuracy: no validation split)\n"
+                                     : " at its selected epoch (ranked by validation accuracy)\n");
+  }
   if (!response.pending_reason().empty()) out << "waiting: " << style.Yellow(response.pending_reason()) << "\n";
   out << "\n";
   PrintStatusCounts(response, OutputFormat::kTable, style, out);

@@ -38,7 +38,7 @@ int DryRun(const std::string& file, const CampaignSpec& spec, const CommandEnv& 
     return kExitUsage;
   }
   moe4::v1::SubmitResponse response;
-  response.set_jobs(static_cast<int32_t>(ranks->size()));
+  response.set_jobs(static_cast<int32_t>(ranks->size() * static_cast<size_t>(spec.replicates)));
   std::vector<std::vector<int>> combinations;
   for (uint64_t rank : *ranks) {
     combinations.push_back(UnrankCombination(rank, static_cast<int>(spec.pool.size()), spec.k));
@@ -74,8 +74,14 @@ int DryRun(const std::string& file, const CampaignSpec& spec, const CommandEnv& 
     return kExitOk;
   }
   out << "spec " << file << " is valid: campaign \"" << spec.name << "\", " << SamplerName(spec.sampler) << " sampler, "
-      << spec.budget << " of C(" << spec.pool.size() << "," << spec.k << ") = "
-      << Binomial(static_cast<int>(spec.pool.size()), spec.k) << " combinations (dry run: nothing created)\n\n";
+      << CatalogueName(spec.catalogue) << " catalogue, " << spec.budget << " of C(" << spec.pool.size() << "," << spec.k << ") = "
+      << Binomial(static_cast<int>(spec.pool.size()), spec.k) << " combinations"
+      << (spec.replicates > 1 ? absl::StrCat(", ", spec.replicates, " replicates each (", response.jobs(), " jobs)") : "")
+      << ", " << SelectionName(spec.selection) << " selection"
+      << (spec.dataset.validation_fraction() > 0
+              ? absl::StrCat(" on a ", spec.dataset.validation_fraction(), " validation split")
+              : std::string())
+      << " (dry run: nothing created)\n\n";
   table.PrintAligned(out);
   out << "\ncoverage: max/min family count ratio " << report.max_min_ratio << ", pairs covered "
       << report.pairs_covered << "/" << report.pairs_total << ", anchors " << report.anchors << "\n\n";

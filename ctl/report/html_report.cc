@@ -17,8 +17,8 @@ namespace {
 
 nlohmann::json NumberOrNull(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
-// The heatmap's axis: families by mean final accuracy (as FamilyStats orders
-// them), then any pool family without a result.
+// The heatmap's axis: families by mean validation accuracy (as FamilyStats
+// orders them), then any pool family without a result.
 std::vector<std::string> HeatmapFamilies(const ReportInputs& in) {
   std::vector<std::string> order;
   for (const auto& f : in.families.families()) order.push_back(f.family());
@@ -28,18 +28,28 @@ std::vector<std::string> HeatmapFamilies(const ReportInputs& in) {
   return order;
 }
 
+// "71.3%", or "71.3% &plusmn; 0.4" (standard deviation in points) over n > 1 replicates.
+std::string MeanSd(double mean, double sd, int n) {
+  if (n < 2 || !std::isfinite(sd)) return Percent(mean);
+  return absl::StrCat(Percent(mean), " &plusmn; ", Fixed(100 * sd, 1));
+}
+
 std::string LeaderboardTable(const moe4::v1::LeaderboardResponse& leaderboard) {
   if (leaderboard.entries_size() == 0) return "<p class=\"note\">No succeeded ensembles yet.</p>\n";
   std::string html =
-      "<table id=\"leaderboard\">\n<tr><th>#</th><th>job</th><th>families</th><th>final</th><th>best</th>"
-      "<th>epochs</th><th>time</th><th>parameters</th></tr>\n";
+      "<table id=\"leaderboard\">\n<tr><th>#</th><th>job</th><th>families</th><th>n</th><th>validation</th>"
+      "<th>test</th><th>final</th><th>epoch</th><th>time</th><th>parameters</th></tr>\n";
   int place = 0;
   for (const auto& e : leaderboard.entries()) {
     absl::StrAppend(&html, "<tr><td class=\"num\">", ++place, "</td><td class=\"num\">", e.job_id(), "</td><td>",
-                    HtmlEscape(absl::StrJoin(e.families(), " + ")), "</td><td class=\"num\">",
-                    Percent(e.final_test_accuracy()), "</td><td class=\"num\">", Percent(e.best_test_accuracy()),
-                    "</td><td class=\"num\">", e.epochs_done(), "</td><td class=\"num\">", Duration(e.train_seconds()),
-                    "</td><td class=\"num\">", e.parameter_count(), "</td></tr>\n");
+                    HtmlEscape(absl::StrJoin(e.families(), " + ")), "</td><td class=\"num\">", e.n(),
+                    "</td><td class=\"num\">", MeanSd(e.validation_accuracy(), e.validation_accuracy_sd(), e.n()),
+                    "</td><td class=\"num\">",
+                    MeanSd(e.selected_test_accuracy(), e.selected_test_accuracy_sd(), e.n()),
+                    "</td><td class=\"num\">", MeanSd(e.final_test_accuracy(), e.final_test_accuracy_sd(), e.n()),
+                    "</td><td class=\"num\">", e.selected_epoch() > 0 ? std::to_string(e.selected_epoch()) : "-",
+                    "</td><td class=\"num\">", Duration(e.train_seconds()), "</td><td class=\"num\">",
+                    e.parameter_count(), "</td></tr>\n");
   }
   return html + "</table>\n";
 }
@@ -122,21 +132,35 @@ std::string RenderHtmlReport(const ReportInputs& in) {
   absl::StrAppend(&html, "<script>\n", Text(ChartJs()), "\n</script>\n</head>\n<body>\n");
   absl::StrAppend(&html, "<h1>", HtmlEscape(title), "</h1>\n<p class=\"meta\">",
                   HtmlEscape(std::string(CampaignStateName(c.state()))), " &middot; K=", c.k(), " &middot; ",
-                  HtmlEscape(c.sampler()), " sampler &middot; dataset ", HtmlEscape(c.dataset()), " &middot; ",
+                  HtmlEscape(c.sampler()), " sampler &middot; ", HtmlEscape(c.catalogue()), " catalogue &middot; dataset ", HtmlEscape(c.dataset()), " &middot; ",
                   c.epochs(), " epochs &middot; ", c.budget(), " jobs: ", c.succeeded(), " succeeded, ", c.failed(),
                   " failed, ", c.cancelled(), " cancelled, ", c.pending() + c.leased() + c.running(),
                   " unfinished</p>\n<p class=\"meta\">generated ", HtmlEscape(in.generated_at),
                   " by moe4ctl report</p>\n");
 
-  absl::StrAppend(&html, "<h2>Leaderboard</h2>\n", LeaderboardTable(in.leaderboard));
+  absl::StrAppend(&html, "<p class=\"meta\">",
+                  c.selection() == "final"
+                      ? std::string("no validation split: each job reports its last epoch and combinations rank by "
+                                    "final test accuracy")
+                      : absl::StrCat("validation split ", Percent(c.validation_fraction()),
+                                     " of the training images: each job reports the epoch with the best validation "
+                                     "accuracy, and combinations rank by it"),
+                  " &middot; ", std::max(1, c.replicates()), c.replicates() > 1 ? " replicates" : " replicate",
+                  " per combination</p>\n");
+  absl::StrAppend(&html, "<h2>Leaderboard</h2>\n<p class=\"note\">One row per combination. validation: accuracy "
+                         "on the held-out images at the selected epoch; test: test accuracy at that epoch (the "
+                         "number to report); final: test accuracy at the last epoch; mean &plusmn; standard "
+                         "deviation (points) over n replicates.</p>\n",
+                  LeaderboardTable(in.leaderboard));
 
   absl::StrAppend(&html, "<h2>Test accuracy of the top ", in.curves.size(),
                   " candidates</h2>\n<canvas id=\"chart-curves\" width=\"1100\" height=\"420\"></canvas>\n");
 
   absl::StrAppend(&html,
-                  "<h2>Mean final accuracy by family pair</h2>\n<p class=\"note\">Cell (row, column): mean final "
-                  "test accuracy of the ensembles containing both families; the diagonal is the family's own mean. "
-                  "Darker is better; families sorted by mean, best first.</p>\n"
+                  "<h2>Mean test accuracy by family pair</h2>\n<p class=\"note\">Cell (row, column): mean test "
+                  "accuracy at the selected epoch of the combinations containing both families (replicates "
+                  "averaged first); the diagonal is the family's own mean. Darker is better; families sorted by "
+                  "mean validation accuracy, best first.</p>\n"
                   "<canvas id=\"chart-heatmap\" width=\"760\" height=\"680\"></canvas>\n");
 
   absl::StrAppend(&html, "<h2>Coverage</h2>\n<p class=\"note\">", in.coverage.candidates(),

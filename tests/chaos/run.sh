@@ -168,6 +168,7 @@ submit() {  # port budget epochs [max_attempts] -> campaign id
   cat >"$work/spec.yaml" <<YAML
 name: chaos-$(basename "$work")
 families: [AirNet, AlexNet, BagNet]
+catalogue: adapted       # infrastructure test: small, quick experts
 k: 2
 sampler: stratified
 budget: $budget

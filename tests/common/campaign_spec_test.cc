@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
+
 namespace moe4 {
 namespace {
 
@@ -13,6 +15,7 @@ k: 3
 sampler: stratified
 budget: 6
 seed: 7
+catalogue: adapted
 dataset: {name: fashion-mnist, train_subset: 4000, test_subset: 1000}
 recipe:
   epochs: 2
@@ -47,8 +50,89 @@ TEST(CampaignSpecTest, ParsesAndResolvesDefaults) {
   EXPECT_EQ(spec->recipe.warmup_epochs(), 1);
 }
 
+TEST(CampaignSpecTest, CatalogueDefaultsToLemurAndTravelsInTheRecipe) {
+  auto lemur = ParseCampaignSpec("name: c\nfamilies: [DPN68, ResNet]\nk: 2\nbudget: 1\ndataset: {name: cifar10}\n");
+  ASSERT_TRUE(lemur.ok()) << lemur.status();
+  EXPECT_EQ(lemur->catalogue, Catalogue::kLemur);
+  EXPECT_EQ(lemur->recipe.catalogue(), moe4::v1::EXPERT_CATALOGUE_LEMUR);
+  auto adapted = ParseCampaignSpec(kValid);
+  ASSERT_TRUE(adapted.ok()) << adapted.status();
+  EXPECT_EQ(adapted->catalogue, Catalogue::kAdapted);
+  EXPECT_EQ(adapted->recipe.catalogue(), moe4::v1::EXPERT_CATALOGUE_ADAPTED);
+  // Stored campaigns from before catalogues carry UNSPECIFIED: adapted.
+  EXPECT_EQ(FromProto(moe4::v1::EXPERT_CATALOGUE_UNSPECIFIED), Catalogue::kAdapted);
+}
+
+TEST(CampaignSpecTest, RefusesAnUnknownCatalogue) {
+  auto spec = ParseCampaignSpec("name: c\nk: 2\nbudget: 1\ncatalogue: torchvision\n");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("line 4: catalogue: unknown catalogue \"torchvision\" (expected lemur or adapted)"),
+            std::string::npos)
+      << spec.status();
+}
+
+// LEMUR's AlexNet cannot take 28x28 (its maps shrink to nothing): the lemur
+// catalogue refuses it on Fashion-MNIST, naming the family, the size and a
+// resize that works for the pool; the resize, or the adapted catalogue, passes.
+TEST(CampaignSpecTest, LemurRefusesInputsSmallerThanAFamilyAccepts) {
+  const std::string base = "name: c\nfamilies: [AlexNet, ResNet]\nk: 2\nbudget: 1\n";
+  auto small = ParseCampaignSpec(base + "dataset: {name: fashion-mnist}\n");
+  ASSERT_FALSE(small.ok());
+  const std::string message(small.status().message());
+  const int alexnet = MinimumImageSize(Catalogue::kLemur, "AlexNet");
+  ASSERT_GT(alexnet, 28);
+  EXPECT_NE(message.find(absl::StrCat("line 5: dataset: catalogue lemur: AlexNet needs inputs of at least ", alexnet,
+                                      "x", alexnet, " pixels; dataset \"fashion-mnist\" gives 28x28 (set "
+                                      "dataset.resize: ", alexnet)),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(message.find("ResNet"), std::string::npos) << "ResNet takes 28x28: " << message;
+  auto resized = ParseCampaignSpec(base + "dataset: {name: fashion-mnist, resize: " + std::to_string(alexnet) + "}\n");
+  EXPECT_TRUE(resized.ok()) << resized.status();
+  auto adapted = ParseCampaignSpec(base + "catalogue: adapted\ndataset: {name: fashion-mnist}\n");
+  EXPECT_TRUE(adapted.ok()) << adapted.status();
+}
+
+// LEMUR's BayesianNet-1 takes only 31..38 pixels: above that it is refused,
+// and next to AlexNet (63 and up) no size fits, which the message says.
+TEST(CampaignSpecTest, LemurRefusesInputsLargerThanAFamilyAccepts) {
+  auto large = ParseCampaignSpec("name: c\nfamilies: [BayesianNet-1, ResNet]\nk: 2\nbudget: 1\n"
+                                 "dataset: {name: cifar10, resize: 64}\n");
+  ASSERT_FALSE(large.ok());
+  EXPECT_NE(large.status().message().find(
+                "catalogue lemur: BayesianNet-1 accepts inputs of at most 38x38 pixels (LEMUR sizes its classifier "
+                "for one input size); dataset \"cifar10\" resized gives 64x64 (set dataset.resize: between 31 and 38 "
+                "for this pool, or catalogue: adapted)"),
+            std::string::npos)
+      << large.status();
+  auto clash = ParseCampaignSpec("name: c\nfamilies: [AlexNet, BayesianNet-1]\nk: 2\nbudget: 1\n"
+                                 "dataset: {name: cifar10}\n");
+  ASSERT_FALSE(clash.ok());
+  EXPECT_NE(clash.status().message().find("no single size fits this pool: AlexNet needs at least 63, BayesianNet-1 at "
+                                          "most 38; exclude one of them, or catalogue: adapted"),
+            std::string::npos)
+      << clash.status();
+  EXPECT_TRUE(ParseCampaignSpec("name: c\nfamilies: [BayesianNet-1, ResNet]\nk: 2\nbudget: 1\n"
+                                "dataset: {name: cifar10}\n")
+                  .ok());
+}
+
+TEST(CampaignSpecTest, InputImageSizeFollowsResizeThenTheDataset) {
+  moe4::v1::DatasetSpec d;
+  d.set_name("fashion-mnist");
+  EXPECT_EQ(InputImageSize(d), 28);
+  d.set_name("cifar100");
+  EXPECT_EQ(InputImageSize(d), 32);
+  d.set_name("synthetic:channels=1,size=48,classes=4");
+  EXPECT_EQ(InputImageSize(d), 48);
+  d.set_name("synthetic");
+  EXPECT_EQ(InputImageSize(d), 32);
+  d.set_resize(96);
+  EXPECT_EQ(InputImageSize(d), 96);
+}
+
 TEST(CampaignSpecTest, DefaultPoolIsTheCatalogueAndExcludeRemoves) {
-  auto spec = ParseCampaignSpec("name: all\nk: 4\nbudget: 10\nexclude: [VGG, AlexNet]\n");
+  auto spec = ParseCampaignSpec("name: all\nk: 4\nbudget: 10\nexclude: [VGG, AlexNet]\ncatalogue: adapted\n");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->pool.size(), 27u);
   EXPECT_EQ(std::find(spec->pool.begin(), spec->pool.end(), "VGG"), spec->pool.end());
@@ -56,13 +140,15 @@ TEST(CampaignSpecTest, DefaultPoolIsTheCatalogueAndExcludeRemoves) {
 }
 
 TEST(CampaignSpecTest, AcceptsSyntheticOptions) {
-  auto spec = ParseCampaignSpec("name: s\nk: 2\nbudget: 1\ndataset: {name: \"synthetic:channels=1,size=28,classes=4\"}\n");
+  auto spec = ParseCampaignSpec(
+      "name: s\nk: 2\nbudget: 1\ncatalogue: adapted\ndataset: {name: \"synthetic:channels=1,size=28,classes=4\"}\n");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->dataset.name(), "synthetic:channels=1,size=28,classes=4");
 }
 
 TEST(CampaignSpecTest, ExhaustiveResolvesTheBudget) {
-  auto spec = ParseCampaignSpec("name: ex\nfamilies: [AirNet, AlexNet, BagNet, VGG]\nk: 2\nsampler: exhaustive\n");
+  auto spec = ParseCampaignSpec(
+      "name: ex\nfamilies: [AirNet, AlexNet, BagNet, VGG]\nk: 2\nsampler: exhaustive\ncatalogue: adapted\n");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->budget, 6u);
 }
@@ -159,6 +245,134 @@ TEST(CampaignSpecTest, FamiliesOfRankFollowThePool) {
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(FamiliesOfRank(*spec, 0), (std::vector<std::string>{"AirNet", "BagNet"}));
   EXPECT_EQ(FamiliesOfRank(*spec, 2), (std::vector<std::string>{"BagNet", "VGG"}));
+}
+
+// --- validation split and selection -------------------------------------------
+
+constexpr const char* kSmall = "name: x\nk: 2\nbudget: 1\ncatalogue: adapted\nfamilies: [AirNet, AlexNet]\n";
+
+TEST(CampaignSpecTest, ValidationSplitDefaultsAndTravelsWithTheCampaignSeed) {
+  auto spec = ParseCampaignSpec(kValid);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->selection, Selection::kBestValidation);
+  EXPECT_DOUBLE_EQ(spec->dataset.validation_fraction(), 0.1);
+  // Every job of the campaign holds out the same images: the split is seeded
+  // by the campaign seed, not the job's.
+  EXPECT_EQ(spec->dataset.split_seed(), 7u);
+  EXPECT_EQ(spec->replicates, 1);
+
+  auto chosen = ParseCampaignSpec(std::string(kSmall) + "dataset: {name: mnist, validation_fraction: 0.25}\n");
+  ASSERT_TRUE(chosen.ok()) << chosen.status();
+  EXPECT_DOUBLE_EQ(chosen->dataset.validation_fraction(), 0.25);
+
+  // No split only with selection: final, said explicitly.
+  auto final_only = ParseCampaignSpec(std::string(kSmall) +
+                                      "selection: final\ndataset: {name: mnist, validation_fraction: 0}\n");
+  ASSERT_TRUE(final_only.ok()) << final_only.status();
+  EXPECT_EQ(final_only->selection, Selection::kFinal);
+  EXPECT_DOUBLE_EQ(final_only->dataset.validation_fraction(), 0);
+  EXPECT_EQ(SelectionName(Selection::kFinal), "final");
+  EXPECT_EQ(SelectionName(Selection::kBestValidation), "best_validation");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ValidationAndReplicates, CampaignSpecErrorTest,
+    ::testing::Values(
+        BadSpec{std::string(kSmall) + "dataset: {name: mnist, validation_fraction: 0.6}\n",
+                "line 6: dataset.validation_fraction: 0.6 is out of range [0, 0.5]"},
+        BadSpec{std::string(kSmall) + "dataset: {name: mnist, validation_fraction: -0.1}\n",
+                "dataset.validation_fraction: -0.1 is out of range [0, 0.5]"},
+        BadSpec{std::string(kSmall) + "dataset: {name: mnist, validation_fraction: some}\n",
+                "dataset.validation_fraction: expected a finite number"},
+        BadSpec{std::string(kSmall) + "dataset: {name: mnist, validation_fraction: 0}\n",
+                "line 6: dataset.validation_fraction: 0 leaves no validation images to select the epoch by; add "
+                "selection: final"},
+        BadSpec{std::string(kSmall) + "selection: final\ndataset: {name: mnist}\n",
+                "line 6: selection: final reports the last epoch and uses no validation split, but "
+                "dataset.validation_fraction is 0.1 (the default)"},
+        BadSpec{std::string(kSmall) + "selection: final\ndataset: {name: mnist, validation_fraction: 0.2}\n",
+                "dataset.validation_fraction is 0.2; set dataset.validation_fraction: 0"},
+        BadSpec{std::string(kSmall) + "selection: best\n",
+                "line 6: selection: unknown selection \"best\" (expected best_validation or final)"},
+        // 40 images over 10 classes: 4 per class, and 10 % of 4 rounds to none.
+        BadSpec{std::string(kSmall) + "dataset: {name: \"synthetic:classes=4\", train_subset: 4, "
+                                      "validation_fraction: 0.5}\n",
+                "dataset.validation_fraction: 0.5 of about 1 training image per class leaves a class without "
+                "training images; use at least 2"},
+        BadSpec{std::string(kSmall) + "replicates: 0\n", "line 6: replicates: 0 is out of range [1, 10]"},
+        BadSpec{std::string(kSmall) + "replicates: 11\n", "replicates: 11 is out of range [1, 10]"},
+        BadSpec{std::string(kSmall) + "replicates: three\n", "replicates: expected an integer"},
+        BadSpec{std::string(kSmall) + "refill: sometimes\n",
+                "line 6: refill: expected true or false, got \"sometimes\""}));
+
+TEST(CampaignSpecTest, RefillDefaultsOnAndCanBeTurnedOff) {
+  auto on = ParseCampaignSpec(kSmall);
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_TRUE(on->refill);
+  auto off = ParseCampaignSpec(std::string(kSmall) + "refill: false\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->refill);
+}
+
+TEST(CampaignSpecTest, ValidationSplitThatEmptiesAClassNamesTheFieldAndLine) {
+  auto spec = ParseCampaignSpec(std::string(kSmall) + "dataset: {name: fashion-mnist, train_subset: 40}\n");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find(
+                "line 6: dataset.validation_fraction: 0.1 of about 4 training images per class leaves a class without validation images; "
+                "use at least 5 training images per class (dataset.train_subset) or a larger validation_fraction"),
+            std::string::npos)
+      << spec.status();
+  // Enough images per class, or a larger fraction, passes.
+  EXPECT_TRUE(ParseCampaignSpec(std::string(kSmall) + "dataset: {name: fashion-mnist, train_subset: 50}\n").ok());
+  EXPECT_TRUE(ParseCampaignSpec(std::string(kSmall) +
+                                "dataset: {name: fashion-mnist, train_subset: 40, validation_fraction: 0.2}\n")
+                  .ok());
+}
+
+TEST(CampaignSpecTest, ValidationImagesPerClassRoundAndEstimatesKnowTheDatasets) {
+  EXPECT_EQ(ValidationImagesOfClass(0.1, 4), 0);
+  EXPECT_EQ(ValidationImagesOfClass(0.1, 5), 1);
+  EXPECT_EQ(ValidationImagesOfClass(0.1, 6000), 600);
+  EXPECT_EQ(ValidationImagesOfClass(0, 6000), 0);
+  moe4::v1::DatasetSpec d;
+  d.set_name("fashion-mnist");
+  EXPECT_EQ(EstimatedTrainingImagesPerClass(d), 6000);
+  d.set_train_subset(4000);
+  EXPECT_EQ(EstimatedTrainingImagesPerClass(d), 400);
+  d.set_name("cifar100");
+  d.set_train_subset(0);
+  EXPECT_EQ(EstimatedTrainingImagesPerClass(d), 500);
+  d.set_name("synthetic:channels=1,classes=4");
+  d.set_train_subset(300);
+  EXPECT_EQ(EstimatedTrainingImagesPerClass(d), 75);
+}
+
+// --- replicates -------------------------------------------------------------------
+
+TEST(CampaignSpecTest, ReplicatesMultiplyTheJobsUnderTheCap) {
+  auto spec = ParseCampaignSpec(std::string(kSmall) + "replicates: 3\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->replicates, 3);
+  SpecLimits limits;
+  limits.max_budget = 5;  // jobs: budget 2 x 3 replicates = 6 is over
+  auto over = ParseCampaignSpec(
+      "name: x\nk: 2\nbudget: 2\nreplicates: 3\ncatalogue: adapted\nfamilies: [AirNet, AlexNet, BagNet]\n", limits);
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.status().message().find(
+                "budget: 2 is above this coordinator's limit of 1 combinations at 3 replicates (5 jobs)"),
+            std::string::npos)
+      << over.status();
+}
+
+TEST(CampaignSpecTest, ReplicatesGetIndependentStableSeeds) {
+  // Replicate 0 keeps the seed a campaign without replicates had.
+  EXPECT_EQ(ReplicateSeed(7, 3, 0), JobSeed(7, 3));
+  EXPECT_EQ(ReplicateSeed(7, 3, 1), ReplicateSeed(7, 3, 1));
+  EXPECT_NE(ReplicateSeed(7, 3, 1), ReplicateSeed(7, 3, 0));
+  EXPECT_NE(ReplicateSeed(7, 3, 1), ReplicateSeed(7, 3, 2));
+  EXPECT_NE(ReplicateSeed(7, 3, 1), ReplicateSeed(7, 4, 1));
+  // Not another combination's replicate 0 either.
+  for (uint64_t rank = 0; rank < 1000; ++rank) ASSERT_NE(ReplicateSeed(7, 3, 1), JobSeed(7, rank));
 }
 
 }  // namespace

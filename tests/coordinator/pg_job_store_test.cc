@@ -3,12 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <atomic>
+#include <limits>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "coordinator/metrics/metrics.h"
 #include "coordinator/reaper/lease_reaper.h"
 #include "coordinator/scheduler/campaign_planner.h"
@@ -68,12 +72,12 @@ class PgJobStoreTest : public ::testing::Test {
   }
 
   absl::Status Report(int64_t worker, const moe4::v1::JobAssignment& a, int epoch,
-                      double acc = 0.5) {
+                      double acc = 0.5, double validation = -1) {
     moe4::v1::ReportEpochsRequest r;
     r.set_worker_id(worker);
     r.set_job_id(a.job_id());
     r.set_attempt(a.attempt());
-    *r.add_epochs() = Epoch(epoch, a.families_size(), acc);
+    *r.add_epochs() = Epoch(epoch, a.families_size(), acc, validation);
     return store_->ReportEpochs(r, absl::Seconds(60)).status();
   }
 
@@ -336,6 +340,354 @@ TEST_F(PgJobStoreTest, CompleteCommitsResultStateAndCampaignTogether) {
   ASSERT_EQ(lb->size(), 1u);
   EXPECT_EQ((*lb)[0].epochs_done(), 2);
   EXPECT_DOUBLE_EQ((*lb)[0].final_test_accuracy(), 0.75);
+}
+
+// The coordinator selects the epoch from the stored validation accuracies
+// (earliest on ties) when a job completes; the test accuracy never selects:
+// epoch 1 has the best test accuracy and is not chosen.
+TEST_F(PgJobStoreTest, CompleteSelectsTheEpochByValidationAccuracy) {
+  SpecOptions o;
+  o.budget = 1;
+  o.epochs = 3;
+  const int64_t c = Submit(o);
+  EXPECT_EQ(Sql("SELECT selection || ' ' || validation_fraction FROM campaigns"), "best_validation 0.1");
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  EXPECT_DOUBLE_EQ(a.dataset().validation_fraction(), 0.1);
+  EXPECT_EQ(a.dataset().split_seed(), 7u);  // the campaign seed: one hold-out for every job
+  ASSERT_TRUE(Report(w, a, 1, /*test=*/0.95, /*validation=*/0.5).ok());
+  ASSERT_TRUE(Report(w, a, 2, 0.6, 0.7).ok());
+  ASSERT_TRUE(Report(w, a, 3, 0.8, 0.7).ok());
+  ASSERT_TRUE(Complete(w, a, 0.8).ok());
+  const std::string job = std::to_string(a.job_id());
+  EXPECT_EQ(Sql("SELECT selected_epoch || ' ' || selected_validation_accuracy || ' ' || selected_test_accuracy "
+                "FROM jobs WHERE id = " + job),
+            "2 0.7 0.6");
+  EXPECT_EQ(Sql("SELECT validation_accuracy || ' ' || validation_loss FROM epochs WHERE epoch = 2 AND job_id = " + job),
+            "0.7 0.6");
+  auto got = store_->GetJob(a.job_id());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->job().selected_epoch(), 2);
+  EXPECT_DOUBLE_EQ(got->job().validation_accuracy(), 0.7);
+  EXPECT_DOUBLE_EQ(got->job().selected_test_accuracy(), 0.6);
+  ASSERT_EQ(got->epochs_size(), 3);
+  EXPECT_DOUBLE_EQ(got->epochs(0).validation_accuracy(), 0.5);
+  auto lb = store_->Leaderboard(c, 10, false);
+  ASSERT_TRUE(lb.ok()) << lb.status();
+  ASSERT_EQ(lb->size(), 1u);
+  EXPECT_EQ((*lb)[0].selected_epoch(), 2);
+  EXPECT_DOUBLE_EQ((*lb)[0].validation_accuracy(), 0.7);
+  EXPECT_DOUBLE_EQ((*lb)[0].selected_test_accuracy(), 0.6);
+  EXPECT_DOUBLE_EQ((*lb)[0].final_test_accuracy(), 0.8);
+  EXPECT_EQ((*lb)[0].n(), 1);
+  EXPECT_EQ(Sql("SELECT selected_epoch || ' ' || validation_accuracy || ' ' || selected_test_accuracy || ' ' || "
+                "selection FROM v_leaderboard"),
+            "2 0.7 0.6 best_validation");
+}
+
+// Without a validation split (selection: final) the last epoch is selected
+// and no validation accuracy is claimed.
+TEST_F(PgJobStoreTest, SelectionFinalTakesTheLastEpoch) {
+  SpecOptions o;
+  o.budget = 1;
+  o.epochs = 2;
+  o.validation_fraction = "0";
+  const int64_t c = Submit(o);
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  moe4::v1::ReportEpochsRequest r;
+  r.set_worker_id(w);
+  r.set_job_id(a.job_id());
+  r.set_attempt(a.attempt());
+  for (int e = 1; e <= 2; ++e) {
+    *r.add_epochs() = Epoch(e, a.families_size(), e == 1 ? 0.9 : 0.6);
+    r.mutable_epochs(e - 1)->clear_validation_accuracy();
+    r.mutable_epochs(e - 1)->clear_validation_loss();
+  }
+  ASSERT_TRUE(store_->ReportEpochs(r, absl::Seconds(60)).ok());
+  ASSERT_TRUE(Complete(w, a, 0.6).ok());
+  EXPECT_EQ(Sql("SELECT selected_epoch || ' ' || coalesce(selected_validation_accuracy::text, 'null') || ' ' || "
+                "selected_test_accuracy FROM jobs"),
+            "2 null 0.6");
+  EXPECT_EQ(Sql("SELECT count(*) FROM epochs WHERE validation_accuracy IS NULL"), "2");
+  auto lb = store_->Leaderboard(c, 10, false);
+  ASSERT_TRUE(lb.ok()) << lb.status();
+  ASSERT_EQ(lb->size(), 1u);
+  EXPECT_TRUE(std::isnan((*lb)[0].validation_accuracy()));
+  EXPECT_DOUBLE_EQ((*lb)[0].selected_test_accuracy(), 0.6);
+}
+
+// The leaderboard and the family and pair statistics rank by validation
+// accuracy; by_final ranks by the final test accuracy.
+TEST_F(PgJobStoreTest, RankingsFollowValidationNotTestAccuracy) {
+  SpecOptions o;
+  o.budget = 2;
+  o.epochs = 1;
+  o.families = {"AirNet", "AlexNet", "ResNet", "VGG"};
+  const int64_t c = Submit(o);
+  const int64_t w = Worker("w1");
+  auto first = Lease(w);
+  ASSERT_TRUE(Report(w, first, 1, /*test=*/0.5, /*validation=*/0.8).ok());
+  ASSERT_TRUE(Complete(w, first, 0.5).ok());
+  auto second = Lease(w);
+  ASSERT_TRUE(Report(w, second, 1, 0.9, 0.6).ok());
+  ASSERT_TRUE(Complete(w, second, 0.9).ok());
+  auto lb = store_->Leaderboard(c, 10, false);
+  ASSERT_TRUE(lb.ok()) << lb.status();
+  ASSERT_EQ(lb->size(), 2u);
+  EXPECT_EQ((*lb)[0].job_id(), first.job_id());
+  auto by_final = store_->Leaderboard(c, 10, true);
+  ASSERT_TRUE(by_final.ok()) << by_final.status();
+  EXPECT_EQ((*by_final)[0].job_id(), second.job_id());
+  EXPECT_EQ(Sql("SELECT job_id FROM v_leaderboard WHERE rank = 1"), std::to_string(first.job_id()));
+  auto families = store_->FamilyStats(c);
+  ASSERT_TRUE(families.ok()) << families.status();
+  ASSERT_FALSE(families->empty());
+  // The first job's families lead, by validation accuracy, with the test
+  // accuracy at the selected epoch as the mean.
+  EXPECT_DOUBLE_EQ(families->front().validation_mean(), 0.8);
+  EXPECT_DOUBLE_EQ(families->front().mean(), 0.5);
+  EXPECT_EQ(families->front().family(), first.families(0));
+  auto pairs = store_->PairStats(c, 0.5);
+  ASSERT_TRUE(pairs.ok()) << pairs.status();
+  ASSERT_EQ(pairs->size(), 2u);
+  EXPECT_EQ(pairs->front().n_top(), 1);
+  EXPECT_EQ(pairs->front().family_a(), first.families(0));
+  EXPECT_DOUBLE_EQ(pairs->front().validation_mean(), 0.8);
+}
+
+// replicates: 2 runs each combination twice with different seeds; the
+// leaderboard averages the runs (mean, sd, n) and the family statistics take
+// the combination, not the run, as the unit.
+TEST_F(PgJobStoreTest, ReplicatesGetTheirOwnSeedsAndStatisticsUseCombinationMeans) {
+  SpecOptions o;
+  o.families = {"AirNet", "AlexNet", "ResNet"};
+  o.budget = 2;
+  o.epochs = 1;
+  o.replicates = 2;
+  const int64_t c = Submit(o);
+  EXPECT_EQ(Sql("SELECT count(*) || ' ' || count(DISTINCT combo_rank) || ' ' || count(DISTINCT seed) FROM jobs"),
+            "4 2 4");
+  const int64_t w = Worker("w1");
+  // Replicate-major: both combinations once, then both again.
+  auto c0r0 = Lease(w), c1r0 = Lease(w), c0r1 = Lease(w), c1r1 = Lease(w);
+  ASSERT_EQ(std::vector<std::string>(c0r0.families().begin(), c0r0.families().end()),
+            std::vector<std::string>(c0r1.families().begin(), c0r1.families().end()));
+  EXPECT_NE(c0r0.recipe().seed(), c0r1.recipe().seed());  // two replicates, two seeds
+  EXPECT_NE(c1r0.recipe().seed(), c1r1.recipe().seed());
+  auto info = store_->GetJob(c0r1.job_id());
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->job().replicate(), 1);
+  EXPECT_EQ(info->job().seed(), c0r1.recipe().seed());
+
+  ASSERT_TRUE(Report(w, c0r0, 1, 0.8).ok());
+  ASSERT_TRUE(Complete(w, c0r0, 0.8).ok());
+  ASSERT_TRUE(Report(w, c0r1, 1, 0.6).ok());
+  ASSERT_TRUE(Complete(w, c0r1, 0.6).ok());
+  ASSERT_TRUE(Report(w, c1r0, 1, 0.4).ok());
+  ASSERT_TRUE(Complete(w, c1r0, 0.4).ok());
+  ASSERT_TRUE(Fail(w, c1r1, /*retryable=*/false).ok());
+
+  auto lb = store_->Leaderboard(c, 10, false);
+  ASSERT_TRUE(lb.ok()) << lb.status();
+  ASSERT_EQ(lb->size(), 2u);
+  const auto& top = (*lb)[0];
+  EXPECT_EQ(top.n(), 2);
+  EXPECT_NEAR(top.validation_accuracy(), 0.7, 1e-12);
+  EXPECT_NEAR(top.selected_test_accuracy(), 0.7, 1e-12);
+  EXPECT_NEAR(top.selected_test_accuracy_sd(), std::sqrt(0.02), 1e-12);
+  EXPECT_EQ(top.selected_epoch(), 0);  // one per replicate: shown per job
+  ASSERT_EQ(top.job_ids_size(), 2);
+  EXPECT_EQ(top.job_ids(0), c0r0.job_id());
+  EXPECT_EQ(top.job_ids(1), c0r1.job_id());
+  EXPECT_EQ((*lb)[1].n(), 1);
+  EXPECT_TRUE(std::isnan((*lb)[1].selected_test_accuracy_sd()));
+
+  // The family in both combinations: the mean of the two combination means
+  // (0.7 and 0.4), not of the three runs (0.6).
+  std::string shared;
+  for (const auto& f : c0r0.families()) {
+    for (const auto& g : c1r0.families()) {
+      if (f == g) shared = f;
+    }
+  }
+  ASSERT_FALSE(shared.empty());
+  auto stats = store_->FamilyStats(c);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  bool found = false;
+  for (const auto& f : *stats) {
+    if (f.family() != shared) continue;
+    found = true;
+    EXPECT_EQ(f.n(), 2);
+    EXPECT_EQ(f.runs(), 3);
+    EXPECT_NEAR(f.mean(), 0.55, 1e-12);
+    EXPECT_NEAR(f.std(), std::sqrt(0.045), 1e-12);
+  }
+  EXPECT_TRUE(found) << shared;
+  EXPECT_EQ(Sql("SELECT round(mean::numeric, 4) FROM v_family_stats WHERE family = '" + shared + "'"), "0.5500");
+  EXPECT_EQ(Sql("SELECT n || ' ' || round(selected_test_accuracy::numeric, 2) FROM v_combinations WHERE rank = 1"),
+            "2 0.70");
+  EXPECT_EQ(Sql("SELECT max(candidates) FROM v_coverage"), "2");  // combinations, not runs
+  auto candidates = store_->Candidates(c);
+  ASSERT_TRUE(candidates.ok());
+  EXPECT_EQ(candidates->families.size(), 2u);
+  auto pairs = store_->PairStats(c, 0.5);
+  ASSERT_TRUE(pairs.ok()) << pairs.status();
+  int total = 0;
+  for (const auto& p : *pairs) total += p.n();
+  EXPECT_EQ(total, 2);  // one per combination
+}
+
+// E = T*H/(O+B) as the claim means it: +inf when O+B = 0 < T*H (and so
+// "E >= 0.5"), undefined (NULL, with the reason) when O+B = 0 = T*H, and the
+// same with the learned temperature beside it.
+TEST_F(PgJobStoreTest, EcologyIsInfiniteOrUndefinedWhereItShouldBe) {
+  struct Case {
+    std::string recipe;
+    double stored;  // what a worker reports (worker/train/metrics.h Ecology)
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const Case cases[] = {{", load_balance_weight: 0, entropy_weight: 0.1", inf},
+                        {", load_balance_weight: 0, entropy_weight: 0", nan},
+                        {", load_balance_weight: 0.5, entropy_weight: 0.1", 2.0 * 0.1 / 0.5}};
+  std::vector<int64_t> campaigns;
+  const int64_t w = Worker("w1");
+  for (const Case& c : cases) {
+    SpecOptions o;
+    o.name = absl::StrCat("eco", campaigns.size());
+    o.budget = 1;
+    o.epochs = 1;
+    o.recipe_extra = c.recipe;
+    campaigns.push_back(Submit(o));
+    auto a = Lease(w);
+    moe4::v1::ReportEpochsRequest r;
+    r.set_worker_id(w);
+    r.set_job_id(a.job_id());
+    r.set_attempt(a.attempt());
+    *r.add_epochs() = Epoch(1, a.families_size(), 0.6);
+    r.mutable_epochs(0)->set_ecology(c.stored);
+    r.mutable_epochs(0)->set_temperature(1.5);  // learned
+    ASSERT_TRUE(store_->ReportEpochs(r, absl::Seconds(60)).ok());
+    ASSERT_TRUE(Complete(w, a, 0.6).ok());
+  }
+  auto infinite = store_->Ecology(campaigns[0]);
+  ASSERT_TRUE(infinite.ok()) << infinite.status();
+  ASSERT_EQ(infinite->size(), 1u);
+  EXPECT_TRUE(std::isinf((*infinite)[0].ecology()) && (*infinite)[0].ecology() > 0);
+  EXPECT_TRUE(std::isinf((*infinite)[0].ecology_learned()));
+  EXPECT_EQ((*infinite)[0].ecology_undefined(), "");
+  auto undefined = store_->Ecology(campaigns[1]);
+  ASSERT_TRUE(undefined.ok()) << undefined.status();
+  ASSERT_EQ(undefined->size(), 1u);
+  EXPECT_TRUE(std::isnan((*undefined)[0].ecology()));
+  EXPECT_TRUE(std::isnan((*undefined)[0].ecology_learned()));
+  EXPECT_NE((*undefined)[0].ecology_undefined().find("O + B = 0 and T*H = 0"), std::string::npos);
+  auto finite = store_->Ecology(campaigns[2]);
+  ASSERT_TRUE(finite.ok()) << finite.status();
+  ASSERT_EQ(finite->size(), 1u);
+  EXPECT_DOUBLE_EQ((*finite)[0].ecology(), 0.4);                   // T = 2.0 as configured
+  EXPECT_NEAR((*finite)[0].ecology_learned(), 1.5 * 0.1 / 0.5, 1e-12);  // the learned T
+  EXPECT_EQ(Sql("SELECT ecology || ' ' || ecology_at_least_half FROM v_ecology WHERE campaign_id = " +
+                std::to_string(campaigns[0])),
+            "Infinity true");
+  EXPECT_EQ(Sql("SELECT coalesce(ecology::text, 'null') || ' ' || coalesce(ecology_at_least_half::text, 'null') || "
+                "' ' || ecology_undefined FROM v_ecology WHERE campaign_id = " + std::to_string(campaigns[1])),
+            "null null O + B = 0 and T*H = 0: E = 0/0 (no balance, oracle or entropy term)");
+  EXPECT_EQ(Sql("SELECT ecology_at_least_half FROM v_ecology WHERE campaign_id = " + std::to_string(campaigns[2])),
+            "f");
+}
+
+// Attrition: AirNet always fails (out of memory). With refill each failed
+// combination is replaced by one chosen to keep the evaluated set
+// stratified, so the campaign still evaluates its budget, the other
+// families' evaluated counts stay within the bounds the pool allows, and the
+// failing family is reported with its failures by reason.
+TEST_F(PgJobStoreTest, RefillKeepsTheEvaluatedSetStratifiedWhenAFamilyAlwaysFails) {
+  SpecOptions o;
+  o.families = {"AirNet", "AlexNet", "BagNet", "DenseNet", "ResNet", "VGG"};
+  o.k = 2;
+  o.budget = 6;
+  o.epochs = 1;
+  o.refill = true;
+  const int64_t c = Submit(o);
+  const int64_t w = Worker("w1");
+  int leased = 0;
+  for (;;) {
+    auto job = store_->LeaseJob(w, absl::Seconds(60));
+    ASSERT_TRUE(job.ok()) << job.status();
+    if (!job->has_value()) break;
+    const auto a = **job;
+    ASSERT_LT(++leased, 50) << "refill does not end";
+    if (a.families(0) == "AirNet") {
+      moe4::v1::FailRequest r;
+      r.set_worker_id(w);
+      r.set_job_id(a.job_id());
+      r.set_attempt(a.attempt());
+      r.set_reason("out of memory: CUDA");
+      r.set_retryable(false);
+      ASSERT_TRUE(store_->Fail(r).ok());
+      continue;
+    }
+    ASSERT_TRUE(Report(w, a, 1, 0.6).ok());
+    ASSERT_TRUE(Complete(w, a, 0.6).ok());
+  }
+  EXPECT_EQ(Sql("SELECT state FROM campaigns WHERE id = " + std::to_string(c)), "done");
+  auto candidates = store_->Candidates(c);
+  ASSERT_TRUE(candidates.ok()) << candidates.status();
+  moe4::v1::CoverageResponse coverage = CoverageOf(candidates->pool, candidates->k, candidates->families);
+  AddAttrition(*candidates, &coverage);
+  EXPECT_TRUE(coverage.refill());
+  EXPECT_EQ(coverage.evaluated_candidates(), 6);  // the budget, despite the failures
+  EXPECT_EQ(coverage.failed_candidates(), coverage.refills());
+  EXPECT_GE(coverage.refills(), 2);
+  EXPECT_EQ(Sql("SELECT count(*) FROM events WHERE kind = 'combination_refilled'"),
+            std::to_string(coverage.refills()));
+  int low = 100, high = 0;
+  for (const auto& f : coverage.families()) {
+    if (f.family() == "AirNet") {
+      EXPECT_EQ(f.evaluated(), 0);
+      EXPECT_GE(f.failed(), 2);
+      EXPECT_EQ(f.failures().at("out of memory: CUDA"), f.failed());
+      EXPECT_FALSE(f.within_bounds());
+      continue;
+    }
+    low = std::min(low, f.evaluated());
+    high = std::max(high, f.evaluated());
+    // 6 combinations x 2 slots over the 5 families that can give results.
+    EXPECT_TRUE(f.within_bounds()) << f.family() << " evaluated " << f.evaluated();
+    EXPECT_GE(f.evaluated(), 2) << f.family();
+    EXPECT_LE(f.evaluated(), 3) << f.family();
+  }
+  EXPECT_LE(high - low, 1);
+  EXPECT_EQ(Sql("SELECT evaluated || ' ' || failed FROM v_coverage WHERE family = 'AirNet'"),
+            "0 " + std::to_string(coverage.families(0).failed()));
+}
+
+// With refill off nothing is replaced: the failed family's share is lost,
+// and coverage says so.
+TEST_F(PgJobStoreTest, WithoutRefillFailedCombinationsAreNotReplaced) {
+  SpecOptions o;
+  o.families = {"AirNet", "AlexNet", "BagNet"};
+  o.budget = 3;
+  o.epochs = 1;
+  o.refill = false;  // (the helper's default too; the spec's is true)
+  const int64_t c = Submit(o);
+  const int64_t w = Worker("w1");
+  for (int i = 0; i < 3; ++i) {
+    auto a = Lease(w);
+    if (a.families(0) == "AirNet") {
+      ASSERT_TRUE(Fail(w, a, /*retryable=*/false).ok());
+    } else {
+      ASSERT_TRUE(Report(w, a, 1, 0.6).ok());
+      ASSERT_TRUE(Complete(w, a, 0.6).ok());
+    }
+  }
+  EXPECT_EQ(Sql("SELECT state || ' ' || refills FROM campaigns WHERE id = " + std::to_string(c)), "done 0");
+  auto candidates = store_->Candidates(c);
+  ASSERT_TRUE(candidates.ok());
+  EXPECT_FALSE(candidates->refill);
+  EXPECT_EQ(candidates->families.size(), 3u);
 }
 
 TEST_F(PgJobStoreTest, CompleteIsRefusedUntilEveryEpochIsStored) {
@@ -730,6 +1082,9 @@ TEST_F(PgJobStoreTest, ViewsAnswerAndTheReaderRoleCannotWrite) {
   EXPECT_EQ(Sql("SELECT count(*) FROM v_epochs WHERE campaign_id = " + cid), "4");
   EXPECT_EQ(Sql("SELECT count(*) FROM v_ecology WHERE all_alive"), "4");
   EXPECT_NE(Sql("SELECT count(*) FROM v_pair_stats"), "0");
+  EXPECT_EQ(Sql("SELECT count(*) FROM v_combinations WHERE campaign_id = " + cid), "4");
+  EXPECT_EQ(Sql("SELECT count(*) FROM v_family_ranks WHERE campaign_id = " + cid), "5");
+  EXPECT_EQ(Sql("SELECT min(rank) || '..' || max(rank) FROM v_family_ranks WHERE campaign_id = " + cid), "1..5");
 
   auto stats = store_->FamilyStats(c);
   ASSERT_TRUE(stats.ok()) << stats.status();
@@ -741,6 +1096,8 @@ TEST_F(PgJobStoreTest, ViewsAnswerAndTheReaderRoleCannotWrite) {
     txn.exec("SET ROLE moe4_reader");
     EXPECT_EQ(txn.exec("SELECT count(*) FROM v_leaderboard")[0][0].as<int>(), 4);
     EXPECT_EQ(txn.exec("SELECT count(*) FROM v_epochs")[0][0].as<int>(), 4);
+    EXPECT_EQ(txn.exec("SELECT count(*) FROM v_combinations")[0][0].as<int>(), 4);
+    EXPECT_EQ(txn.exec("SELECT count(*) FROM v_family_ranks")[0][0].as<int>(), 5);
     txn.commit();
   }
   for (const char* sql : {"SELECT count(*) FROM jobs", "UPDATE jobs SET state = 'failed'",

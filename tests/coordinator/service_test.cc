@@ -205,6 +205,12 @@ TEST_F(ServiceTest, InvalidRequestsNameTheField) {
   auto ctx3 = Context(kAdminToken);
   s = campaign_->Leaderboard(ctx3.get(), lbr, &lb);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // Ranking by the best epoch's test accuracy would select on the test set.
+  lbr.set_by("best");
+  auto ctx_best = Context(kAdminToken);
+  s = campaign_->Leaderboard(ctx_best.get(), lbr, &lb);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("selects on the test set"), std::string::npos) << s.error_message();
 
   moe4::v1::GetRequest get;
   get.set_campaign_id(12345);

@@ -52,7 +52,14 @@ std::string SpecYaml(const SpecOptions& o) {
                                "\nseed: 7\nmax_attempts: ", o.max_attempts,
                                "\npriority: ", o.priority,
                                "\nmax_job_seconds: ", o.max_job_seconds,
-                               "\ndataset: {name: synthetic}\nrecipe: {epochs: ", o.epochs, "}\n");
+                               "\ncatalogue: adapted\nreplicates: ", o.replicates, "\nrefill: ", o.refill ? "true" : "false",
+                               "\nrecipe: {epochs: ", o.epochs, o.recipe_extra, "}\n");
+  if (o.validation_fraction.empty()) {
+    absl::StrAppend(&y, "dataset: {name: synthetic}\n");
+  } else {
+    absl::StrAppend(&y, "dataset: {name: synthetic, validation_fraction: ", o.validation_fraction, "}\n");
+    if (o.validation_fraction == "0") absl::StrAppend(&y, "selection: final\n");
+  }
   if (!o.device_kind.empty() || o.min_memory_mb > 0) {
     absl::StrAppend(&y, "requirements: {");
     if (!o.device_kind.empty()) absl::StrAppend(&y, "device_kind: ", o.device_kind, ", ");
@@ -61,7 +68,7 @@ std::string SpecYaml(const SpecOptions& o) {
   return y;
 }
 
-moe4::v1::EpochMetrics Epoch(int epoch, int k, double test_accuracy) {
+moe4::v1::EpochMetrics Epoch(int epoch, int k, double test_accuracy, double validation_accuracy) {
   moe4::v1::EpochMetrics m;
   m.set_epoch(epoch);
   m.set_train_loss(1.0 / epoch);
@@ -81,6 +88,8 @@ moe4::v1::EpochMetrics Epoch(int epoch, int k, double test_accuracy) {
   m.set_epoch_seconds(1.5);
   m.set_images_per_second(1000);
   m.set_peak_memory_bytes(1 << 20);
+  m.set_validation_loss(1.2 / epoch);
+  m.set_validation_accuracy(validation_accuracy < 0 ? test_accuracy : validation_accuracy);
   return m;
 }
 

@@ -49,11 +49,18 @@ struct SpecOptions {
   std::string device_kind;  // "" = any
   int64_t min_memory_mb = 0;
   std::string sampler = "stratified";
+  int replicates = 1;
+  // "" = the spec default (0.1, selection best_validation); "0" also writes
+  // selection: final.
+  std::string validation_fraction;
+  std::string recipe_extra;  // more recipe fields, e.g. ", entropy_weight: 0.1"
+  bool refill = false;  // the spec's default is true; most tests count jobs
 };
 std::string SpecYaml(const SpecOptions& o);
 
-// Epoch metrics for a K-expert job with plausible values.
-moe4::v1::EpochMetrics Epoch(int epoch, int k, double test_accuracy = 0.5);
+// Epoch metrics for a K-expert job with plausible values; the validation
+// accuracy is `validation_accuracy`, or the test accuracy when negative.
+moe4::v1::EpochMetrics Epoch(int epoch, int k, double test_accuracy = 0.5, double validation_accuracy = -1);
 
 // One SQL statement on `url`; returns the first column of the first row ("" if none).
 std::string QueryOne(const std::string& url, const std::string& sql);

@@ -86,5 +86,29 @@ TEST(HtmlReportTest, HeatmapIsSymmetricWithFamilyMeansOnTheDiagonal) {
   EXPECT_EQ(data["coverage"]["families"].size(), 3u);
 }
 
+// The leaderboard shows validation accuracy (the ranking), the test accuracy
+// at the selected epoch and the final one, as mean ± sd over replicates.
+TEST(HtmlReportTest, LeaderboardShowsSelectionAndReplicateSpread) {
+  ReportInputs in = Sample();
+  in.campaign.mutable_campaign()->set_selection("best_validation");
+  in.campaign.mutable_campaign()->set_validation_fraction(0.1);
+  in.campaign.mutable_campaign()->set_replicates(3);
+  auto* e = in.leaderboard.mutable_entries(0);
+  e->set_n(3);
+  e->set_validation_accuracy(0.7);
+  e->set_validation_accuracy_sd(0.004);
+  e->set_selected_test_accuracy(0.68);
+  e->set_selected_test_accuracy_sd(0.012);
+  e->set_final_test_accuracy_sd(0.02);
+  const std::string html = RenderHtmlReport(in);
+  EXPECT_NE(html.find("<th>n</th><th>validation</th><th>test</th><th>final</th><th>epoch</th>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"num\">3</td><td class=\"num\">70.0% &plusmn; 0.4</td><td class=\"num\">68.0% "
+                      "&plusmn; 1.2</td><td class=\"num\">65.0% &plusmn; 2.0</td><td class=\"num\">-</td>"),
+            std::string::npos)
+      << html.substr(html.find("<table id=\"leaderboard\">"), 800);
+  EXPECT_NE(html.find("validation split 10.0% of the training images"), std::string::npos);
+  EXPECT_NE(html.find("3 replicates per combination"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace moe4::ctl

@@ -130,7 +130,7 @@ TEST_F(ReportTest, ChromiumRendersEveryChart) {
 TEST_F(ReportTest, ACampaignWithoutResultsStillRenders) {
   auto id = CtlWorld::Get().Submit(
       "name: empty\nfamilies: [AirNet, AlexNet, BagNet]\nk: 2\nbudget: 3\n"
-      "dataset: {name: synthetic}\nrecipe: {epochs: 1}\n");
+      "catalogue: adapted\ndataset: {name: synthetic}\nrecipe: {epochs: 1}\n");
   ASSERT_TRUE(id.ok()) << id.status();
   CtlWorld::Get().Ctl({"pause", std::to_string(*id)});  // keep other tests' workers off it
   const std::string html = ReadFile(Report(*id));

@@ -46,6 +46,7 @@ std::string ResultsSpecYaml() {
          "sampler: stratified\n"
          "budget: 20\n"
          "seed: 3\n"
+         "catalogue: adapted\n"
          "dataset: {name: synthetic}\n"
          "recipe: {epochs: 3}\n";
 }
@@ -93,6 +94,12 @@ absl::Status SimulatedWorker::RunJob(const moe4::v1::JobAssignment& job, bool fa
     // A learning curve that rises to the final accuracy.
     const double acc = final_acc * (0.5 + 0.5 * e / job.recipe().epochs());
     m->set_test_accuracy(acc);
+    if (job.dataset().validation_fraction() > 0) {
+      // Half a point below the test curve, rising with it: the last epoch
+      // is selected, so the selected test accuracy is the final one.
+      m->set_validation_accuracy(acc - 0.005);
+      m->set_validation_loss(2.0 - 1.5 * acc + 0.01);
+    }
     m->set_train_accuracy(acc * 0.95);
     m->set_test_loss(2.0 - 1.5 * acc);
     m->set_train_loss(2.1 - 1.5 * acc);

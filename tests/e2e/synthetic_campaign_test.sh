@@ -20,6 +20,7 @@ grep -q 'http (/healthz, /metrics): disabled' "$e2e_work/coordinator.log" \
 cat >"$e2e_work/spec.yaml" <<'YAML'
 name: e2e-synthetic
 families: [AirNet, AlexNet, BagNet]
+catalogue: adapted       # infrastructure test: small, quick experts
 k: 2
 sampler: stratified
 budget: 3

@@ -140,6 +140,7 @@ submit() {  # name budget epochs train_subset -> campaign id
   cat >"$work/$1.yaml" <<YAML
 name: $1
 families: [AirNet, AlexNet, BagNet]
+catalogue: adapted       # infrastructure test: small, quick experts
 k: 2
 sampler: stratified
 budget: $2

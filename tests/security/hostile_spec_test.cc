@@ -34,6 +34,7 @@ std::vector<std::pair<std::string, std::string>> BaseFields() {
           {"sampler", "stratified"},
           {"budget", "4"},
           {"seed", "1"},
+          {"catalogue", "adapted"},
           {"dataset", "{name: synthetic}"},
           {"recipe", "{epochs: 2}"}};
 }
@@ -183,6 +184,10 @@ std::vector<Case> Cases() {
        "name: cap\nk: 4\nbudget: " + std::to_string(kMaxBudget + 1) + "\n", "budget"},
       {"exhaustive above the cap", "name: cap\nk: 4\nsampler: exhaustive\n", "budget"},
       {"exhaustive with a partial budget", With("sampler", "exhaustive"), "budget"},
+      // --- the catalogue
+      {"catalogue unknown", With("catalogue", "torchvision"), "catalogue"},
+      {"catalogue as a list", With("catalogue", "[lemur, adapted]"), "catalogue"},
+      {"lemur on inputs too small", With("catalogue", "lemur"), "dataset"},
       // --- other integers
       {"seed negative", With("seed", "-1"), "seed"},
       {"seed above int64", With("seed", "18446744073709551616"), "seed"},
@@ -272,7 +277,7 @@ TEST_F(HostileSpecTest, TheBaseSpecIsAccepted) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(resp.jobs(), 4);
   // And a spec at exactly the bounds is fine too.
-  s = Submit("name: cap\nk: 4\nbudget: " + std::to_string(kMaxBudget) +
+  s = Submit("name: cap\nk: 4\ncatalogue: adapted\nbudget: " + std::to_string(kMaxBudget) +
                  "\nrecipe: {epochs: " + std::to_string(kMaxEpochs) + "}\n",
              /*dry_run=*/true, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();

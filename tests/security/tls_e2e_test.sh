@@ -19,6 +19,7 @@ ctl_plain=("$ctl" --coordinator "127.0.0.1:$e2e_port" --token-file "$e2e_work/ad
 cat >"$e2e_work/spec.yaml" <<'YAML'
 name: tls-e2e
 families: [AirNet, AlexNet, BagNet]
+catalogue: adapted       # infrastructure test: small, quick experts
 k: 2
 budget: 1
 seed: 3

@@ -1,6 +1,6 @@
-// Family-specific checks for AirNext, BayesianNet-1, ConvNeXt, DPN68/107/131,
-// DarkNet, Diffuser, EfficientNet and GoogLeNet beyond the registry-wide
-// suite in models_test.cc: reference-size parameter counts, width scaling,
+// Family-specific checks for AirNet, AirNext, BayesianNet-1, ConvNeXt,
+// DPN68/107/131, DarkNet, Diffuser, EfficientNet and GoogLeNet beyond the
+// registry-wide suite in models_test.cc: reference-size parameter counts, width scaling,
 // train/eval behaviour, the auxiliary-loss hook, and a training step of each
 // inside a K=4 mixture.
 #include <gtest/gtest.h>
@@ -12,6 +12,7 @@
 
 #include "test_util.h"
 #include "worker/data/loader.h"
+#include "worker/models/airnext.h"
 #include "worker/models/auxiliary_loss.h"
 #include "worker/models/bayesian_net.h"
 #include "worker/models/diffuser.h"
@@ -80,6 +81,9 @@ TEST_P(FamiliesAParameterTest, ReferenceSizeAndWidthScaling) {
 INSTANTIATE_TEST_SUITE_P(
     FamiliesA, FamiliesAParameterTest,
     ::testing::Values(
+        // No published reference at this depth (the paper's smallest is AirNet-50):
+        // ResNet-18-style units, 11,173,962, plus four air gates, 294,912: 11,468,874.
+        ParameterRange{"AirNet", 11.4, 11.55},
         // AirNeXt-50 32x4d r2, 27,604,296 (pytorchcv): 25,575,786.
         ParameterRange{"AirNext", 25.0, 26.2},
         // mu and rho for every Bayesian weight: 2,427,540.
@@ -122,6 +126,30 @@ TEST(FamiliesATest, LargerInputsWork) {
     EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 3})) << family;
     EXPECT_TRUE(torch::isfinite(y).all().item<bool>()) << family;
   }
+}
+
+// AirNet is a residual network with attention, never ResNet itself: its
+// units carry air gates (both units of stage 1, the second of stages 2 and 3).
+TEST(FamiliesATest, AirNetCarriesAirGatesAndIsNotResNet) {
+  auto airnet = BuiltinRegistry().Create("AirNet", Cifar(1.0));
+  const int64_t resnet = Count(BuiltinRegistry().Create("ResNet", Cifar(1.0)));
+  EXPECT_EQ(Count(airnet), 11468874);
+  EXPECT_NE(Count(airnet), resnet);
+  int gates = 0;
+  for (const auto& item : airnet.ptr()->named_modules()) {
+    const std::string& name = item.key();
+    if (name.size() >= 4 && name.compare(name.size() - 4, 4, ".air") == 0) ++gates;
+  }
+  EXPECT_EQ(gates, 4);
+
+  // The gate scales the residual branch: in eval mode it lies in (0, 1).
+  torch::manual_seed(0);
+  torch::NoGradGuard no_grad;
+  AirBlock gate(64, 64, /*groups=*/1, /*ratio=*/2);
+  gate->eval();
+  const auto g = gate->forward(torch::randn({2, 64, 15, 15}));
+  EXPECT_EQ(g.sizes(), (std::vector<int64_t>{2, 64, 15, 15}));
+  EXPECT_TRUE((g > 0).all().item<bool>() && (g < 1).all().item<bool>());
 }
 
 TEST(FamiliesATest, EfficientNetCompoundScalingDepth) {

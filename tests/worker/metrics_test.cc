@@ -19,7 +19,11 @@ TEST(MetricsTest, RoutingCountsAndDeadExperts) {
 TEST(MetricsTest, EcologyIsTHOverOPlusB) {
   EXPECT_NEAR(Ecology(2.0, 0.1, 0.05, 0.01), 2.0 * 0.1 / 0.06, 1e-12);
   EXPECT_DOUBLE_EQ(Ecology(2.0, 0.0, 0.0, 0.01), 0.0);
-  EXPECT_DOUBLE_EQ(Ecology(2.0, 0.1, 0.0, 0.0), 0.0);  // undefined: reported as 0
+  // O + B = 0: infinite when T*H > 0 (nothing holds the routing together),
+  // undefined (NaN, never 0) when H = 0 too.
+  EXPECT_TRUE(std::isinf(Ecology(2.0, 0.1, 0.0, 0.0)));
+  EXPECT_GT(Ecology(2.0, 0.1, 0.0, 0.0), 0.0);
+  EXPECT_TRUE(std::isnan(Ecology(2.0, 0.0, 0.0, 0.0)));
 }
 
 TEST(MetricsTest, EvalAccumulatorHandComputed) {

@@ -53,6 +53,60 @@ TEST(SyntheticTest, LoaderUsesSubsetsAsCountsAndResizeAsSide) {
   EXPECT_FALSE(torch::equal(pair->train.images.slice(0, 0, 16), pair->test.images));
 }
 
+// The validation split: stratified (the same share of every class), seeded
+// by the campaign (the same images for every job), disjoint from what the
+// optimiser sees, and refused when a class would be left without images.
+TEST(LoaderTest, HoldsOutAStratifiedSeededValidationSplit) {
+  moe4::v1::DatasetSpec spec;
+  spec.set_name("synthetic:channels=1,size=16,classes=10");
+  spec.set_train_subset(200);
+  spec.set_test_subset(20);
+  spec.set_validation_fraction(0.1);
+  spec.set_split_seed(9);
+  auto a = LoadDataset(spec, "");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->train.size(), 180);
+  EXPECT_EQ(a->validation.size(), 20);
+  EXPECT_EQ(a->test.size(), 20);
+  EXPECT_TRUE(torch::equal(torch::bincount(a->validation.labels, {}, 10), torch::full({10}, 2, torch::kLong)));
+  EXPECT_TRUE(torch::equal(torch::bincount(a->train.labels, {}, 10), torch::full({10}, 18, torch::kLong)));
+  auto again = LoadDataset(spec, "");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(torch::equal(a->validation.images, again->validation.images));
+  spec.set_split_seed(10);
+  auto other = LoadDataset(spec, "");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(torch::equal(a->validation.images, other->validation.images));
+  // Disjoint and complete: the whole set split, nothing held out twice.
+  spec.set_validation_fraction(0);
+  auto whole = LoadDataset(spec, "");
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(whole->validation.size(), 0);
+  EXPECT_EQ(whole->train.size(), 200);
+  const auto sum = [](const torch::Tensor& images) { return images.to(torch::kLong).sum().item<int64_t>(); };
+  EXPECT_EQ(sum(a->train.images) + sum(a->validation.images), sum(whole->train.images));
+}
+
+TEST(LoaderTest, ValidationSplitThatEmptiesAClassIsABadSpec) {
+  moe4::v1::DatasetSpec spec;
+  spec.set_name("synthetic:channels=1,size=16,classes=10");
+  spec.set_train_subset(40);  // 4 per class: 10 % of 4 rounds to none
+  spec.set_validation_fraction(0.1);
+  auto r = LoadDataset(spec, "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);  // the agent does not retry it
+  EXPECT_NE(std::string(r.status().message())
+                .find("dataset.validation_fraction: 0.1 of class 0's 4 training images in synthetic/train leaves the "
+                      "class without validation images"),
+            std::string::npos)
+      << r.status();
+  spec.set_train_subset(10);  // one per class: half of one leaves none to train on
+  spec.set_validation_fraction(0.5);
+  r = LoadDataset(spec, "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("without training images"), std::string::npos) << r.status();
+}
+
 TEST(LoaderTest, UnknownDatasetAndMissingDirectoryAreClear) {
   moe4::v1::DatasetSpec spec;
   spec.set_name("imagenet");

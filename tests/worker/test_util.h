@@ -42,6 +42,8 @@ inline moe4::v1::JobAssignment TinyJob(std::vector<std::string> families, int ep
   job.set_campaign_id(3);
   for (auto& f : families) job.add_families(f);
   *job.mutable_recipe() = DefaultRecipe();
+  // The small-input designs: these tests are about training, not LEMUR parity.
+  job.mutable_recipe()->set_catalogue(moe4::v1::EXPERT_CATALOGUE_ADAPTED);
   job.mutable_recipe()->set_epochs(epochs);
   job.mutable_recipe()->set_batch_size(32);
   job.mutable_recipe()->set_lr(3e-3);

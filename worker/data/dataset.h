@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/statusor.h"
+
 namespace moe4::worker {
 
 struct Dataset {
@@ -24,13 +26,23 @@ struct Dataset {
 };
 
 struct DatasetPair {
-  Dataset train;
+  Dataset train;       // what the optimiser sees (the hold-out removed)
   Dataset test;
+  Dataset validation;  // held out of the training set; empty (size 0) without a split
 };
 
 // A deterministic subset of `n` examples (all when n <= 0 or n >= size),
 // drawn with its own generator seeded by `seed`, kept in the original order.
 Dataset TakeSubset(const Dataset& dataset, int64_t n, uint64_t seed);
+
+// Splits `train` into (training, validation), stratified by class: of each
+// class's n images, ValidationImagesOfClass(fraction, n) (common/
+// campaign_spec.h) chosen by a generator seeded with `seed` go to validation;
+// both parts keep the original order. fraction 0 returns (train, empty).
+// InvalidArgument, naming the class and its image count, when the split
+// would leave a class that has training images without validation images
+// or without training images.
+absl::StatusOr<std::pair<Dataset, Dataset>> SplitValidation(const Dataset& train, double fraction, uint64_t seed);
 
 }  // namespace moe4::worker
 

@@ -1,6 +1,7 @@
 #include "worker/data/loader.h"
 
 #include <filesystem>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "worker/data/cifar_reader.h"
@@ -38,7 +39,7 @@ absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const
     if (spec.train_subset() > 0) options->train = spec.train_subset();
     if (spec.test_subset() > 0) options->test = spec.test_subset();
     if (spec.resize() > 0) options->size = spec.resize();
-    return MakeSyntheticPair(*options);  // already the requested sizes
+    pair = MakeSyntheticPair(*options);  // already the requested sizes
   } else if (name == "fashion-mnist" || name == "mnist") {
     pair = LoadIdxDataset(DirFor(spec, data_root, {name}), name);
   } else if (name == "cifar10") {
@@ -50,8 +51,18 @@ absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const
                                       "' (fashion-mnist, mnist, cifar10, cifar100, synthetic)");
   }
   if (!pair.ok()) return pair.status();
-  pair->train = TakeSubset(pair->train, spec.train_subset(), kSubsetSeed);
-  pair->test = TakeSubset(pair->test, spec.test_subset(), kSubsetSeed + 1);
+  if (name.rfind("synthetic", 0) != 0) {
+    pair->train = TakeSubset(pair->train, spec.train_subset(), kSubsetSeed);
+    pair->test = TakeSubset(pair->test, spec.test_subset(), kSubsetSeed + 1);
+  }
+  // The hold-out comes out of the (subset) training set, seeded by the
+  // campaign (split_seed), so every job of a campaign validates on the same
+  // images; a split that would empty a class is a bad spec (InvalidArgument,
+  // not retried).
+  auto split = SplitValidation(pair->train, spec.validation_fraction(), spec.split_seed());
+  if (!split.ok()) return split.status();
+  pair->train = std::move(split->first);
+  pair->validation = std::move(split->second);
   return pair;
 }
 

@@ -23,7 +23,10 @@ inline constexpr uint64_t kSubsetSeed = 0x6d6f6534;  // "moe4"
 // Loads fashion-mnist | mnist | cifar10 | cifar100 | synthetic[:k=v,...].
 // Default directories under data_root: fashion-mnist, mnist, cifar10 (or
 // cifar-10-batches-bin), cifar100 (or cifar-100-binary). For synthetic,
-// train_subset/test_subset set the image counts and resize the side.
+// train_subset/test_subset set the image counts and resize the side. Then
+// spec.validation_fraction of the training images, stratified by class and
+// seeded by spec.split_seed, become DatasetPair::validation
+// (SplitValidation; InvalidArgument when a class would be left empty).
 absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const std::string& data_root);
 
 }  // namespace moe4::worker

@@ -1,5 +1,5 @@
-// AirNext expert, AirNeXt-50 (32x4d, ratio 2) at width 1.0 (Chen et al.,
-// "Attention Inspiring Receptive-fields Network", 2019): a three-conv 3x3 stem
+// AirNext expert, AirNeXt-50 (32x4d, ratio 2) at width 1.0 (Yang et al.,
+// "Attention Inspiring Receptive-Fields Network", 2019): a three-conv 3x3 stem
 // (the first s2) and a 3x3 s2 max-pool, then ResNeXt bottleneck units in four
 // stages of 3/4/6/3 (outputs 256/512/1024/2048 x width; cardinality 32, 4
 // channels per group in stage 1 doubling per stage), GAP, linear. Units that
@@ -18,7 +18,7 @@
 namespace moe4::worker {
 
 // The attention branch: computes a [B, out, H, W] gate in (0, 1) from the
-// unit's input at a halved resolution.
+// unit's input at a halved resolution. Shared with AirNet (groups = 1).
 class AirBlockImpl : public torch::nn::Module {
  public:
   AirBlockImpl(int in, int out, int groups, int ratio);

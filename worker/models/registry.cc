@@ -17,6 +17,7 @@
 #include "worker/models/fractalnet.h"
 #include "worker/models/googlenet.h"
 #include "worker/models/icnet.h"
+#include "worker/models/lemur/families.h"
 #include "worker/models/inception_v3.h"
 #include "worker/models/maxvit.h"
 #include "worker/models/mnasnet.h"
@@ -41,20 +42,25 @@ ExpertFactory Factory() {
 
 }  // namespace
 
-void FamilyRegistry::Register(const std::string& id, ExpertFactory factory) {
-  if (!factories_.emplace(id, std::move(factory)).second) {
-    throw std::invalid_argument("family '" + id + "' is registered twice");
+void FamilyRegistry::Register(Catalogue catalogue, const std::string& id, ExpertFactory factory) {
+  if (!factories_.emplace(std::make_pair(catalogue, id), std::move(factory)).second) {
+    throw std::invalid_argument("family '" + id + "' is registered twice in the " +
+                                std::string(CatalogueName(catalogue)) + " catalogue");
   }
 }
 
-bool FamilyRegistry::Contains(const std::string& id) const { return factories_.count(id) > 0; }
+bool FamilyRegistry::Contains(Catalogue catalogue, const std::string& id) const {
+  return factories_.count(std::make_pair(catalogue, id)) > 0;
+}
 
 torch::nn::AnyModule FamilyRegistry::Create(const std::string& id, const ExpertOptions& options) const {
-  auto it = factories_.find(id);
+  auto it = factories_.find(std::make_pair(options.catalogue, id));
   if (it == factories_.end()) {
     std::ostringstream known;
-    for (const auto& [name, unused] : factories_) known << " " << name;
-    throw std::invalid_argument("unknown family '" + id + "' (this worker implements:" + known.str() + ")");
+    for (const auto& name : Ids(options.catalogue)) known << " " << name;
+    throw std::invalid_argument("unknown family '" + id + "' in the " +
+                                std::string(CatalogueName(options.catalogue)) +
+                                " catalogue (this worker implements:" + known.str() + ")");
   }
   if (options.in_channels < 1 || options.in_channels > 64) {
     throw std::invalid_argument("in_channels must be in [1, 64], got " + std::to_string(options.in_channels));
@@ -71,9 +77,11 @@ torch::nn::AnyModule FamilyRegistry::Create(const std::string& id, const ExpertO
   return it->second(options);
 }
 
-std::vector<std::string> FamilyRegistry::Ids() const {
+std::vector<std::string> FamilyRegistry::Ids(Catalogue catalogue) const {
   std::vector<std::string> ids;
-  for (const auto& [id, unused] : factories_) ids.push_back(id);
+  for (const auto& [key, unused] : factories_) {
+    if (key.first == catalogue) ids.push_back(key.second);
+  }
   return ids;
 }
 
@@ -107,6 +115,7 @@ void RegisterBuiltinFamilies(FamilyRegistry& registry) {
   registry.Register("UNet2D", Factory<UNet2D>());
   registry.Register("VGG", Factory<VGG>());
   registry.Register("VisionTransformer", Factory<VisionTransformer>());
+  for (const auto& family : lemur::LemurFamilies()) registry.Register(Catalogue::kLemur, family.id, family.build);
 }
 
 const FamilyRegistry& BuiltinRegistry() {

@@ -1,5 +1,5 @@
-// The family registry: catalogue id -> factory building that expert for a
-// dataset shape. Populate it once with RegisterBuiltinFamilies() (explicit, so
+// The family registry: (catalogue, family id) -> factory building that
+// expert for a dataset shape; ExpertOptions::catalogue picks the catalogue. Populate it once with RegisterBuiltinFamilies() (explicit, so
 // the linker cannot drop a family) before sharing it; after that, concurrent
 // Create()/Contains() calls are safe because nothing mutates it.
 #ifndef MOE4_WORKER_MODELS_REGISTRY_H_
@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "worker/models/expert_options.h"
@@ -21,23 +22,29 @@ using ExpertFactory = std::function<torch::nn::AnyModule(const ExpertOptions&)>;
 
 class FamilyRegistry {
  public:
-  // Adds a family; throws std::invalid_argument if the id is already taken.
-  void Register(const std::string& id, ExpertFactory factory);
+  // Adds a family to a catalogue; throws std::invalid_argument if the id is
+  // already taken there. The one-argument form adds to the adapted catalogue.
+  void Register(Catalogue catalogue, const std::string& id, ExpertFactory factory);
+  void Register(const std::string& id, ExpertFactory factory) {
+    Register(Catalogue::kAdapted, id, std::move(factory));
+  }
 
-  bool Contains(const std::string& id) const;
+  bool Contains(Catalogue catalogue, const std::string& id) const;
+  bool Contains(const std::string& id) const { return Contains(Catalogue::kAdapted, id); }
 
   // Builds an expert; throws std::invalid_argument naming an unknown id or a
   // bad option (channels, image size, classes, width).
   torch::nn::AnyModule Create(const std::string& id, const ExpertOptions& options) const;
 
-  // Registered ids in byte order.
-  std::vector<std::string> Ids() const;
+  // Registered ids of a catalogue in byte order.
+  std::vector<std::string> Ids(Catalogue catalogue = Catalogue::kAdapted) const;
 
  private:
-  std::map<std::string, ExpertFactory> factories_;
+  std::map<std::pair<Catalogue, std::string>, ExpertFactory> factories_;
 };
 
-// Registers every family implemented in worker/models/ (one line each).
+// Registers every family of both catalogues: the adapted designs in
+// worker/models/ (one line each) and LEMUR's networks in worker/models/lemur/.
 void RegisterBuiltinFamilies(FamilyRegistry& registry);
 
 // A process-wide registry with the builtin families, built on first use

@@ -15,6 +15,9 @@ MixtureOfExpertsImpl::MixtureOfExpertsImpl(const FamilyRegistry& registry, const
     if (auto* source = dynamic_cast<AuxiliaryLossSource*>(expert_modules_.back().get())) {
       auxiliary_sources_.push_back(source);
     }
+    if (auto* heads = dynamic_cast<AuxiliaryHeadsSource*>(expert_modules_.back().get())) {
+      auxiliary_heads_.push_back(heads);
+    }
     experts_.push_back(std::move(expert));
   }
   GateOptions g = gate_options;
@@ -32,6 +35,9 @@ MoEOutput MixtureOfExpertsImpl::forward(const torch::Tensor& x) {
   out.logits = (out.gate.weights.t().unsqueeze(2) * out.expert_logits).sum(0);
   out.auxiliary_loss = torch::zeros({}, out.logits.options());
   for (auto* source : auxiliary_sources_) out.auxiliary_loss = out.auxiliary_loss + source->auxiliary_loss();
+  for (auto* heads : auxiliary_heads_) {
+    for (auto& logits : heads->auxiliary_logits()) out.auxiliary_logits.push_back({heads->auxiliary_weight(), logits});
+  }
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "worker/models/auxiliary_heads.h"
 #include "worker/models/auxiliary_loss.h"
 #include "worker/models/expert_options.h"
 #include "worker/models/registry.h"
@@ -24,6 +25,14 @@ struct MoEOutput {
   // Scalar sum of auxiliary_loss() over the experts that are an
   // AuxiliaryLossSource (a data-set-level term such as a KL); 0 when none.
   torch::Tensor auxiliary_loss;
+  // Training-mode logits of experts' auxiliary classifier heads
+  // (AuxiliaryHeadsSource, e.g. LEMUR's GoogLeNet), each with its loss
+  // weight; empty in eval mode or when no expert has heads.
+  struct WeightedLogits {
+    double weight;
+    torch::Tensor logits;  // [B, classes]
+  };
+  std::vector<WeightedLogits> auxiliary_logits;
 };
 
 class MixtureOfExpertsImpl : public torch::nn::Module {
@@ -46,6 +55,7 @@ class MixtureOfExpertsImpl : public torch::nn::Module {
   std::vector<torch::nn::AnyModule> experts_;
   std::vector<std::shared_ptr<torch::nn::Module>> expert_modules_;
   std::vector<AuxiliaryLossSource*> auxiliary_sources_;  // into expert_modules_
+  std::vector<AuxiliaryHeadsSource*> auxiliary_heads_;   // into expert_modules_
   Gate gate_{nullptr};
 };
 TORCH_MODULE(MixtureOfExperts);

@@ -7,12 +7,28 @@
 
 #include "absl/status/status.h"
 
-#if __has_include(<c10/cuda/CUDAFunctions.h>) && __has_include(<cuda_runtime_api.h>)
-#include <cuda_runtime_api.h>
-#define MOE4_HAVE_CUDA_RUNTIME 1
+#include "worker/train/torch_cuda.h"
+// The GPU's properties come through LibTorch, so the binaries need no
+// libcudart of their own: the wheel's loads through LibTorch's RPATH.
+#ifdef MOE4_TORCH_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #endif
 
 namespace moe4::worker {
+
+bool LibTorchHasCuda() {
+  // The CUDA hooks are LibTorch's CUDA backend (libtorch_cuda.so), registered
+  // when that library is loaded; CPU-only builds have the stub, which says no.
+  return at::globalContext().hasCUDART();
+}
+
+bool BuiltWithCudaHeaders() {
+#ifdef MOE4_TORCH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
 
 absl::StatusOr<torch::Device> ParseDevice(const std::string& text) {
   if (text == "cpu") return torch::Device(torch::kCPU);
@@ -26,8 +42,15 @@ absl::StatusOr<torch::Device> ParseDevice(const std::string& text) {
     }
     index = std::stoi(text.substr(5));
   }
+  if (!LibTorchHasCuda()) {
+    return absl::FailedPreconditionError("--device " + text +
+                                         ": this LibTorch build has no CUDA (a CPU-only LibTorch such as Debian's; "
+                                         "build the worker against a CUDA LibTorch, see docs/deploy.md)");
+  }
   if (!torch::cuda::is_available()) {
-    return absl::FailedPreconditionError("--device " + text + ": this LibTorch build has no CUDA or no GPU is visible");
+    return absl::FailedPreconditionError("--device " + text +
+                                         ": no CUDA device: LibTorch has CUDA, but the driver reports no usable GPU "
+                                         "(check nvidia-smi and CUDA_VISIBLE_DEVICES)");
   }
   const int count = static_cast<int>(torch::cuda::device_count());
   if (index >= count) {
@@ -41,11 +64,10 @@ DeviceInfo DescribeDevice(const torch::Device& device) {
   if (device.is_cuda()) {
     info.kind = "cuda";
     info.name = "cuda:" + std::to_string(device.index());
-#ifdef MOE4_HAVE_CUDA_RUNTIME
-    cudaDeviceProp prop;
-    if (cudaGetDeviceProperties(&prop, device.index()) == cudaSuccess) {
-      info.name = prop.name;
-      info.memory_mb = static_cast<int64_t>(prop.totalGlobalMem / (1024 * 1024));
+#ifdef MOE4_TORCH_CUDA
+    if (const cudaDeviceProp* prop = at::cuda::getDeviceProperties(device.index())) {
+      info.name = prop->name;
+      info.memory_mb = static_cast<int64_t>(prop->totalGlobalMem / (1024 * 1024));
     }
 #endif
     return info;

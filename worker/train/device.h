@@ -12,9 +12,19 @@
 
 namespace moe4::worker {
 
-// Fails with a clear message when CUDA is asked for but this LibTorch has no
-// CUDA or the index does not exist.
+// Fails with a clear message when CUDA is asked for and this LibTorch has no
+// CUDA ("this LibTorch build has no CUDA"), LibTorch has CUDA but there is no
+// usable GPU ("no CUDA device"), or the index does not exist.
 absl::StatusOr<torch::Device> ParseDevice(const std::string& text);
+
+// Whether the LibTorch this process runs has its CUDA backend
+// (libtorch_cuda.so) loaded, GPU or not. False for Debian's CPU-only one.
+bool LibTorchHasCuda();
+
+// Whether this binary was compiled against a CUDA LibTorch (MOE4_TORCH_CUDA,
+// worker/train/torch_cuda.h). A CUDA build whose LibTorchHasCuda() is false
+// at run time lost libtorch_cuda.so at link time (--as-needed).
+bool BuiltWithCudaHeaders();
 
 struct DeviceInfo {
   std::string kind;  // "cpu" | "cuda"

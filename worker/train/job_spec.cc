@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "common/campaign_spec.h"
 #include "worker/train/recipe.h"
 
 namespace moe4::worker {
@@ -71,6 +72,9 @@ absl::StatusOr<moe4::v1::JobAssignment> ParseJobSpec(const std::string& yaml_tex
   if (!root.IsMap()) return absl::InvalidArgumentError("job spec: expected a mapping");
   moe4::v1::JobAssignment job;
   *job.mutable_recipe() = DefaultRecipe();
+  // As in a campaign: hold out 10 % of the training images (split_seed 0
+  // unless given) to select the epoch; validation_fraction: 0 turns it off.
+  job.mutable_dataset()->set_validation_fraction(kDefaultValidationFraction);
   job.set_job_id(1);
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
@@ -85,12 +89,19 @@ absl::StatusOr<moe4::v1::JobAssignment> ParseJobSpec(const std::string& yaml_tex
         if (auto s = FillScalars(value, "dataset", job.mutable_dataset()); !s.ok()) return s;
       } else if (key == "recipe") {
         if (auto s = FillScalars(value, "recipe", job.mutable_recipe()); !s.ok()) return s;
+      } else if (key == "catalogue") {
+        const auto catalogue = ParseCatalogue(value.as<std::string>());
+        if (!catalogue) {
+          return absl::InvalidArgumentError("catalogue: unknown catalogue '" + value.as<std::string>() +
+                                            "' (expected lemur or adapted)");
+        }
+        job.mutable_recipe()->set_catalogue(ToProto(*catalogue));
       } else if (key == "resume_from_epoch") {
         job.set_resume_from_epoch(value.as<int32_t>());
       } else if (key == "job_id") {
         job.set_job_id(value.as<int64_t>());
       } else {
-        return absl::InvalidArgumentError(key + ": unknown key (families, dataset, recipe, resume_from_epoch, job_id)");
+        return absl::InvalidArgumentError(key + ": unknown key (families, catalogue, dataset, recipe, resume_from_epoch, job_id)");
       }
     } catch (const YAML::Exception&) {
       return absl::InvalidArgumentError(key + ": wrong type");
@@ -98,6 +109,11 @@ absl::StatusOr<moe4::v1::JobAssignment> ParseJobSpec(const std::string& yaml_tex
   }
   if (job.families_size() == 0) return absl::InvalidArgumentError("families: missing");
   if (job.dataset().name().empty()) return absl::InvalidArgumentError("dataset.name: missing");
+  const double fraction = job.dataset().validation_fraction();
+  if (!(fraction >= 0 && fraction <= 0.5)) {
+    return absl::InvalidArgumentError("dataset.validation_fraction: " + std::to_string(fraction) +
+                                      " is out of range [0, 0.5]");
+  }
   return job;
 }
 

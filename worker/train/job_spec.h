@@ -2,7 +2,9 @@
 // JobAssignment the coordinator would send, so both paths train identically:
 //
 //   families: [AirNet, AlexNet, BagNet]
-//   dataset: {name: fashion-mnist, path: "", train_subset: 6000, test_subset: 2000, resize: 0}
+//   catalogue: lemur                                       # or adapted; default lemur
+//   dataset: {name: fashion-mnist, path: "", train_subset: 6000, test_subset: 2000, resize: 0,
+//             validation_fraction: 0.1, split_seed: 0}        # hold-out selects the epoch; 0 = none
 //   recipe: {epochs: 2, batch_size: 128, lr: 0.002, ...}   # any Recipe field
 //   resume_from_epoch: 0                                   # optional
 //   job_id: 1                                              # optional

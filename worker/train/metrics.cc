@@ -2,9 +2,11 @@
 
 #include <sys/resource.h>
 
-#if __has_include(<c10/cuda/CUDACachingAllocator.h>) && __has_include(<cuda_runtime_api.h>)
+#include <limits>
+
+#include "worker/train/torch_cuda.h"
+#ifdef MOE4_TORCH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
-#define MOE4_HAVE_CUDA_ALLOCATOR 1
 #endif
 
 #include "worker/train/losses.h"
@@ -25,12 +27,15 @@ int DeadExperts(const std::vector<double>& routing_share) {
 
 double Ecology(double temperature, double entropy_weight, double oracle_weight, double load_balance_weight) {
   const double denominator = oracle_weight + load_balance_weight;
-  if (denominator <= 0) return 0.0;
-  return temperature * entropy_weight / denominator;
+  if (denominator > 0) return temperature * entropy_weight / denominator;
+  // Nothing pulls the routing together: unbounded when something spreads it
+  // (T*H > 0), else 0/0.
+  return temperature * entropy_weight > 0 ? std::numeric_limits<double>::infinity()
+                                          : std::numeric_limits<double>::quiet_NaN();
 }
 
 int64_t PeakMemoryBytes(const torch::Device& device) {
-#ifdef MOE4_HAVE_CUDA_ALLOCATOR
+#ifdef MOE4_TORCH_CUDA
   if (device.is_cuda()) {
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
     return stats.allocated_bytes[0].peak;  // StatType::AGGREGATE

@@ -6,9 +6,12 @@
 //   expert_accuracy[i]  top-1 accuracy of expert i's own logits;
 //   routing_entropy     mean over images of H(g(x)) / log K, in [0, 1];
 //   dead_experts        experts with routing share < 1 / (10 K);
-//   ecology             E = T * H / (O + B) with T the gate temperature and
-//                       H, O, B the recipe's entropy, oracle and load-balance
-//                       weights (0 when O + B = 0, where E is undefined).
+//   ecology             E = T * H / (O + B) with T the recipe's (initial) gate
+//                       temperature and H, O, B its entropy, oracle and
+//                       load-balance weights: +inf when O + B = 0 < T * H,
+//                       NaN when O + B = 0 = T * H (undefined). The learned T
+//                       is stored as `temperature`; E with it is derived from
+//                       there (v_ecology.ecology_learned).
 // Accumulators are used by one thread; the free functions are pure.
 #ifndef MOE4_WORKER_TRAIN_METRICS_H_
 #define MOE4_WORKER_TRAIN_METRICS_H_

@@ -6,7 +6,7 @@ namespace moe4::worker {
 
 nlohmann::json MetricsToJson(const moe4::v1::EpochMetrics& m) {
   auto list = [](const auto& repeated) { return std::vector<double>(repeated.begin(), repeated.end()); };
-  return nlohmann::json{
+  nlohmann::json json{
       {"epoch", m.epoch()},
       {"train_loss", m.train_loss()},
       {"train_accuracy", m.train_accuracy()},
@@ -24,6 +24,10 @@ nlohmann::json MetricsToJson(const moe4::v1::EpochMetrics& m) {
       {"images_per_second", m.images_per_second()},
       {"peak_memory_bytes", m.peak_memory_bytes()},
   };
+  // Only with a validation split (absent, not 0, without one).
+  if (m.has_validation_loss()) json["validation_loss"] = m.validation_loss();
+  if (m.has_validation_accuracy()) json["validation_accuracy"] = m.validation_accuracy();
+  return json;
 }
 
 }  // namespace moe4::worker

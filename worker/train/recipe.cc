@@ -3,6 +3,9 @@
 #include <cmath>
 #include <set>
 #include <string>
+#include <vector>
+
+#include "common/campaign_spec.h"
 
 namespace moe4::worker {
 namespace {
@@ -80,12 +83,15 @@ absl::Status ValidateJob(const moe4::v1::JobAssignment& job, const FamilyRegistr
   if (job.families_size() < 1 || job.families_size() > 8) {
     return absl::InvalidArgumentError("families: need 1 to 8 experts, got " + std::to_string(job.families_size()));
   }
+  const Catalogue catalogue = FromProto(job.recipe().catalogue());
   std::set<std::string> seen;
   for (const auto& f : job.families()) {
-    if (!registry.Contains(f)) {
+    if (!registry.Contains(catalogue, f)) {
       std::string known;
-      for (const auto& id : registry.Ids()) known += " " + id;
-      return absl::InvalidArgumentError("families: unknown family '" + f + "' (this worker implements:" + known + ")");
+      for (const auto& id : registry.Ids(catalogue)) known += " " + id;
+      return absl::InvalidArgumentError("families: unknown family '" + f + "' in the " +
+                                        std::string(CatalogueName(catalogue)) +
+                                        " catalogue (this worker implements:" + known + ")");
     }
     if (!seen.insert(f).second) {
       return absl::InvalidArgumentError("families: '" + f + "' appears twice");
@@ -96,6 +102,10 @@ absl::Status ValidateJob(const moe4::v1::JobAssignment& job, const FamilyRegistr
   }
   if (job.resume_from_epoch() < 0) {
     return absl::InvalidArgumentError("resume_from_epoch must be >= 0");
+  }
+  const std::vector<std::string> families(job.families().begin(), job.families().end());
+  if (auto problems = InputSizeProblems(catalogue, families, job.dataset()); !problems.empty()) {
+    return absl::InvalidArgumentError("dataset: " + problems.front());
   }
   return ValidateRecipe(job.recipe());
 }

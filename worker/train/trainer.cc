@@ -31,11 +31,23 @@ TrainOutcome Failed(std::string reason, bool retryable) {
 void Summarise(TrainOutcome* o) {
   o->train_seconds = 0;
   o->best_test_accuracy = 0;
+  const moe4::v1::EpochMetrics* selected = o->history.empty() ? nullptr : &o->history.back();
+  const moe4::v1::EpochMetrics* best_validation = nullptr;
   for (const auto& m : o->history) {
     o->train_seconds += m.epoch_seconds();
     o->best_test_accuracy = std::max(o->best_test_accuracy, m.test_accuracy());
+    // The coordinator's rule (it selects again from the stored epochs):
+    // highest validation accuracy, earliest on ties; the test set never selects.
+    if (m.has_validation_accuracy() && std::isfinite(m.validation_accuracy()) &&
+        (best_validation == nullptr || m.validation_accuracy() > best_validation->validation_accuracy())) {
+      best_validation = &m;
+    }
   }
+  if (best_validation != nullptr) selected = best_validation;
   o->final_test_accuracy = o->history.empty() ? 0 : o->history.back().test_accuracy();
+  o->selected_epoch = selected ? selected->epoch() : 0;
+  o->validation_accuracy = selected && selected->has_validation_accuracy() ? selected->validation_accuracy() : NAN;
+  o->selected_test_accuracy = selected ? selected->test_accuracy() : 0;
 }
 
 }  // namespace
@@ -162,31 +174,49 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
     m.set_epoch(epoch);
     m.set_train_loss(train_acc.loss());
     m.set_train_accuracy(train_acc.accuracy());
-    {
+    // Fills `into` with the mixture's statistics on `set`; false when a stop
+    // was requested on the way.
+    auto evaluate = [&](const Dataset& set, moe4::v1::EpochMetrics* into) {
       torch::NoGradGuard no_grad;  // TrainingCore::Evaluate switches to eval mode
-      BatchStreamOptions test_stream_options;
-      test_stream_options.batch_size = std::max<int64_t>(batch_size, 256);
-      test_stream_options.device = device;
-      BatchStream test_stream(test, augment, test_stream_options);
+      BatchStreamOptions eval_stream_options;
+      eval_stream_options.batch_size = std::max<int64_t>(batch_size, 256);
+      eval_stream_options.device = device;
+      BatchStream eval_stream(set, augment, eval_stream_options);
       EvalAccumulator eval(model->num_experts(), device);
-      while (test_stream.Next(&batch)) {
+      while (eval_stream.Next(&batch)) {
         if (hooks.stop_reason) {
           if (auto reason = hooks.stop_reason()) {
             outcome.kind = TrainOutcome::Kind::kStopped;
             outcome.reason = *reason;
-            outcome.history = state.history;
-            Summarise(&outcome);
-            return outcome;
+            return false;
           }
         }
         eval.Add(core.Evaluate(batch.images), batch.labels);
       }
-      eval.Fill(&m);
+      eval.Fill(into);
+      return true;
+    };
+    bool finished = evaluate(test, &m);
+    if (finished && data_.validation.size() > 0) {
+      // The validation images only ever choose the epoch: their loss and
+      // accuracy go beside the test figures, nothing else of them is kept.
+      moe4::v1::EpochMetrics validation;
+      finished = evaluate(data_.validation, &validation);
+      m.set_validation_loss(validation.test_loss());
+      m.set_validation_accuracy(validation.test_accuracy());
+    }
+    if (!finished) {
+      outcome.history = state.history;
+      Summarise(&outcome);
+      return outcome;
     }
     const double temperature = model->gate()->temperature().item<double>();
     m.set_lr(lr);
     m.set_temperature(temperature);
-    m.set_ecology(Ecology(temperature, recipe.entropy_weight(), recipe.oracle_weight(), recipe.load_balance_weight()));
+    // E of the recipe as configured (the seed claim is about the setting);
+    // the learned temperature is stored beside it.
+    m.set_ecology(
+        Ecology(recipe.gate_temperature(), recipe.entropy_weight(), recipe.oracle_weight(), recipe.load_balance_weight()));
     m.set_epoch_seconds(SecondsSince(epoch_start));
     m.set_images_per_second(train_seconds > 0 ? train_acc.count() / train_seconds : 0);
     m.set_peak_memory_bytes(PeakMemoryBytes(device));

@@ -59,7 +59,13 @@ struct TrainOutcome {
   std::string reason;      // why it stopped or failed
   bool retryable = false;  // for kFailed: would another attempt help?
   double final_test_accuracy = 0;
-  double best_test_accuracy = 0;
+  double best_test_accuracy = 0;   // highest test accuracy of any epoch: reported, never used to select
+  // The selected epoch: highest validation accuracy (earliest on ties), or
+  // the last one without a validation split; the coordinator selects again
+  // from the epochs it stored, by the same rule.
+  int selected_epoch = 0;
+  double validation_accuracy = 0;  // at the selected epoch; NaN without a validation split
+  double selected_test_accuracy = 0;
   int64_t parameter_count = 0;
   double train_seconds = 0;  // sum of epoch_seconds over all epochs, resumed ones included
   std::vector<moe4::v1::EpochMetrics> history;

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/campaign_spec.h"
 #include "worker/train/trainer.h"
 
 namespace moe4::worker {
@@ -19,6 +20,7 @@ MixtureOfExperts BuildMixture(const FamilyRegistry& registry, const moe4::v1::Jo
   expert_options.image_size = shape.image_size;
   expert_options.num_classes = shape.classes;
   expert_options.width = recipe.width();
+  expert_options.catalogue = FromProto(recipe.catalogue());
   GateOptions gate_options;
   gate_options.in_channels = shape.channels;
   gate_options.num_experts = job.families_size();
@@ -78,6 +80,14 @@ TrainingCore::StepResult TrainingCore::Step(const Batch& batch) {
   r.out = model_->forward(batch.images);
   r.loss = ComputeLoss(r.out, batch.labels, batch.labels_b, batch.lam, recipe_);
   r.loss.total = r.loss.total + r.out.auxiliary_loss / static_cast<double>(train_images_);
+  // Auxiliary classifier heads learn the same (mixup, smoothed) targets as
+  // the mixture, weighted as their family's training code weights them.
+  for (const auto& head : r.out.auxiliary_logits) {
+    if (head.weight == 0) continue;  // LEMUR's GoogLeNet builds its heads but never trains them
+    r.loss.total = r.loss.total + head.weight * MixupCrossEntropy(head.logits, batch.labels, batch.labels_b, batch.lam,
+                                                                  recipe_.label_smoothing())
+                                                    .mean();
+  }
   r.loss_value = r.loss.total.item<double>();
   r.finite = std::isfinite(r.loss_value);
   if (!r.finite) return r;

@@ -174,6 +174,7 @@ sampler: stratified
 budget: $budget
 seed: 5
 max_attempts: $attempts
+refill: false            # the scenarios count exactly the jobs they submitted
 dataset: {name: "synthetic:channels=1,size=28,classes=4", train_subset: $train_subset, test_subset: 200}
 recipe: {epochs: $epochs, batch_size: 32, lr: 0.003, width: 0.25, warmup_epochs: 0}
 YAML

@@ -15,6 +15,14 @@
 #    the system's copies of exactly those names is put ahead of Torch's, so
 #    the system's win. LibTorch's public headers (torch/torch.h and the CUDA
 #    ones) include none of them.
+# 3. The wheel's libtorch.so exports the parts of libstdc++ that its build
+#    toolchain's libstdc++ lacked (std::filesystem, std::chrono::tzdb, ...,
+#    linked in from libstdc++_nonshared.a). Ahead of libstdc++ in the
+#    executables' DT_NEEDED order, it served every such call, ours and
+#    Debian's libraries' alike, and its std::filesystem::remove_all jumped
+#    through a null weak reference: a segfault in each test that removes a
+#    directory. libstdc++ named before LibTorch on the link line makes the
+#    dynamic linker find the system's copy first.
 function(moe4_torch_fixups)
   if(NOT TORCH_INSTALL_PREFIX OR NOT TORCH_INCLUDE_DIRS)
     return()
@@ -64,6 +72,7 @@ function(moe4_torch_fixups)
       message(STATUS "Torch: system headers ahead of ${torch_include}: ${shadowed_text}")
       list(PREPEND includes "${shim}")
     endif()
+    list(PREPEND libs "-Wl,--push-state,--no-as-needed,-lstdc++,--pop-state")
   endif()
 
   set(TORCH_LIBRARIES "${libs}" PARENT_SCOPE)

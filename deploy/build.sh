@@ -18,15 +18,9 @@ flavour=${MOE4_TORCH_FLAVOUR:-debian}
 export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true
 # Precompiled headers (the LibTorch targets) are only cacheable with these.
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
-# Both flavours' objects must fit in the cache together (measured: ~2.5 GB
-# for ./build, ~1.5 GB for ./build-torch2): never shrink a larger setting.
-if command -v ccache >/dev/null; then
-  want=${MOE4_CCACHE_SIZE_GB:-10}
-  have=$(ccache -k max_size 2>/dev/null || echo 0)
-  if [[ $have =~ ^([0-9.]+)G$ ]] && awk -v h="${BASH_REMATCH[1]}" -v w="$want" 'BEGIN { exit !(h < w) }'; then
-    ccache -M "${want}G" >/dev/null && echo "build: ccache max size $have -> ${want}G"
-  fi
-fi
+# Both flavours fit in ccache's default 5 GB together: compressed, ./build
+# (RelWithDebInfo) takes ~0.6 GB and ./build-torch2 (Release) ~0.25 GB, of
+# which the two precompiled headers are most (measured 2026-12-04).
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 
@@ -90,13 +84,15 @@ start=$(date +%s)
 cmake --build "$build" -j "$jobs" ${targets[@]:+--target "${targets[@]}"}
 if [[ "$flavour" == torch2 && -f "$build/build.ninja" ]]; then
   # Nothing of Debian's LibTorch on any link line (cmake/TorchFixups.cmake).
-  if leaked=$(grep -oE '/usr/lib/x86_64-linux-gnu/lib(torch|c10|caffe2)[a-z_]*\.so' "$build/build.ninja" | sort -u) && [[ -n "$leaked" ]]; then
+  leaked=$(grep -oE '/usr/lib/x86_64-linux-gnu/lib(torch|c10|caffe2)[a-z_]*\.so' "$build/build.ninja" | sort -u || true)
+  if [[ -n "$leaked" ]]; then
     echo "build: $build links Debian's LibTorch: $leaked" >&2
     exit 1
   fi
   # /usr/include is on every compile line (gRPC, spdlog, ...): a header the
   # wheel lacks would silently come from Debian's libtorch-dev there.
-  if leaked=$(cd "$build" && ninja -t deps | grep -E '^ +/usr/include/(torch|ATen|c10|caffe2)/' | sort -u | head -5) && [[ -n "$leaked" ]]; then
+  leaked=$(cd "$build" && ninja -t deps | grep -E '^ +/usr/include/(torch|ATen|c10|caffe2)/' | sort -u | head -5 || true)
+  if [[ -n "$leaked" ]]; then
     echo "build: $build compiled against Debian's LibTorch headers:" >&2
     echo "$leaked" >&2
     exit 1

@@ -78,12 +78,17 @@ TEST(TrainingCoreTest, LayoutChangesNeitherTheWeightsNorTheTraining) {
     ASSERT_TRUE(torch::equal(p.value(), b[p.key()])) << p.key() << ": the same seed built other weights";
   }
 
-  // The forward pass: the same function of the input.
+  // The forward pass: the same function of the input, up to summation order
+  // relative to the logits' scale, not element by element: untrained,
+  // DenseNet in eval mode (running statistics 0 and 1) reaches |logits| ~1e5,
+  // and LibTorch 2.x runs NCHW and NHWC convolutions through different
+  // kernels (measured with 2.11: 0.19 apart at 2.6e5, 7e-7 relative).
   const Batch batch = FixedBatch(16);
   const auto ea = nhwc.Evaluate(batch.images);
   const auto eb = nchw.Evaluate(batch.images);
-  EXPECT_TRUE(torch::allclose(ea.logits, eb.logits, /*rtol=*/1e-4, /*atol=*/1e-5))
-      << "max difference " << (ea.logits - eb.logits).abs().max().item<double>();
+  const double scale = eb.logits.abs().max().item<double>();
+  const double difference = (ea.logits - eb.logits).abs().max().item<double>();
+  EXPECT_LE(difference, 1e-5 + 1e-5 * scale) << "max difference " << difference << " in logits up to " << scale;
   // Training: the same losses. Only loosely after the first step: AdamW
   // divides each gradient by its own magnitude, so a gradient element near
   // zero whose rounding differs moves its weight by a whole learning rate.

@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "common/catalogue.h"
 #include "common/combinatorics.h"
+#include "common/yaml_keys.h"
 
 namespace moe4 {
 namespace {
@@ -38,7 +39,10 @@ const std::vector<std::string> kDeviceKinds = {"", "cpu", "cuda"};
 class Problems {
  public:
   void Add(const YAML::Node& at, const std::string& field, const std::string& reason) {
-    const int line = at.IsDefined() && at.Mark().line >= 0 ? at.Mark().line + 1 : 0;
+    AddAtLine(at.IsDefined() && at.Mark().line >= 0 ? at.Mark().line + 1 : 0, field, reason);
+  }
+  // `line` is 1-based; 0 = none.
+  void AddAtLine(int line, const std::string& field, const std::string& reason) {
     std::string text = line > 0 ? absl::StrCat("line ", line, ": ", field, ": ", reason)
                                 : absl::StrCat(field, ": ", reason);
     for (char& c : text) {
@@ -312,7 +316,13 @@ void ParseDataset(const YAML::Node& node, moe4::v1::DatasetSpec& dataset, Proble
     }
   }
   if (node["path"].IsDefined()) {
-    if (auto path = ReadString(node["path"], "dataset.path", kMaxPathLength, problems)) dataset.set_path(*path);
+    if (auto path = ReadString(node["path"], "dataset.path", kMaxPathLength, problems)) {
+      if (auto problem = DatasetPathProblem(*path); !problem.empty()) {
+        problems.Add(node["path"], "dataset.path", problem);
+      } else {
+        dataset.set_path(*path);
+      }
+    }
   }
   if (node["train_subset"].IsDefined()) {
     if (auto v = ReadInteger(node["train_subset"], "dataset.train_subset", 0, 10'000'000, problems)) dataset.set_train_subset(*v);
@@ -564,6 +574,22 @@ std::vector<std::string> InputSizeProblems(Catalogue catalogue, const std::vecto
   return problems;
 }
 
+std::string DatasetPathProblem(const std::string& path) {
+  if (path.empty()) return "";
+  if (path.front() == '/') {
+    std::string last(absl::StripSuffix(path, "/"));
+    last = last.substr(last.rfind('/') + 1);
+    return absl::StrCat(Quote(path), " is absolute; give it relative to the workers' --data-root",
+                        last.empty() || last == ".." ? "" : absl::StrCat(" (e.g. ", Quote(last), ")"));
+  }
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") {
+      return absl::StrCat(Quote(path), " has a \"..\" component; a dataset must lie under the workers' --data-root");
+    }
+  }
+  return "";
+}
+
 absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const SpecLimits& limits) {
   if (yaml.size() > limits.max_spec_bytes) {
     return absl::InvalidArgumentError(
@@ -580,6 +606,11 @@ absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const Spec
   }
 
   Problems problems;
+  // yaml-cpp keeps both entries of a repeated key and answers lookups with
+  // the first: refuse the spec rather than guess which one was meant.
+  for (const DuplicateKey& duplicate : FindDuplicateKeys(root)) {
+    problems.AddAtLine(duplicate.second_line, duplicate.field, DuplicateKeyReason(duplicate));
+  }
   CampaignSpec spec;
   spec.recipe = DefaultRecipe();
   spec.dataset.set_name("synthetic");

@@ -23,7 +23,7 @@
 //   replicates: 1               # runs per combination, 1..10, each with its own seed
 //   refill: true                # replace combinations that fail for good, keeping the evaluated set stratified
 //   selection: best_validation  # best_validation | final (final needs validation_fraction: 0)
-//   dataset: {name: fashion-mnist, path: "", train_subset: 0, test_subset: 0, resize: 0,
+//   dataset: {name: fashion-mnist, path: "", train_subset: 0, test_subset: 0, resize: 0,   # path: relative to --data-root
 //             validation_fraction: 0.1}
 //   recipe: {epochs: 10, batch_size: 128, lr: 0.001, ...}   # see moe4.proto Recipe
 //   requirements: {device_kind: "", min_memory_mb: 0}
@@ -101,6 +101,12 @@ int InputImageSize(const moe4::v1::DatasetSpec& dataset);
 // size, each naming the family, the size and the `resize` that would work.
 std::vector<std::string> InputSizeProblems(Catalogue catalogue, const std::vector<std::string>& pool,
                                            const moe4::v1::DatasetSpec& dataset);
+
+// What is wrong with a dataset.path that can be told without the disk, or ""
+// when nothing is: an absolute path, or one with a ".." component (a
+// dataset lives under each worker's --data-root, which the worker enforces
+// again after resolving symlinks; see worker/data/loader.h).
+std::string DatasetPathProblem(const std::string& path);
 
 // Parses and validates. InvalidArgument with one line per problem.
 absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const SpecLimits& limits = {});

@@ -5,6 +5,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/yaml_keys.h"
+#include <yaml-cpp/yaml.h>
 
 namespace moe4 {
 namespace {
@@ -373,6 +375,75 @@ TEST(CampaignSpecTest, ReplicatesGetIndependentStableSeeds) {
   EXPECT_NE(ReplicateSeed(7, 3, 1), ReplicateSeed(7, 4, 1));
   // Not another combination's replicate 0 either.
   for (uint64_t rank = 0; rank < 1000; ++rank) ASSERT_NE(ReplicateSeed(7, 3, 1), JobSeed(7, rank));
+}
+
+TEST(CampaignSpecTest, DuplicateKeysAreErrorsWithBothLines) {
+  struct Case {
+    std::string yaml;
+    std::string expect;
+  } cases[] = {
+      {"name: a\nk: 2\nbudget: 1\nname: b\n", "line 4: name: duplicate key (lines 1 and 4)"},
+      {"name: a\nk: 2\nbudget: 1\nrecipe:\n  lr: 0.1\n  epochs: 2\n  lr: 0.2\n",
+       "line 7: recipe.lr: duplicate key (lines 5 and 7)"},
+      {"name: a\nk: 2\nbudget: 1\ndataset: {name: mnist, name: cifar10}\n",
+       "line 4: dataset.name: duplicate key (twice on line 4)"},
+  };
+  for (const auto& c : cases) {
+    auto spec = ParseCampaignSpec(c.yaml);
+    ASSERT_FALSE(spec.ok()) << c.yaml;
+    EXPECT_NE(std::string(spec.status().message()).find(c.expect), std::string::npos) << spec.status();
+  }
+  // Every repetition is reported, not just the first.
+  auto spec = ParseCampaignSpec("name: a\nk: 2\nk: 3\nbudget: 1\nbudget: 2\n");
+  ASSERT_FALSE(spec.ok());
+  const std::string message(spec.status().message());
+  EXPECT_NE(message.find("k: duplicate key (lines 2 and 3)"), std::string::npos) << message;
+  EXPECT_NE(message.find("budget: duplicate key (lines 4 and 5)"), std::string::npos) << message;
+  // The same key in two different mappings is fine.
+  EXPECT_TRUE(ParseCampaignSpec(std::string(kValid) + "requirements: {device_kind: cpu}\n").ok());
+}
+
+TEST(CampaignSpecTest, DuplicateKeyWalkSurvivesNestedAliases) {
+  // Ten levels of ten aliases: walking every path would visit 10^10 nodes.
+  std::string yaml = "a0: &a0 {x: 1}\n";
+  for (int level = 1; level <= 10; ++level) {
+    yaml += absl::StrCat("a", level, ": &a", level, " [");
+    for (int i = 0; i < 10; ++i) yaml += absl::StrCat(i ? ", " : "", "*a", level - 1);
+    yaml += "]\n";
+  }
+  yaml += "a11: {x: 1, x: 2}\n";
+  const auto duplicates = FindDuplicateKeys(YAML::Load(yaml));
+  ASSERT_EQ(duplicates.size(), 1u);
+  EXPECT_EQ(DescribeDuplicateKey(duplicates[0]), "a11.x: duplicate key (twice on line 12)");
+}
+
+TEST(CampaignSpecTest, DatasetPathMustBeRelativeWithoutParentComponents) {
+  const std::string base = "name: a\nk: 2\nbudget: 1\nfamilies: [AirNet, BagNet]\ndataset:\n  name: mnist\n  path: ";
+  struct Case {
+    std::string path;
+    std::string expect;  // "" = valid
+  } cases[] = {
+      {"mnist", ""},
+      {"mine/mnist-v2", ""},
+      {"./mnist", ""},
+      {"/data/mnist", "line 7: dataset.path: \"/data/mnist\" is absolute; give it relative to the workers' --data-root (e.g. \"mnist\")"},
+      {"../../../../etc", "line 7: dataset.path: \"../../../../etc\" has a \"..\" component"},
+      {"mnist/../../etc", "dataset.path: \"mnist/../../etc\" has a \"..\" component"},
+      {"a/..", "has a \"..\" component"},
+      {"'/'", "is absolute"},
+  };
+  for (const auto& c : cases) {
+    auto spec = ParseCampaignSpec(base + c.path + "\n");
+    if (c.expect.empty()) {
+      EXPECT_TRUE(spec.ok()) << c.path << ": " << spec.status();
+      if (spec.ok()) EXPECT_EQ(spec->dataset.path(), c.path);
+      continue;
+    }
+    ASSERT_FALSE(spec.ok()) << c.path;
+    EXPECT_NE(std::string(spec.status().message()).find(c.expect), std::string::npos) << spec.status();
+  }
+  EXPECT_EQ(DatasetPathProblem(""), "");
+  EXPECT_EQ(DatasetPathProblem("..x/y..z"), "");  // only a whole ".." component escapes
 }
 
 }  // namespace

@@ -168,11 +168,18 @@ int RunCli(int argc, char** argv) {
   cmd = Command(app, "ecology",
                 "Dead experts against E = T*H/(O+B): does E >= 0.5 keep every expert alive?",
                 {"moe4ctl ecology 1", "moe4ctl ecology 1 --points   # one row per ensemble",
-                 "moe4ctl ecology 1 --threshold 1.0"});
+                 "moe4ctl ecology 1 --threshold 1.0",
+                 "moe4ctl ecology 1 --per-class 7   # job 7: accuracy per expert and class"});
   CampaignId(cmd, ecology.campaign_id);
   cmd->add_option("--threshold", ecology.threshold, "The E of the claim under test (default 0.5)")
       ->check(CLI::Range(0.0, 1e9));
   cmd->add_flag("--points", ecology.points, "List every finished ensemble (job, E, dead experts) instead of buckets");
+  cmd->add_option("--per-class", ecology.per_class_job,
+                  "Job JOB of the campaign: each expert's accuracy per class and the specialisation I(class; expert) "
+                  "at its selected epoch")
+      ->option_text("JOB")
+      ->check(CLI::PositiveNumber)
+      ->excludes("--points");
   commands.emplace_back(cmd, [&] { return Ecology(ecology, env); });
 
   ExportOptions export_options;

@@ -92,6 +92,9 @@ struct EcologyOptions {
   int64_t campaign_id = 0;
   double threshold = 0.5;     // the E of the claim under test
   bool points = false;        // list every ensemble instead of the buckets
+  // Instead of the claim: this job's per-expert per-class accuracy table and
+  // specialisation at its selected epoch (the last while it runs); 0 = off.
+  int64_t per_class_job = 0;
 };
 int Ecology(const EcologyOptions& options, const CommandEnv& env);
 

@@ -128,20 +128,24 @@ constexpr const char* kExtendLeaseSql =
 // Upsert: a re-sent epoch, or one re-run by a later attempt after a resume
 // from an older checkpoint, replaces its row. Macros, not constants, only so
 // that the statements below can embed the same text at compile time: the
-// columns, the 20 parameters ($1 job, $2 epoch, $3 attempt, then the metrics;
-// $19 and $20, the validation loss and accuracy, are text, '' for none)
-// and the conflict clause. The parameters carry their types so that they also
+// columns, the 23 parameters ($1 job, $2 epoch, $3 attempt, then the metrics;
+// $19 and $20, the validation loss and accuracy, $21 the K x C per-class
+// accuracies (a 2-D array literal), $22 and $23 the specialisation, are
+// text, '' for none) and the conflict clause. The parameters carry their types so that they also
 // work in a SELECT list, where Postgres would not infer them from the columns.
 #define MOE4_EPOCH_INSERT                                                                    \
   "INSERT INTO epochs (job_id, epoch, attempt, train_loss, train_accuracy, test_loss, "      \
   "  test_accuracy, lr, gate_mean, routing_share, expert_accuracy, routing_entropy, "        \
   "  dead_experts, ecology, temperature, epoch_seconds, images_per_second, "                 \
-  "  peak_memory_bytes, validation_loss, validation_accuracy) "
+  "  peak_memory_bytes, validation_loss, validation_accuracy, expert_class_accuracy, "      \
+  "  specialisation_bits, specialisation_normalised) "
 #define MOE4_EPOCH_PARAMS                                                                    \
   "$1::bigint, $2::int, $3::int, $4::float8, $5::float8, $6::float8, $7::float8, "           \
   "  $8::float8, $9::float8[], $10::float8[], $11::float8[], $12::float8, $13::int, "        \
   "  $14::float8, $15::float8, $16::float8, $17::float8, $18::bigint, "                       \
-  "  nullif($19::text, '')::float8, nullif($20::text, '')::float8"
+  "  nullif($19::text, '')::float8, nullif($20::text, '')::float8, "                        \
+  "  nullif($21::text, '')::float8[], nullif($22::text, '')::float8, "                     \
+  "  nullif($23::text, '')::float8"
 #define MOE4_EPOCH_ON_CONFLICT                                                               \
   " ON CONFLICT (job_id, epoch) DO UPDATE SET attempt = EXCLUDED.attempt, "                  \
   "  train_loss = EXCLUDED.train_loss, train_accuracy = EXCLUDED.train_accuracy, "           \
@@ -155,7 +159,10 @@ constexpr const char* kExtendLeaseSql =
   "  images_per_second = EXCLUDED.images_per_second, "                                       \
   "  peak_memory_bytes = EXCLUDED.peak_memory_bytes, "                                       \
   "  validation_loss = EXCLUDED.validation_loss, "                                           \
-  "  validation_accuracy = EXCLUDED.validation_accuracy, recorded_at = now()"
+  "  validation_accuracy = EXCLUDED.validation_accuracy, "                                 \
+  "  expert_class_accuracy = EXCLUDED.expert_class_accuracy, "                             \
+  "  specialisation_bits = EXCLUDED.specialisation_bits, "                                 \
+  "  specialisation_normalised = EXCLUDED.specialisation_normalised, recorded_at = now()"
 #define MOE4_UPSERT_EPOCH_SQL MOE4_EPOCH_INSERT "VALUES (" MOE4_EPOCH_PARAMS ")" MOE4_EPOCH_ON_CONFLICT
 
 constexpr const char* kUpsertEpochName = "moe4_upsert_epoch";
@@ -163,22 +170,23 @@ constexpr const char* kUpsertEpochSql = MOE4_UPSERT_EPOCH_SQL;
 
 // The last (usually the only) epoch of a report, with what follows it in the
 // same statement: reporting is a sign of life, so the lease is extended like
-// a heartbeat's ($21 seconds, progress to epoch $22) and worker $23 is seen.
+// a heartbeat's ($24 seconds, progress to epoch $25) and worker $26 is seen.
 // One round trip instead of three. The data-modifying CTEs always run to
 // completion; now() is the transaction's start either way, so the rows
 // written are those the separate statements wrote.
 constexpr const char* kReportLastEpochName = "moe4_report_last_epoch";
 constexpr const char* kReportLastEpochSql =
     "WITH e AS (" MOE4_UPSERT_EPOCH_SQL "), "
-    "w AS (UPDATE workers SET last_seen = now() WHERE id = $23) "
-    "UPDATE jobs SET state = 'running', lease_deadline = now() + make_interval(secs => $21), "
-    "  progress_epoch = greatest(coalesce(progress_epoch, 0), $22), updated_at = now() "
+    "w AS (UPDATE workers SET last_seen = now() WHERE id = $26) "
+    "UPDATE jobs SET state = 'running', lease_deadline = now() + make_interval(secs => $24), "
+    "  progress_epoch = greatest(coalesce(progress_epoch, 0), $25), updated_at = now() "
     "WHERE id = $1";
 
 // The common report, one epoch, in one statement and so one round trip
 // (autocommit; BEGIN, the job lock and COMMIT were three more): the job row
-// is locked and the write fenced (held by worker $23 at attempt $3, epoch $2
-// within the recipe, per-expert lists of K values or none) in the first CTE;
+// is locked and the write fenced (held by worker $26 at attempt $3, epoch $2
+// within the recipe, per-expert lists of K values or none, per-class
+// accuracies of K rows or none) in the first CTE;
 // then the upsert, the lease extension and the worker touch of
 // kReportLastEpochSql, only for a job that passed. Lock order job, then
 // worker, as everywhere. Returns 1 when stored, 0 when refused: the caller
@@ -187,18 +195,19 @@ constexpr const char* kReportOneEpochName = "moe4_report_one_epoch";
 constexpr const char* kReportOneEpochSql =
     "WITH j AS ("
     "  SELECT j.id FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "
-    "  WHERE j.id = $1 AND j.worker_id = $23 AND j.attempt = $3 "
+    "  WHERE j.id = $1 AND j.worker_id = $26 AND j.attempt = $3 "
     "    AND j.state IN ('leased', 'running') AND $2::int BETWEEN 1 AND c.epochs "
     "    AND cardinality($9::float8[]) IN (0, cardinality(j.families)) "
     "    AND cardinality($10::float8[]) IN (0, cardinality(j.families)) "
     "    AND cardinality($11::float8[]) IN (0, cardinality(j.families)) "
+    "    AND ($21::text = '' OR array_length($21::float8[], 1) = cardinality(j.families)) "
     "  FOR UPDATE OF j), "
     "e AS (" MOE4_EPOCH_INSERT "SELECT " MOE4_EPOCH_PARAMS " FROM j" MOE4_EPOCH_ON_CONFLICT "), "
     "u AS (UPDATE jobs SET state = 'running', "
-    "    lease_deadline = now() + make_interval(secs => $21::float8), "
-    "    progress_epoch = greatest(coalesce(progress_epoch, 0), $22::int), updated_at = now() "
+    "    lease_deadline = now() + make_interval(secs => $24::float8), "
+    "    progress_epoch = greatest(coalesce(progress_epoch, 0), $25::int), updated_at = now() "
     "  FROM j WHERE jobs.id = j.id RETURNING 1), "
-    "w AS (UPDATE workers SET last_seen = now() WHERE id = $23 AND EXISTS (SELECT 1 FROM u)) "
+    "w AS (UPDATE workers SET last_seen = now() WHERE id = $26 AND EXISTS (SELECT 1 FROM u)) "
     "SELECT count(*)::int FROM u";
 
 #undef MOE4_UPSERT_EPOCH_SQL
@@ -451,8 +460,38 @@ void EndAttempt(pqxx::work& txn, int64_t job_id, int attempt, absl::string_view 
   txn.exec_prepared(kEndAttemptName, job_id, attempt, std::string(outcome), reason);
 }
 
-// Runs the epoch statement `name` with epoch m of `req` as $1..$20 (the
-// columns of MOE4_EPOCH_PARAMS) and `more` as $21 on.
+// m.expert_class_accuracy as a K x C float8[][] literal; '' when absent.
+// The caller has checked its shape (ClassAccuracyShapeError).
+std::string ClassAccuracyLiteral(const moe4::v1::EpochMetrics& m) {
+  const int c = m.num_classes();
+  if (m.expert_class_accuracy().empty() || c <= 0) return "";
+  std::string out = "{";
+  for (int i = 0; i < m.expert_class_accuracy_size(); ++i) {
+    out += i % c == 0 ? (i == 0 ? "{" : "},{") : ",";
+    out += Float8Text(m.expert_class_accuracy(i));
+  }
+  out += "}}";
+  return out;
+}
+
+// Why m's per-class accuracies cannot be K x num_classes; "" when they can
+// (or are absent).
+std::string ClassAccuracyShapeError(const moe4::v1::EpochMetrics& m, int k) {
+  const int n = m.expert_class_accuracy_size();
+  if (n == 0) return "";
+  if (m.num_classes() <= 0) return absl::StrFormat("%d per-class accuracies without num_classes", n);
+  if (k > 0 && n != k * m.num_classes()) {
+    return absl::StrFormat("per-class accuracies must have %d x %d values (families x num_classes), got %d", k,
+                           m.num_classes(), n);
+  }
+  if (k <= 0 && n % m.num_classes() != 0) {
+    return absl::StrFormat("%d per-class accuracies are not a multiple of num_classes %d", n, m.num_classes());
+  }
+  return "";
+}
+
+// Runs the epoch statement `name` with epoch m of `req` as $1..$23 (the
+// columns of MOE4_EPOCH_PARAMS) and `more` as $24 on.
 template <typename... More>
 pqxx::result ExecEpochStatement(pqxx::transaction_base& txn, const char* name,
                                 const moe4::v1::ReportEpochsRequest& req, const moe4::v1::EpochMetrics& m,
@@ -465,7 +504,9 @@ pqxx::result ExecEpochStatement(pqxx::transaction_base& txn, const char* name,
       Float8Text(m.ecology()), Float8Text(m.temperature()), Float8Text(m.epoch_seconds()),
       Float8Text(m.images_per_second()), static_cast<int64_t>(m.peak_memory_bytes()),
       m.has_validation_loss() ? Float8Text(m.validation_loss()) : std::string(),
-      m.has_validation_accuracy() ? Float8Text(m.validation_accuracy()) : std::string(), more...);
+      m.has_validation_accuracy() ? Float8Text(m.validation_accuracy()) : std::string(), ClassAccuracyLiteral(m),
+      m.has_specialisation_bits() ? Float8Text(m.specialisation_bits()) : std::string(),
+      m.has_specialisation_normalised() ? Float8Text(m.specialisation_normalised()) : std::string(), more...);
 }
 
 }  // namespace
@@ -784,7 +825,9 @@ absl::StatusOr<HeartbeatResult> PgJobStore::Heartbeat(const moe4::v1::HeartbeatR
 
 absl::StatusOr<int> PgJobStore::ReportEpochs(const moe4::v1::ReportEpochsRequest& req,
                                              absl::Duration lease) {
-  if (req.epochs_size() == 1) {
+  // A per-class table that is no table goes to the transaction below, which
+  // says why (the fast path's SQL can only check its rows).
+  if (req.epochs_size() == 1 && ClassAccuracyShapeError(req.epochs(0), 0).empty()) {
     // The common report: one statement (kReportOneEpochSql). Refused (0):
     // fall through to the transaction below, which says why.
     const moe4::v1::EpochMetrics& m = req.epochs(0);
@@ -823,6 +866,9 @@ absl::StatusOr<int> PgJobStore::ReportEpochs(const moe4::v1::ReportEpochsRequest
               "epochs[%d]: per-expert lists must have %d values (one per family), got %d", i,
               h.k, list->size()));
         }
+      }
+      if (const std::string shape = ClassAccuracyShapeError(m, h.k); !shape.empty()) {
+        return absl::InvalidArgumentError(absl::StrFormat("epochs[%d]: %s", i, shape));
       }
       // Upsert (kUpsertEpochSql): a re-sent epoch replaces its row. The last
       // one also extends the lease and touches the worker (kReportLastEpochSql).

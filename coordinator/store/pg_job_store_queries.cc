@@ -94,7 +94,9 @@ constexpr const char* kEpochsOfJobsSql =
     "SELECT job_id, epoch, train_loss, train_accuracy, test_loss, test_accuracy, lr, "
     "  gate_mean::text, routing_share::text, expert_accuracy::text, routing_entropy, "
     "  dead_experts, ecology, temperature, epoch_seconds, images_per_second, peak_memory_bytes, "
-    "  validation_loss, validation_accuracy "
+    "  validation_loss, validation_accuracy, "
+    "  '{' || array_to_string(expert_class_accuracy, ',') || '}', array_length(expert_class_accuracy, 2), "
+    "  specialisation_bits, specialisation_normalised "
     "FROM epochs WHERE job_id = ANY($1::bigint[]) ORDER BY job_id, epoch";
 
 moe4::v1::EpochMetrics EpochFromRow(const pqxx::row& row, int first) {
@@ -119,6 +121,14 @@ moe4::v1::EpochMetrics EpochFromRow(const pqxx::row& row, int first) {
   if (!row[c].is_null()) m.set_validation_loss(row[c].as<double>());
   ++c;
   if (!row[c].is_null()) m.set_validation_accuracy(row[c].as<double>());
+  ++c;
+  // The K x C table flattened row-major (array_to_string walks it in order).
+  ParseFloat8Array(row[c++], m.mutable_expert_class_accuracy());
+  if (!row[c].is_null()) m.set_num_classes(row[c].as<int>());
+  ++c;
+  if (!row[c].is_null()) m.set_specialisation_bits(row[c].as<double>());
+  ++c;
+  if (!row[c].is_null()) m.set_specialisation_normalised(row[c].as<double>());
   return m;
 }
 
@@ -439,7 +449,8 @@ absl::StatusOr<std::vector<moe4::v1::EcologyPoint>> PgJobStore::Ecology(int64_t 
         if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
         // One definition of "the last epoch": the analysts' view.
         for (const auto& row : txn.exec_params("SELECT job_id, array_to_json(families)::text, ecology, dead_experts, "
-                                               "  final_test_accuracy, ecology_learned, ecology_undefined "
+                                               "  final_test_accuracy, ecology_learned, ecology_undefined, "
+                                               "  specialisation_bits, specialisation_normalised "
                                                "FROM v_ecology "
                                                "WHERE campaign_id = $1 AND state = 'succeeded' ORDER BY job_id",
                                                campaign_id)) {
@@ -453,6 +464,9 @@ absl::StatusOr<std::vector<moe4::v1::EcologyPoint>> PgJobStore::Ecology(int64_t 
           p.set_final_test_accuracy(DoubleOr(row[4]));
           p.set_ecology_learned(DoubleOr(row[5], nan));
           if (!row[6].is_null()) p.set_ecology_undefined(row[6].as<std::string>());
+          // NULL: not measured (a worker older than the figure).
+          p.set_specialisation_bits(DoubleOr(row[7], nan));
+          p.set_specialisation_normalised(DoubleOr(row[8], nan));
           out.push_back(std::move(p));
         }
         return absl::OkStatus();

@@ -598,6 +598,115 @@ TEST_F(PgJobStoreTest, EcologyIsInfiniteOrUndefinedWhereItShouldBe) {
             "f");
 }
 
+// The per-expert per-class accuracies (K x C) and the specialisation go in
+// through both report paths (one epoch: one statement; several: the
+// transaction) and come back as sent; an old worker's epoch (none of them)
+// reads as NULL; a table of the wrong shape is refused on either path.
+TEST_F(PgJobStoreTest, PerClassAccuracyAndSpecialisationRoundTrip) {
+  SpecOptions o;
+  o.budget = 1;
+  o.epochs = 3;
+  Submit(o);
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  ASSERT_EQ(a.families_size(), 2);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto with_classes = [&](int epoch, double bits) {
+    moe4::v1::EpochMetrics m = Epoch(epoch, 2, 0.6);
+    m.set_num_classes(3);
+    // Expert 1 never saw class 2 (NaN: no test image of it would be NaN too).
+    for (double v : {0.9, 0.1, 0.5, 0.25, 1.0, nan}) m.add_expert_class_accuracy(v);
+    m.set_specialisation_bits(bits);
+    m.set_specialisation_normalised(bits / std::log2(3.0));
+    return m;
+  };
+  auto request = [&](std::vector<moe4::v1::EpochMetrics> epochs) {
+    moe4::v1::ReportEpochsRequest r;
+    r.set_worker_id(w);
+    r.set_job_id(a.job_id());
+    r.set_attempt(a.attempt());
+    for (auto& m : epochs) *r.add_epochs() = std::move(m);
+    return r;
+  };
+  ASSERT_TRUE(store_->ReportEpochs(request({with_classes(1, 0.5)}), absl::Seconds(60)).ok());
+  // Epoch 3 as an older worker sends it.
+  ASSERT_TRUE(
+      store_->ReportEpochs(request({with_classes(2, 0.75), Epoch(3, 2, 0.6)}), absl::Seconds(60)).ok());
+
+  auto job = store_->GetJob(a.job_id());
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_EQ(job->epochs_size(), 3);
+  for (int e = 0; e < 2; ++e) {
+    const moe4::v1::EpochMetrics& m = job->epochs(e);
+    SCOPED_TRACE(absl::StrCat("epoch ", m.epoch()));
+    EXPECT_EQ(m.num_classes(), 3);
+    ASSERT_EQ(m.expert_class_accuracy_size(), 6);
+    EXPECT_DOUBLE_EQ(m.expert_class_accuracy(0), 0.9);
+    EXPECT_DOUBLE_EQ(m.expert_class_accuracy(3), 0.25);  // expert 1, class 0: row-major
+    EXPECT_TRUE(std::isnan(m.expert_class_accuracy(5)));
+    ASSERT_TRUE(m.has_specialisation_bits());
+    EXPECT_DOUBLE_EQ(m.specialisation_bits(), e == 0 ? 0.5 : 0.75);
+    EXPECT_NEAR(m.specialisation_normalised(), m.specialisation_bits() / std::log2(3.0), 1e-15);
+  }
+  EXPECT_EQ(job->epochs(2).num_classes(), 0);
+  EXPECT_EQ(job->epochs(2).expert_class_accuracy_size(), 0);
+  EXPECT_FALSE(job->epochs(2).has_specialisation_bits());
+  EXPECT_FALSE(job->epochs(2).has_specialisation_normalised());
+
+  // In SQL: a K x C array, indexed [expert][class], 1-based.
+  const std::string job_id = std::to_string(a.job_id());
+  EXPECT_EQ(Sql("SELECT array_dims(expert_class_accuracy) || ' ' || expert_class_accuracy[2][1] || ' ' || "
+                "expert_class_accuracy[2][3] || ' ' || specialisation_bits FROM v_epochs WHERE epoch = 2 AND job_id = " +
+                job_id),
+            "[1:2][1:3] 0.25 NaN 0.75");
+  // The last epoch came from an old worker: NULL in v_ecology, NaN from Ecology().
+  EXPECT_EQ(Sql("SELECT coalesce(specialisation_bits::text, 'null') || ' ' || "
+                "coalesce(expert_class_accuracy::text, 'null') FROM v_ecology WHERE job_id = " + job_id),
+            "null null");
+  ASSERT_TRUE(store_->ReportEpochs(request({with_classes(3, 1.0)}), absl::Seconds(60)).ok());
+  ASSERT_TRUE(Complete(w, a, 0.6).ok());
+  auto points = store_->Ecology(a.campaign_id());
+  ASSERT_TRUE(points.ok()) << points.status();
+  ASSERT_EQ(points->size(), 1u);
+  EXPECT_DOUBLE_EQ((*points)[0].specialisation_bits(), 1.0);
+  EXPECT_NEAR((*points)[0].specialisation_normalised(), 1.0 / std::log2(3.0), 1e-15);
+}
+
+TEST_F(PgJobStoreTest, PerClassAccuracyOfTheWrongShapeIsRefused) {
+  Submit({});
+  const int64_t w = Worker("w1");
+  auto a = Lease(w);
+  struct Case {
+    const char* name;
+    int num_classes;
+    int values;
+  };
+  // K = 2 experts.
+  const Case cases[] = {{"not a multiple of num_classes", 3, 5},
+                        {"no num_classes", 0, 4},
+                        {"one row for two experts", 4, 4},
+                        {"three rows for two experts", 2, 6}};
+  for (const Case& c : cases) {
+    for (int epochs : {1, 2}) {  // the one-statement path and the transaction
+      SCOPED_TRACE(absl::StrCat(c.name, ", ", epochs, " epoch(s) in the report"));
+      moe4::v1::ReportEpochsRequest r;
+      r.set_worker_id(w);
+      r.set_job_id(a.job_id());
+      r.set_attempt(a.attempt());
+      for (int e = 1; e <= epochs; ++e) {
+        moe4::v1::EpochMetrics* m = r.add_epochs();
+        *m = Epoch(e, 2, 0.5);
+        m->set_num_classes(c.num_classes);
+        for (int i = 0; i < c.values; ++i) m->add_expert_class_accuracy(0.5);
+      }
+      const absl::Status s = store_->ReportEpochs(r, absl::Seconds(60)).status();
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+      EXPECT_NE(s.message().find("per-class accuracies"), absl::string_view::npos) << s;
+    }
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM epochs WHERE job_id = " + std::to_string(a.job_id())), "0");
+}
+
 // Attrition: AirNet always fails (out of memory). With refill each failed
 // combination is replaced by one chosen to keep the evaluated set
 // stratified, so the campaign still evaluates its budget, the other

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -465,8 +466,10 @@ TEST_F(CliTest, CoverageAgainstTheIdealAndAnchorWarning) {
 TEST_F(CliTest, EcologyTestsTheClaim) {
   const std::string out = Run({"ecology", "1"});
   EXPECT_CONTAINS(out, "at the last epoch of 19 finished ensembles");
-  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\nE < 0\.5 +9 +0 +0\.0% +1\.00 +\d+\.\d%\n)"))) << out;
-  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\nE >= 0\.5 +10 +10 +100\.0% +0\.00 +\d+\.\d%\n)"))) << out;
+  // MEAN SPEC: the simulated specialisation, 0.2 with AirNet, 0.6 without.
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\nE < 0\.5 +9 +0 +0\.0% +1\.00 +\d+\.\d% +0\.200\n)"))) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\nE >= 0\.5 +10 +10 +100\.0% +0\.00 +\d+\.\d% +0\.600\n)"))) << out;
+  EXPECT_CONTAINS(out, "\nMEAN SPEC: I(class; routed expert) / H(class) at the last epoch");
   EXPECT_CONTAINS(out, "claim \"E >= 0.5 keeps every expert alive\": holds: all 10 ensembles with E >= 0.5");
   // At a lower threshold the AirNet ensembles (E = 0.3, one dead) refute it.
   const std::string low = Run({"ecology", "1", "--threshold", "0.2"});
@@ -474,9 +477,57 @@ TEST_F(CliTest, EcologyTestsTheClaim) {
   const json j = RunJson({"ecology", "1"});
   EXPECT_EQ(j["claim"]["holds"], true);
   EXPECT_EQ(j["buckets"][1]["share_all_alive"], 1.0);
+  EXPECT_NEAR(j["buckets"][1]["mean_specialisation"].get<double>(), 0.6, 1e-12);
   EXPECT_EQ(j["points"].size(), 19u);
   EXPECT_EQ(Lines(Run({"ecology", "1", "--points"})).size(), 20u);
-  EXPECT_EQ(Lines(Run({"-o", "csv", "ecology", "1"}))[0], "E,ENSEMBLES,ALL ALIVE,SHARE ALL ALIVE,MEAN DEAD,MEAN FINAL");
+  EXPECT_EQ(Lines(Run({"-o", "csv", "ecology", "1"}))[0],
+            "E,ENSEMBLES,ALL ALIVE,SHARE ALL ALIVE,MEAN DEAD,MEAN FINAL,MEAN SPEC");
+  const auto points = Lines(Run({"-o", "csv", "ecology", "1", "--points"}));
+  EXPECT_EQ(points[0], "JOB,FAMILIES,E,E LEARNED T,DEAD,FINAL,SPEC BITS,SPEC,NOTE");
+  EXPECT_TRUE(std::regex_search(points[1], std::regex(R"(,0\.[26]\d*,$)"))) << points[1];
+}
+
+TEST_F(CliTest, EcologyPerClassShowsOneJobsExpertsByClass) {
+  const json jobs = RunJson({"jobs", "1", "--state", "succeeded"});
+  std::string id;
+  std::vector<std::string> families;
+  for (const auto& jj : jobs["jobs"]) {
+    if (jj["families"][0] == "AirNet") continue;
+    id = jj["job_id"];
+    families = jj["families"].get<std::vector<std::string>>();
+    break;
+  }
+  ASSERT_FALSE(id.empty());
+  const std::string out = Run({"ecology", "1", "--per-class", id});
+  EXPECT_CONTAINS(out, absl::StrCat("job ", id, " (", absl::StrJoin(families, " + "),
+                                    "), selected epoch 3: test accuracy of each expert alone, per class\n"));
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\nEXPERT +ROUTED +ALL +C0 +C1 +C2 +C3 +C4 +C5 +C6 +C7 +C8 +C9 *\n)")))
+      << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex("\n" + families[1] + R"( +33\.3% +\d+\.\d%( +\d+\.\d%){10} *\n)")))
+      << out;
+  // 0.6 of log2(10) bits.
+  EXPECT_CONTAINS(out, "\nspecialisation: I(class; routed expert) = 1.993 bits = 0.600 of H(class)");
+  const json j = RunJson({"ecology", "1", "--per-class", id});
+  EXPECT_EQ(j["epoch"], 3);
+  EXPECT_EQ(j["selected"], true);
+  EXPECT_EQ(j["num_classes"], 10);
+  ASSERT_EQ(j["experts"].size(), 3u);
+  EXPECT_EQ(j["experts"][0]["family"], families[0]);
+  ASSERT_EQ(j["experts"][0]["class_accuracy"].size(), 10u);
+  // Expert 0 is the simulated specialist of classes 0, 3, 6 and 9.
+  EXPECT_NEAR(j["experts"][0]["class_accuracy"][3].get<double>() - j["experts"][0]["class_accuracy"][1].get<double>(),
+              0.15, 1e-12);
+  EXPECT_NEAR(j["specialisation_normalised"].get<double>(), 0.6, 1e-12);
+  EXPECT_NEAR(j["specialisation_bits"].get<double>(), 0.6 * std::log2(10.0), 1e-12);
+  const auto csv = Lines(Run({"-o", "csv", "ecology", "1", "--per-class", id}));
+  ASSERT_EQ(csv.size(), 4u);
+  EXPECT_EQ(csv[0], "EXPERT,ROUTED,ALL,C0,C1,C2,C3,C4,C5,C6,C7,C8,C9");
+  EXPECT_EQ(csv[1].rfind(families[0] + ",0.3333333333333333,", 0), 0u) << csv[1];
+  // A job of another campaign and --points with --per-class are usage
+  // errors; a job that does not exist is the coordinator's refusal.
+  EXPECT_EQ(world().Ctl({"ecology", "2", "--per-class", id}).exit_code, 2);
+  EXPECT_EQ(world().Ctl({"ecology", "1", "--points", "--per-class", id}).exit_code, 2);
+  EXPECT_EQ(world().Ctl({"ecology", "1", "--per-class", "999999"}).exit_code, 1);
 }
 
 // --- files ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "tests/ctl/sim_worker.h"
 
 #include <chrono>
+#include <cmath>
 #include <map>
 
 #include "common/auth.h"
@@ -38,6 +39,8 @@ double SimulatedAccuracy(const std::vector<std::string>& families) {
 double SimulatedEcology(const std::vector<std::string>& families) { return HasAirNet(families) ? 0.3 : 0.8; }
 
 int SimulatedDeadExperts(const std::vector<std::string>& families) { return HasAirNet(families) ? 1 : 0; }
+
+double SimulatedSpecialisation(const std::vector<std::string>& families) { return HasAirNet(families) ? 0.2 : 0.6; }
 
 std::string ResultsSpecYaml() {
   return "name: results\n"
@@ -113,6 +116,15 @@ absl::Status SimulatedWorker::RunJob(const moe4::v1::JobAssignment& job, bool fa
       m->add_routing_share(share);
       m->add_expert_accuracy(acc * 0.85);
     }
+    // Ten classes; expert i is best on the classes c with c % K == i.
+    constexpr int kClasses = 10;
+    m->set_num_classes(kClasses);
+    for (int i = 0; i < k; ++i) {
+      for (int c = 0; c < kClasses; ++c) m->add_expert_class_accuracy(acc * 0.85 + (c % k == i ? 0.1 : -0.05));
+    }
+    const double specialisation = SimulatedSpecialisation(families) * e / job.recipe().epochs();
+    m->set_specialisation_normalised(specialisation);
+    m->set_specialisation_bits(specialisation * std::log2(double{kClasses}));
     m->set_routing_entropy(dead > 0 ? 0.55 : 0.95);
     m->set_dead_experts(dead);
     m->set_ecology(last ? SimulatedEcology(families) : 0.8);

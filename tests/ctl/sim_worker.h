@@ -8,7 +8,10 @@
 // families add fixed amounts to the accuracy (ResNet best, AirNet far worst,
 // so AirNet is low-yield and DenseNet+ResNet the best pair); ensembles with
 // AirNet have a dead expert and E = 0.3, all others E = 0.8 and none dead
-// (so "E >= 0.5 keeps every expert alive" holds).
+// (so "E >= 0.5 keeps every expert alive" holds). Every epoch has per-class
+// accuracies over ten classes, expert i best on the classes c with
+// c % K == i, and a specialisation (I / H(class)) rising to 0.2 for AirNet
+// ensembles and 0.6 for the others at the last epoch.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -36,6 +39,7 @@ double SimulatedAccuracy(const std::vector<std::string>& families);
 // Its E and dead experts at the last epoch.
 double SimulatedEcology(const std::vector<std::string>& families);
 int SimulatedDeadExperts(const std::vector<std::string>& families);
+double SimulatedSpecialisation(const std::vector<std::string>& families);  // normalised, last epoch
 
 // A campaign to run the simulated worker on: 6 families (AirNet, AlexNet,
 // BagNet, DenseNet, ResNet, VGG), K=3, all 20 combinations, 3 epochs.

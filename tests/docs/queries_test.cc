@@ -91,7 +91,7 @@ class QueriesTest : public ::testing::Test {
 TEST_F(QueriesTest, EveryQueryInTheDocsRunsAsTheReader) {
   const std::string path = std::string(MOE4_SOURCE_DIR) + "/docs/queries.md";
   const std::vector<SqlBlock> blocks = SqlBlocks(path);
-  ASSERT_EQ(blocks.size(), 10u) << path << ": ten questions, one ```sql block each";
+  ASSERT_EQ(blocks.size(), 12u) << path << ": twelve questions, one ```sql block each";
   pqxx::connection conn(db_.url());
   for (const SqlBlock& block : blocks) {
     SCOPED_TRACE(path + ":" + std::to_string(block.line) + " (" + block.heading + ")");
@@ -111,7 +111,7 @@ TEST_F(QueriesTest, EveryQueryInTheDocsRunsAsTheReader) {
 
 TEST_F(QueriesTest, TheAnswersAreTheOnesTheDocsPromise) {
   const std::vector<SqlBlock> blocks = SqlBlocks(std::string(MOE4_SOURCE_DIR) + "/docs/queries.md");
-  ASSERT_EQ(blocks.size(), 10u);
+  ASSERT_EQ(blocks.size(), 12u);
   pqxx::connection conn(db_.url());
   auto run = [&](int question) {
     pqxx::work txn(conn);
@@ -137,6 +137,28 @@ TEST_F(QueriesTest, TheAnswersAreTheOnesTheDocsPromise) {
   EXPECT_EQ(eco[0]["all_alive"].as<int>(), 0);
   // 8: AirNet is the family whose expert dies.
   EXPECT_EQ(run(8)[0]["family"].as<std::string>(), "AirNet");
+  // 11: the simulated specialisation, 0.2 of H(class) for the AirNet
+  // ensembles (E < 0.5, an expert dead), 0.6 for the others.
+  pqxx::result spec = run(11);
+  ASSERT_EQ(spec.size(), 2u);
+  EXPECT_EQ(spec[0]["ecology_at_least_half"].as<bool>(), false);
+  EXPECT_EQ(spec[0]["mean_specialisation"].as<std::string>(), "0.200");
+  EXPECT_EQ(spec[1]["all_alive"].as<bool>(), true);
+  EXPECT_EQ(spec[1]["measured"].as<int>(), 10);
+  EXPECT_EQ(spec[1]["mean_specialisation"].as<std::string>(), "0.600");
+  EXPECT_EQ(spec[1]["mean_bits"].as<std::string>(), "1.993");  // 0.6 log2(10)
+  // 12: the best ensemble's three experts, ten classes each; expert i is the
+  // simulated specialist of the classes c with c % 3 == i.
+  pqxx::result by_class = run(12);
+  ASSERT_EQ(by_class.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const std::string text = by_class[i]["accuracy_by_class"].as<std::string>();  // {0.83,0.68,...}
+    std::vector<double> acc;
+    std::stringstream items(text.substr(1, text.size() - 2));
+    for (std::string item; std::getline(items, item, ',');) acc.push_back(std::stod(item));
+    ASSERT_EQ(acc.size(), 10u) << by_class[i]["accuracy_by_class"].c_str();
+    EXPECT_GT(acc[i], acc[(i + 1) % 3]) << "expert " << i << ": " << by_class[i]["accuracy_by_class"].c_str();
+  }
 }
 
 }  // namespace

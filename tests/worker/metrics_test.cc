@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
+#include <vector>
 
 namespace moe4::worker {
 namespace {
@@ -70,6 +72,64 @@ TEST(MetricsTest, EvalAccumulatorHandComputed) {
   auto h = [](double p) { return -(p * std::log(p) + (1 - p) * std::log(1 - p)) / std::log(2.0); };
   EXPECT_NEAR(m.routing_entropy(), (h(0.9) + h(0.2) + h(0.6) + 1.0) / 4, 1e-5);
   EXPECT_EQ(m.dead_experts(), 0);
+  // Per class: expert 0 always says 0, expert 1 always says 1.
+  EXPECT_EQ(m.num_classes(), 2);
+  ASSERT_EQ(m.expert_class_accuracy_size(), 4);
+  EXPECT_NEAR(m.expert_class_accuracy(0), 1.0, 1e-12);  // expert 0, class 0
+  EXPECT_NEAR(m.expert_class_accuracy(1), 0.0, 1e-12);
+  EXPECT_NEAR(m.expert_class_accuracy(2), 0.0, 1e-12);
+  EXPECT_NEAR(m.expert_class_accuracy(3), 1.0, 1e-12);  // expert 1, class 1
+  // Routed (top-1, label): (0,0) (1,1) (0,1) (0,0): joint [[2,1],[0,1]] / 4,
+  // p(expert) = (3/4, 1/4), p(class) = (1/2, 1/2), H(class) = 1 bit.
+  const double mi = 0.5 * std::log2(0.5 / (0.75 * 0.5)) + 0.25 * std::log2(0.25 / (0.75 * 0.5)) +
+                    0.25 * std::log2(0.25 / (0.25 * 0.5));
+  ASSERT_TRUE(m.has_specialisation_bits());
+  EXPECT_NEAR(m.specialisation_bits(), mi, 1e-12);
+  EXPECT_NEAR(m.specialisation_normalised(), mi, 1e-12);
+}
+
+TEST(MetricsTest, NothingEvaluatedLeavesTheSpecialisationUnset) {
+  EvalAccumulator none(3, torch::kCPU);
+  moe4::v1::EpochMetrics m;
+  none.Fill(&m);
+  EXPECT_EQ(m.num_classes(), 0);
+  EXPECT_EQ(m.expert_class_accuracy_size(), 0);
+  EXPECT_FALSE(m.has_specialisation_bits());
+  EXPECT_FALSE(m.has_specialisation_normalised());
+  EXPECT_EQ(m.routing_share_size(), 3);
+}
+
+TEST(MetricsTest, SpecialisationIsTheMutualInformationOfClassAndExpert) {
+  struct Case {
+    const char* name;
+    int k, c;
+    std::vector<double> joint;  // row-major K x C
+    double bits, entropy, normalised;
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  // [[3,1],[1,3]] / 8: 2 * 3/8 log2(3/2) + 2 * 1/8 log2(1/2).
+  const double partial = 0.75 * std::log2(1.5) - 0.25;
+  const Case cases[] = {
+      // The routing ignores the class: p(k,c) = p(k) p(c).
+      {"independent", 2, 2, {10, 10, 5, 5}, 0.0, 1.0, 0.0},
+      {"independent, uneven classes", 3, 2, {2, 6, 1, 3, 3, 9}, 0.0, -(0.25 * std::log2(0.25) + 0.75 * std::log2(0.75)),
+       0.0},
+      // Each class to its own expert: I = H(class) (here 1.5 bits).
+      {"one expert per class", 3, 3, {4, 0, 0, 0, 2, 0, 0, 0, 2}, 1.5, 1.5, 1.0},
+      // Fewer experts than classes: each expert takes two of four classes.
+      {"two classes per expert", 2, 4, {5, 5, 0, 0, 0, 0, 5, 5}, 1.0, 2.0, 0.5},
+      {"partial", 2, 2, {3, 1, 1, 3}, partial, 1.0, partial},
+      // One class: nothing to explain, the normalised figure is undefined.
+      {"one class", 2, 1, {3, 5}, 0.0, 0.0, nan},
+      {"empty", 2, 2, {0, 0, 0, 0}, nan, nan, nan},
+  };
+  auto same = [](double a, double b) { return std::isnan(a) ? std::isnan(b) : std::abs(a - b) < 1e-12; };
+  for (const Case& c : cases) {
+    const Specialisation s = RoutingSpecialisation(c.joint, c.k, c.c);
+    EXPECT_TRUE(same(c.bits, s.bits)) << c.name << ": bits " << s.bits << ", want " << c.bits;
+    EXPECT_TRUE(same(c.entropy, s.class_entropy_bits)) << c.name << ": H " << s.class_entropy_bits;
+    EXPECT_TRUE(same(c.normalised, s.normalised)) << c.name << ": normalised " << s.normalised;
+  }
 }
 
 TEST(MetricsTest, TrainAccumulatorUsesArgmaxOfMixedTargets) {

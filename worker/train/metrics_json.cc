@@ -27,6 +27,12 @@ nlohmann::json MetricsToJson(const moe4::v1::EpochMetrics& m) {
   // Only with a validation split (absent, not 0, without one).
   if (m.has_validation_loss()) json["validation_loss"] = m.validation_loss();
   if (m.has_validation_accuracy()) json["validation_accuracy"] = m.validation_accuracy();
+  if (m.num_classes() > 0) {
+    json["num_classes"] = m.num_classes();
+    json["expert_class_accuracy"] = list(m.expert_class_accuracy());  // NaN (no image of a class) dumps as null
+  }
+  if (m.has_specialisation_bits()) json["specialisation_bits"] = m.specialisation_bits();
+  if (m.has_specialisation_normalised()) json["specialisation_normalised"] = m.specialisation_normalised();
   return json;
 }
 

@@ -18,7 +18,7 @@
 
 int main(int argc, char** argv) {
   moe4::coordinator::CoordinatorOptions o;
-  std::string admin_token_file, worker_token_file, log_level = "info";
+  std::string admin_token_file, worker_token_file, reader_token_file, log_level = "info";
   int64_t lease_seconds = 60, reaper_interval_ms = 1000;
   int64_t backoff_ms = absl::ToInt64Milliseconds(o.backoff_base);
   int64_t backoff_max_ms = absl::ToInt64Milliseconds(o.backoff_max);
@@ -42,8 +42,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{86400000}));
   // "off" as well as "": CLI11 reads `--http-listen= --next-flag` as the
   // value "--next-flag", so an empty value is only safe as a separate word.
-  app.add_option("--http-listen", o.http_listen, "/healthz and /metrics address (off or \"\" disables)")
+  app.add_option("--http-listen", o.http_listen,
+                 "/healthz, /readyz, /metrics (and --ui) address (off or \"\" disables)")
       ->capture_default_str();
+  app.add_flag("--ui", o.ui, "serve the dashboard and its JSON API (/, /api/v1) on --http-listen");
   app.add_option("--max-budget", max_budget, "most jobs one campaign may create")
       ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{10000000}));
   app.add_option("--max-epochs", max_epochs, "most epochs a recipe may ask for")
@@ -52,6 +54,8 @@ int main(int argc, char** argv) {
                  "file holding the admin token (default: env MOE4_ADMIN_TOKEN)");
   app.add_option("--worker-token-file", worker_token_file,
                  "file holding the worker token (default: env MOE4_WORKER_TOKEN)");
+  app.add_option("--reader-token-file", reader_token_file,
+                 "file holding the dashboard's read-only token (default: env MOE4_READER_TOKEN; optional)");
   app.add_option("--tls-cert", o.tls_cert_file, "PEM certificate chain: serve TLS");
   app.add_option("--tls-key", o.tls_key_file, "PEM private key for --tls-cert");
   app.add_option("--tls-client-ca", o.tls_client_ca_file,
@@ -79,6 +83,14 @@ int main(int argc, char** argv) {
                   std::string(!admin.ok() ? admin.status().message() : worker.status().message()));
     return 2;
   }
+  if (!reader_token_file.empty() || std::getenv("MOE4_READER_TOKEN") != nullptr) {
+    auto reader = moe4::LoadToken(reader_token_file, "MOE4_READER_TOKEN");
+    if (!reader.ok()) {
+      spdlog::error("reader token: {}", std::string(reader.status().message()));
+      return 2;
+    }
+    o.reader_token = *reader;
+  }
   o.admin_token = *admin;
   o.worker_token = *worker;
   o.lease = absl::Seconds(lease_seconds);
@@ -103,6 +115,7 @@ int main(int argc, char** argv) {
                          : o.http_listen.substr(0, o.http_listen.rfind(':')) + ":" +
                                std::to_string((*server)->http_port());
   spdlog::info("http (/healthz, /metrics): {}", http);
+  if (o.ui) spdlog::info("dashboard: http://{}/", http);
   // Scripts wait for this exact line.
   std::printf("moe4-coordinator listening on %s\n",
               (o.listen.substr(0, o.listen.rfind(':')) + ":" +

@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "coordinator/http/dashboard.h"
 #include "coordinator/http/http_server.h"
+#include "coordinator/http/readiness_probe.h"
 #include "coordinator/metrics/metrics.h"
 #include "coordinator/reaper/lease_reaper.h"
 #include "coordinator/service/authenticator.h"
@@ -37,6 +39,8 @@ struct CoordinatorServer::Parts {
   std::unique_ptr<CampaignServiceImpl> campaign_service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<LeaseReaper> reaper;
+  std::unique_ptr<ReadinessProbe> readiness;
+  std::unique_ptr<Dashboard> dashboard;
   std::unique_ptr<HttpServer> http;
   int grpc_port = 0;
 
@@ -86,20 +90,40 @@ std::string DefaultInstanceId() {
   return absl::StrCat(host[0] ? host : "coordinator", ":", getpid());
 }
 
-HttpResponse HandleHttp(CoordinatorServer::Parts& p, std::string_view method,
-                        std::string_view target) {
-  if (method != "GET" && method != "HEAD") return {405, "text/plain; charset=utf-8", "GET only\n"};
-  if (target == "/healthz") {
-    absl::Status s = p.store->Ping();
-    if (s.ok()) return {200, "text/plain; charset=utf-8", "ok\n"};
-    return {503, "text/plain; charset=utf-8", absl::StrCat("database unreachable: ", s.message(), "\n")};
-  }
-  if (target == "/metrics") {
+// Sent with every HTTP response, whatever the route: nothing here may be
+// framed, sniffed or run inline script.
+HttpServerOptions HttpOptions() {
+  HttpServerOptions o;
+  o.default_headers = {
+      {"Content-Security-Policy",
+       "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+      {"X-Content-Type-Options", "nosniff"},
+      {"X-Frame-Options", "DENY"},
+      {"Referrer-Policy", "no-referrer"},
+  };
+  return o;
+}
+
+// /healthz is liveness: the process and its HTTP thread answer. It never asks
+// the database (a database outage must not get a coordinator restarted: it
+// rides the outage out). /readyz is readiness: the database answers a
+// dedicated connection within the probe's deadline.
+void AddOperationalRoutes(CoordinatorServer::Parts& p, HttpServer& http) {
+  http.Route("/healthz", HttpServer::Mode::kInline, [](const HttpRequest&) {
+    return HttpResponse::Text(200, "ok\n");
+  });
+  http.Route("/readyz", HttpServer::Mode::kBlocking, [&p](const HttpRequest&) {
+    absl::Status s = p.readiness->Check();
+    if (s.ok()) return HttpResponse::Text(200, "ready\n");
+    return HttpResponse::Text(503, absl::StrCat("database unreachable: ", s.message(), "\n"));
+  });
+  http.Route("/metrics", HttpServer::Mode::kBlocking, [&p](const HttpRequest&) {
     auto counts = p.store->CountJobsByState();
-    return {200, "text/plain; version=0.0.4; charset=utf-8",
-            p.metrics.Render(counts.ok() ? &*counts : nullptr, counts.ok())};
-  }
-  return {404, "text/plain; charset=utf-8", "not found: try /healthz or /metrics\n"};
+    HttpResponse r = HttpResponse::Text(200, p.metrics.Render(counts.ok() ? &*counts : nullptr, counts.ok()));
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  });
 }
 
 }  // namespace
@@ -127,6 +151,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   }
   if (options.db_pool < 1 || options.db_pool > 1000) {
     return absl::InvalidArgumentError("--db-pool must be in [1, 1000]");
+  }
+  if (options.ui && options.http_listen.empty()) {
+    return absl::InvalidArgumentError("--ui needs the HTTP listener (--http-listen)");
+  }
+  if (!options.reader_token.empty() &&
+      (options.reader_token == options.admin_token || options.reader_token == options.worker_token)) {
+    return absl::InvalidArgumentError("the reader token must differ from the admin and worker tokens");
   }
   if (options.instance_id.empty()) options.instance_id = DefaultInstanceId();
   if (options.worker_liveness <= absl::ZeroDuration()) options.worker_liveness = 2 * options.lease;
@@ -188,17 +219,27 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   p->reaper->Start();
 
   if (!options.http_listen.empty()) {
-    Parts* raw = p.get();
-    p->http = std::make_unique<HttpServer>(
-        [raw](std::string_view method, std::string_view target) {
-          return HandleHttp(*raw, method, target);
-        });
+    ReadinessProbeOptions probe;
+    probe.conninfo = options.db_url;
+    p->readiness = std::make_unique<ReadinessProbe>(probe);
+    p->http = std::make_unique<HttpServer>(HttpOptions());
+    AddOperationalRoutes(*p, *p->http);
+    if (options.ui) {
+      DashboardOptions d;
+      d.admin_token = options.admin_token;
+      d.reader_token = options.reader_token;
+      d.worker_token = options.worker_token;
+      d.feed_poll = options.ui_feed_poll;
+      p->dashboard = std::make_unique<Dashboard>(*p->store, *p->pool, d);
+      p->dashboard->AddRoutes(*p->http);
+    }
     absl::Status s = p->http->Start(options.http_listen);
     if (!s.ok()) {
       p->server->Shutdown();
       p->reaper->Stop();
       return s;
     }
+    if (p->dashboard) p->dashboard->Start(*p->http);
   }
   spdlog::info("coordinator instance {}: lease {}s, reaper every {}ms, db pool {}",
                options.instance_id, absl::ToInt64Seconds(options.lease),
@@ -215,6 +256,7 @@ void CoordinatorServer::Shutdown(absl::Duration grace) {
   parts_->campaign_service->Stop();
   parts_->server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   parts_->reaper->Stop();
+  if (parts_->dashboard) parts_->dashboard->Stop();
   if (parts_->http) parts_->http->Stop();
 }
 

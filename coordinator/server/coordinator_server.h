@@ -38,6 +38,9 @@ struct CoordinatorOptions {
   std::string tls_key_file;
   std::string tls_client_ca_file;              // PEM; when set clients must present a cert
   std::string instance_id;                     // "" = hostname:pid; written as lease_owner
+  bool ui = false;                             // serve the dashboard and /api/v1 on http_listen
+  std::string reader_token;                    // "" = none; read-only role on the dashboard
+  absl::Duration ui_feed_poll = absl::Seconds(1);  // dashboard change-feed poll
 };
 
 class CoordinatorServer {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -96,8 +98,9 @@ TEST_F(PgRestartTest, AnswersUnavailableWhileDownAndRecovers) {
   EXPECT_EQ(ReportEpoch(w, lease.job(), 2, 0.6).error_code(), grpc::StatusCode::UNAVAILABLE);
   moe4::v1::LeaseResponse none;
   EXPECT_EQ(Lease(w, &none).error_code(), grpc::StatusCode::UNAVAILABLE);
-  // The HTTP probe says so too.
-  EXPECT_EQ(HttpGet(server_->http_port(), "/healthz").first, 503);
+  // Readiness says so; liveness does not (a restart would not help).
+  EXPECT_EQ(HttpGet(server_->http_port(), "/readyz").first, 503);
+  EXPECT_EQ(HttpGet(server_->http_port(), "/healthz").first, 200);
 
   Start();
   // The pool reconnects on the next call; give the server a moment to accept.
@@ -118,6 +121,56 @@ TEST_F(PgRestartTest, AnswersUnavailableWhileDownAndRecovers) {
   auto c = Context(kAdminToken);
   ASSERT_TRUE(campaign_->Get(c.get(), get, &status).ok());
   EXPECT_EQ(status.campaign().succeeded(), 1);
+}
+
+// Issue 17 item 4: a database outage longer than any probe's budget never
+// fails liveness, even while other requests wait on the database, and readiness
+// fails within its own deadline and recovers with the database.
+TEST_F(PgRestartTest, LivenessStaysGreenWhileTheDatabaseIsDown) {
+  using Clock = std::chrono::steady_clock;
+  const int port = server_->http_port();
+  ASSERT_EQ(HttpGet(port, "/readyz").first, 200);
+  ASSERT_EQ(HttpGet(port, "/healthz").first, 200);
+
+  Stop();
+  // Readiness may repeat its last answer for up to half a second.
+  const auto noticed_by = Clock::now() + std::chrono::seconds(3);
+  int code = 200;
+  while (code == 200 && Clock::now() < noticed_by) code = HttpGet(port, "/readyz").first;
+  ASSERT_EQ(code, 503) << "readiness did not notice the outage";
+  // Requests that ask the database keep the blocking handlers busy meanwhile.
+  std::atomic<bool> done{false};
+  std::thread load([&] {
+    while (!done) {
+      HttpGet(port, "/metrics");
+      HttpGet(port, "/readyz");
+    }
+  });
+  // Longer than the readiness deadline (2 s) several times over, and than
+  // the pool's connect timeout (5 s).
+  const auto until = Clock::now() + std::chrono::seconds(12);
+  int probes = 0;
+  while (Clock::now() < until) {
+    auto t0 = Clock::now();
+    EXPECT_EQ(HttpGet(port, "/healthz").first, 200);
+    EXPECT_LT(Clock::now() - t0, std::chrono::seconds(1)) << "liveness waited on something";
+    t0 = Clock::now();
+    EXPECT_EQ(HttpGet(port, "/readyz").first, 503);
+    EXPECT_LT(Clock::now() - t0, std::chrono::seconds(6)) << "readiness exceeded its deadline";
+    ++probes;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  done = true;
+  load.join();
+  EXPECT_GT(probes, 5);
+
+  Start();
+  int ready = 0;
+  for (int i = 0; i < 100 && ready != 200; ++i) {
+    ready = HttpGet(port, "/readyz").first;
+    if (ready != 200) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(ready, 200) << "readiness did not recover with the database";
 }
 
 }  // namespace

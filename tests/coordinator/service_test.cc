@@ -351,6 +351,7 @@ TEST_F(ServiceTest, HealthzAndMetricsCountFencedWrites) {
 
   auto [code, body] = HttpGet(server_->http_port(), "/healthz");
   EXPECT_EQ(code, 200);
+  EXPECT_EQ(HttpGet(server_->http_port(), "/readyz").first, 200);
   auto [mcode, metrics] = HttpGet(server_->http_port(), "/metrics");
   EXPECT_EQ(mcode, 200);
   EXPECT_NE(metrics.find("moe4_fenced_writes_total 1\n"), std::string::npos) << metrics;

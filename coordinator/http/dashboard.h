@@ -1,0 +1,75 @@
+// The live dashboard (--ui): a single-page app embedded in the binary and the
+// read-only JSON API under /api/v1/ that it and scripts use, on the
+// coordinator's HTTP listener (docs/dashboard.md, docs/openapi.yaml).
+//
+// Authentication: the gRPC tokens. A script sends `Authorization: Bearer
+// <token>`; a browser signs in once (POST /api/v1/session) and gets an
+// HttpOnly, SameSite=Strict session cookie. The admin token gives the admin
+// role (pause/resume/cancel a campaign, which a cookie session must confirm
+// with its CSRF token in the X-CSRF-Token header), the reader token the reader
+// role (everything else); the worker token gets nothing here.
+//
+// Live updates: GET /api/v1/events is a Server-Sent Events stream. One
+// feed thread (not one per client) polls a change fingerprint of the database
+// every `feed_poll` while any stream is open and publishes a "change" event
+// when it moved; pages then re-read what they show.
+//
+// Safe for concurrent use; Start/Stop from the owning thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/time/time.h"
+#include "coordinator/http/dashboard_queries.h"
+#include "coordinator/http/http_server.h"
+#include "coordinator/http/session_store.h"
+#include "coordinator/store/job_store.h"
+
+namespace moe4::coordinator {
+
+struct DashboardOptions {
+  std::string admin_token;                          // required
+  std::string reader_token;                         // "" = no reader role
+  std::string worker_token;                         // refused explicitly
+  absl::Duration session_ttl = absl::Hours(12);     // cookie lifetime
+  absl::Duration feed_poll = absl::Seconds(1);      // change fingerprint poll while streams are open
+};
+
+class Dashboard {
+ public:
+  Dashboard(JobStore& store, PgPool& pool, DashboardOptions options);
+  ~Dashboard();  // stops the feed
+
+  // Adds "/", "/ui/..." and "/api/v1/..." routes. Before http.Start().
+  void AddRoutes(HttpServer& http);
+  // Starts the change feed publishing to `http`; Stop ends it. Idempotent.
+  void Start(HttpServer& http);
+  void Stop();
+
+  // The API behind the routes, callable directly (tests).
+  HttpResponse Api(const HttpRequest& req);
+
+ private:
+  struct Caller;  // who is asking, resolved from cookie or bearer token
+  HttpResponse Session(const HttpRequest& req);
+  HttpResponse Asset(const HttpRequest& req);
+  HttpResponse Events(const HttpRequest& req);
+  void Feed(HttpServer* http);
+
+  JobStore& store_;
+  DashboardQueries queries_;
+  const DashboardOptions options_;
+  SessionStore sessions_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread feed_;
+};
+
+}  // namespace moe4::coordinator

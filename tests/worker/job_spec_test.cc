@@ -41,6 +41,9 @@ TEST(JobSpecTest, ErrorsNameTheKey) {
       {"dataset: {name: mnist}", "families: missing"},
       {"families: [AirNet]\n", "dataset.name: missing"},
       {"families: [AirNet\n", "invalid YAML"},
+      {"families: [AirNet]\ndataset: {name: mnist}\nfamilies: [BagNet]\n", "families: duplicate key (lines 1 and 3)"},
+      {"families: [AirNet]\ndataset: {name: mnist}\nrecipe:\n  lr: 0.1\n  lr: 0.2\n",
+       "recipe.lr: duplicate key (lines 4 and 5)"},
   };
   for (const auto& c : cases) {
     auto job = ParseJobSpec(c.yaml);

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "common/campaign_spec.h"
+#include "common/yaml_keys.h"
 #include "worker/train/recipe.h"
 
 namespace moe4::worker {
@@ -70,6 +71,15 @@ absl::StatusOr<moe4::v1::JobAssignment> ParseJobSpec(const std::string& yaml_tex
     return absl::InvalidArgumentError(std::string("invalid YAML: ") + e.what());
   }
   if (!root.IsMap()) return absl::InvalidArgumentError("job spec: expected a mapping");
+  // yaml-cpp keeps both entries of a repeated key; which one a lookup or the
+  // loop below would honour is an accident, so refuse the spec.
+  if (const auto duplicates = FindDuplicateKeys(root); !duplicates.empty()) {
+    std::string message;
+    for (const auto& duplicate : duplicates) {
+      message += (message.empty() ? "" : "; ") + DescribeDuplicateKey(duplicate);
+    }
+    return absl::InvalidArgumentError(message);
+  }
   moe4::v1::JobAssignment job;
   *job.mutable_recipe() = DefaultRecipe();
   // As in a campaign: hold out 10 % of the training images (split_seed 0

@@ -10,7 +10,8 @@
 //   job_id: 1                                              # optional
 //
 // Missing recipe fields take DefaultRecipe(); unknown keys are errors that
-// name the key. Stateless; safe from any thread.
+// name the key, and so is a key given twice in one mapping
+// ("recipe.lr: duplicate key (lines 4 and 6)"). Stateless; safe from any thread.
 #ifndef MOE4_WORKER_TRAIN_JOB_SPEC_H_
 #define MOE4_WORKER_TRAIN_JOB_SPEC_H_
 

@@ -48,7 +48,10 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "intra-op threads (default: all cores)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
-  app.add_option("--data-root", data_root, "where datasets live by default")->capture_default_str();
+  app.add_option("--data-root", data_root,
+                 "where datasets live: default directories are looked up here and the spec's dataset.path "
+                 "must resolve inside it")
+      ->capture_default_str();
   app.add_option("--checkpoint", checkpoint, "checkpoint file (resume if present)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "test_util.h"
+#include "worker/data/loader.h"
 
 namespace moe4::worker {
 namespace {
@@ -117,6 +119,73 @@ TEST(IdxReaderTest, ReadsTheInstalledFashionMnistWhenPresent) {
   auto t = ReadIdxFile(dir + "/t10k-labels-idx1-ubyte.gz");
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->size(0), 10000);
+}
+
+void WriteMnistDir(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  WriteRaw((dir / "train-images-idx3-ubyte").string(), IdxBytes({4, 28, 28}, Ramp(4 * 784)));
+  WriteRaw((dir / "train-labels-idx1-ubyte").string(), IdxBytes({4}, {0, 1, 0, 1}));
+  WriteRaw((dir / "t10k-images-idx3-ubyte").string(), IdxBytes({2, 28, 28}, Ramp(2 * 784)));
+  WriteRaw((dir / "t10k-labels-idx1-ubyte").string(), IdxBytes({2}, {0, 1}));
+}
+
+TEST(DatasetPathTest, PathsResolveInsideTheDataRootOnly) {
+  ScratchDir scratch;
+  const std::filesystem::path root = std::filesystem::path(scratch.path()) / "root";
+  const std::filesystem::path outside = std::filesystem::path(scratch.path()) / "secret";
+  WriteMnistDir(root / "mnist-v2");
+  WriteMnistDir(outside);
+  std::filesystem::create_directories(root / "links");
+  std::filesystem::create_directory_symlink(outside, root / "links" / "escape");            // leaves the root
+  std::filesystem::create_directory_symlink(root / "mnist-v2", root / "links" / "inside");  // stays in it
+  std::filesystem::create_directories(std::filesystem::path(scratch.path()) / "root-other");
+
+  struct Case {
+    std::string path;
+    bool ok;
+  } cases[] = {
+      {"mnist-v2", true},
+      {"./mnist-v2/", true},
+      {"links/inside", true},
+      {"links/../mnist-v2", true},
+      {(root / "mnist-v2").string(), true},  // absolute, inside: campaigns stored before the rule
+      {"links/escape", false},                // a symlink out of the root
+      {"../secret", false},
+      {"mnist-v2/../../secret", false},
+      {outside.string(), false},
+      {"../root-other", false},  // shares the root's name as a prefix, not its directory
+      {"/etc", false},
+  };
+  for (const auto& c : cases) {
+    auto dir = ResolveDatasetDir(c.path, root.string());
+    EXPECT_EQ(dir.ok(), c.ok) << c.path << ": " << (dir.ok() ? *dir : dir.status().ToString());
+    if (!c.ok && !dir.ok()) {
+      const std::string message(dir.status().message());
+      EXPECT_EQ(dir.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_NE(message.find("dataset.path '" + c.path + "'"), std::string::npos) << message;
+      EXPECT_NE(message.find("outside this worker's --data-root " +
+                             std::filesystem::weakly_canonical(root).string()),
+                std::string::npos)
+          << message;
+    }
+  }
+
+  // Through LoadDataset: the escaping symlink fails before any file is read,
+  // as a bad spec (InvalidArgument: the agent fails the job without retry).
+  moe4::v1::DatasetSpec spec;
+  spec.set_name("mnist");
+  spec.set_path("links/escape");
+  auto escaped = LoadDataset(spec, root.string());
+  ASSERT_FALSE(escaped.ok());
+  EXPECT_EQ(escaped.status().code(), absl::StatusCode::kInvalidArgument) << escaped.status();
+  spec.set_path("links/inside");
+  auto loaded = LoadDataset(spec, root.string());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->test.size(), 2);
+  // No path: the default directory under the root, as before.
+  WriteMnistDir(root / "mnist");
+  spec.clear_path();
+  EXPECT_TRUE(LoadDataset(spec, root.string()).ok());
 }
 
 }  // namespace

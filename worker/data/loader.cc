@@ -1,6 +1,7 @@
 #include "worker/data/loader.h"
 
 #include <filesystem>
+#include <iterator>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -11,9 +12,9 @@
 namespace moe4::worker {
 namespace {
 
-std::string DirFor(const moe4::v1::DatasetSpec& spec, const std::string& data_root,
-                   const std::vector<std::string>& candidates) {
-  if (!spec.path().empty()) return spec.path();
+absl::StatusOr<std::string> DirFor(const moe4::v1::DatasetSpec& spec, const std::string& data_root,
+                                   const std::vector<std::string>& candidates) {
+  if (!spec.path().empty()) return ResolveDatasetDir(spec.path(), data_root);
   const std::string root = data_root.empty() ? kDefaultDataRoot : data_root;
   for (const auto& c : candidates) {
     const auto dir = std::filesystem::path(root) / c;
@@ -23,6 +24,37 @@ std::string DirFor(const moe4::v1::DatasetSpec& spec, const std::string& data_ro
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ResolveDatasetDir(const std::string& path, const std::string& data_root) {
+  const std::filesystem::path root_given = data_root.empty() ? kDefaultDataRoot : data_root;
+  const std::filesystem::path given = path;
+  // Relative paths are taken from the root; an absolute one is accepted when
+  // it lies inside it (campaigns stored before paths had to be relative).
+  const std::filesystem::path candidate = given.is_absolute() ? given : root_given / given;
+  std::error_code ec;
+  // weakly_canonical: symlinks resolved along the part that exists, ".."
+  // folded lexically in the rest (which has no links to follow).
+  const std::filesystem::path root = std::filesystem::weakly_canonical(std::filesystem::absolute(root_given), ec);
+  if (ec) {
+    return absl::FailedPreconditionError("--data-root " + root_given.string() + ": " + ec.message());
+  }
+  const std::filesystem::path resolved = std::filesystem::weakly_canonical(candidate, ec);
+  if (ec) return absl::NotFoundError("dataset.path '" + path + "': " + ec.message());
+  // Inside = the root's components are a prefix of the resolved path's
+  // (a string prefix would take /data-other for /data).
+  auto r = root.begin();
+  auto p = resolved.begin();
+  for (; r != root.end() && p != resolved.end() && *r == *p; ++r, ++p) {
+  }
+  // weakly_canonical keeps a trailing separator as an empty last component.
+  const bool inside = r == root.end() || (std::next(r) == root.end() && r->empty());
+  if (!inside) {
+    return absl::InvalidArgumentError("dataset.path '" + path + "' resolves to " + resolved.string() +
+                                      ", outside this worker's --data-root " + root.string() +
+                                      " (give a path relative to the data root, without symlinks that leave it)");
+  }
+  return resolved.string();
+}
 
 absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const std::string& data_root) {
   if (spec.train_subset() < 0 || spec.test_subset() < 0) {
@@ -41,11 +73,17 @@ absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const
     if (spec.resize() > 0) options->size = spec.resize();
     pair = MakeSyntheticPair(*options);  // already the requested sizes
   } else if (name == "fashion-mnist" || name == "mnist") {
-    pair = LoadIdxDataset(DirFor(spec, data_root, {name}), name);
+    auto dir = DirFor(spec, data_root, {name});
+    if (!dir.ok()) return dir.status();
+    pair = LoadIdxDataset(*dir, name);
   } else if (name == "cifar10") {
-    pair = LoadCifar10(DirFor(spec, data_root, {"cifar10", "cifar-10-batches-bin"}));
+    auto dir = DirFor(spec, data_root, {"cifar10", "cifar-10-batches-bin"});
+    if (!dir.ok()) return dir.status();
+    pair = LoadCifar10(*dir);
   } else if (name == "cifar100") {
-    pair = LoadCifar100(DirFor(spec, data_root, {"cifar100", "cifar-100-binary"}));
+    auto dir = DirFor(spec, data_root, {"cifar100", "cifar-100-binary"});
+    if (!dir.ok()) return dir.status();
+    pair = LoadCifar100(*dir);
   } else {
     return absl::InvalidArgumentError("dataset.name: unknown dataset '" + name +
                                       "' (fashion-mnist, mnist, cifar10, cifar100, synthetic)");

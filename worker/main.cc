@@ -4,6 +4,7 @@
 //   moe4-worker [--coordinator host:port] [--token-file FILE] [--name NAME]
 //               [--device cpu|cuda:N] [--threads N] [--checkpoint-dir DIR]
 //               [--data-root DIR] [--log-level info] [--tls] [--tls-ca FILE]
+//               [--checkpoint-max-bytes N] [--checkpoint-max-age-hours H]
 //
 // The token comes from --token-file or $MOE4_WORKER_TOKEN, never from the
 // command line (it would show in ps). SIGINT/SIGTERM: stop after the current
@@ -59,6 +60,8 @@ int main(int argc, char** argv) {
   std::string data_root = kDefaultDataRoot;
   std::string log_level = "info";
   int rpc_timeout_ms = 20000;
+  uint64_t checkpoint_max_bytes = 0;
+  int64_t checkpoint_max_age_hours = 24 * 7;
   app.add_option("--coordinator", client_options.target, "coordinator host:port")->capture_default_str();
   app.add_option("--token-file", token_file, "file holding the worker bearer token (else $MOE4_WORKER_TOKEN)");
   app.add_option("--name", name, "unique worker name (default: <hostname>-<device>)");
@@ -67,7 +70,18 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   app.add_option("--checkpoint-dir", checkpoint_dir, "per-job checkpoints and report queues")->capture_default_str();
-  app.add_option("--data-root", data_root, "default dataset location")->capture_default_str();
+  app.add_option("--checkpoint-max-bytes", checkpoint_max_bytes,
+                 "bound on --checkpoint-dir: before each checkpoint, the oldest jobs not running here are "
+                 "removed until it fits (0 = unlimited)")
+      ->capture_default_str();
+  app.add_option("--checkpoint-max-age-hours", checkpoint_max_age_hours,
+                 "at startup, remove checkpoint files of jobs untouched for this long (0 = never)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{24} * 365 * 10));
+  app.add_option("--data-root", data_root,
+                 "where datasets live: default directories are looked up here and a campaign's dataset.path "
+                 "must resolve inside it")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   app.add_flag("--tls", client_options.tls, "use TLS with the system root certificates");
   app.add_option("--tls-ca", client_options.tls_ca_file, "use TLS with this root CA (PEM)");
@@ -134,6 +148,8 @@ int main(int argc, char** argv) {
   agent_options.threads = threads;
   agent_options.checkpoint_dir = checkpoint_dir;
   agent_options.data_root = data_root;
+  agent_options.checkpoint_max_bytes = checkpoint_max_bytes;
+  agent_options.checkpoint_max_age = std::chrono::hours(checkpoint_max_age_hours);
   Agent agent(client, BuiltinRegistry(), agent_options);
 
   // Signals are handled on their own io_context thread: the first asks the

@@ -102,6 +102,7 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* ctx,
     auto hb = store_.Heartbeat(*req, options_.lease);
     if (!hb.ok()) return NoteFenced(hb.status(), "heartbeat", req->job_id(), req->attempt());
     resp->set_cancel(hb->cancel);
+    resp->set_stop_reason(hb->stop_reason);
     resp->set_lease_deadline_unix_ms(hb->lease_deadline_unix_ms);
     if (hb->cancel) {
       spdlog::info("job {} attempt {}: told worker {} to stop", req->job_id(), req->attempt(),

@@ -43,6 +43,9 @@ struct CampaignPlan {
 struct HeartbeatResult {
   bool cancel = false;                // stop the job: campaign cancelled/paused, job timed out
   int64_t lease_deadline_unix_ms = 0; // 0 when cancel
+  // When cancel: why, so the worker knows whether its checkpoint will be
+  // needed again (paused) or not (cancelled, timed out).
+  moe4::v1::StopReason stop_reason = moe4::v1::STOP_REASON_UNSPECIFIED;
 };
 
 struct FailResult {

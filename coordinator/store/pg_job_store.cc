@@ -796,6 +796,9 @@ absl::StatusOr<HeartbeatResult> PgJobStore::Heartbeat(const moe4::v1::HeartbeatR
         (h.state == "cancelled" || h.state == "failed" || h.state == "succeeded")) {
       // The coordinator ended this attempt (cancel, time budget): stop.
       out.cancel = true;
+      // 'failed' while its holder still runs it: the reaper did that, for
+      // max_job_seconds (or a last lease that expired); it never runs again.
+      out.stop_reason = h.state == "failed" ? moe4::v1::STOP_REASON_TIMED_OUT : moe4::v1::STOP_REASON_CANCELLED;
       txn.commit();
       return absl::OkStatus();
     }
@@ -810,6 +813,7 @@ absl::StatusOr<HeartbeatResult> PgJobStore::Heartbeat(const moe4::v1::HeartbeatR
       Event(txn, "job_paused", h.campaign_id, req.job_id(), req.worker_id(),
             absl::StrCat("attempt=", req.attempt()));
       out.cancel = true;
+      out.stop_reason = h.campaign_state == "paused" ? moe4::v1::STOP_REASON_PAUSED : moe4::v1::STOP_REASON_CANCELLED;
       txn.commit();
       return absl::OkStatus();
     }

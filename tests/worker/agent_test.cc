@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -49,6 +51,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     if (!Authorised(ctx)) return {grpc::StatusCode::UNAUTHENTICATED, "bad token"};
     ++heartbeats;
     resp->set_cancel(cancel);
+    if (cancel) resp->set_stop_reason(stop_reason);
     return grpc::Status::OK;
   }
   grpc::Status ReportEpochs(grpc::ServerContext* ctx, const v1::ReportEpochsRequest* req,
@@ -100,6 +103,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   int unavailable_reports = 0;
   bool fence = false;
   bool cancel = false;
+  v1::StopReason stop_reason = v1::STOP_REASON_CANCELLED;
   int leases = 0, heartbeats = 0, conflicts = 0, unauthorised = 0;
   std::string registered_name, registered_kind;
   std::map<int, v1::EpochMetrics> stored;
@@ -124,7 +128,7 @@ class AgentTest : public ::testing::Test {
     server_->Shutdown();
   }
 
-  void StartAgent(const std::string& token = "secret") {
+  void StartAgent(const std::string& token = "secret", const std::function<void(AgentOptions&)>& adjust = {}) {
     auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
     client_ = std::make_unique<CoordinatorClient>(channel, token, std::chrono::seconds(5));
     AgentOptions options;
@@ -134,6 +138,7 @@ class AgentTest : public ::testing::Test {
     options.idle_poll = std::chrono::milliseconds(20);
     options.max_backoff = std::chrono::milliseconds(200);
     options.shutdown_grace = std::chrono::seconds(2);
+    if (adjust) adjust(options);
     agent_ = std::make_unique<Agent>(*client_, BuiltinRegistry(), options);
     thread_ = std::thread([this] { exit_code_ = agent_->Run(); });
   }
@@ -227,6 +232,158 @@ TEST_F(AgentTest, HeartbeatCancelStopsTheJobWithoutResult) {
   EXPECT_GE(fake_.heartbeats, 1);
   EXPECT_TRUE(fake_.completes.empty());
   EXPECT_TRUE(fake_.fails.empty());
+}
+
+// Each way the coordinator stops a job, and what stays on disk: a paused job
+// keeps its checkpoint to resume from; cancelled, timed-out and fenced ones
+// leave nothing behind.
+TEST_F(AgentTest, CoordinatorStopsKeepOrRemoveTheCheckpointByReason) {
+  struct Case {
+    v1::StopReason reason;  // UNSPECIFIED with fence: the attempt is fenced instead
+    bool fence;
+    bool checkpoint_kept;
+  } cases[] = {
+      {v1::STOP_REASON_PAUSED, false, true},
+      {v1::STOP_REASON_UNSPECIFIED, false, true},  // an older coordinator: treated as paused
+      {v1::STOP_REASON_CANCELLED, false, false},
+      {v1::STOP_REASON_TIMED_OUT, false, false},
+      {v1::STOP_REASON_UNSPECIFIED, true, false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(v1::StopReason_Name(c.reason) + (c.fence ? " (fenced)" : ""));
+    auto job = TinyJob({"AlexNet"}, 1000, 64, 32);
+    job.set_lease_seconds(3);  // a heartbeat every second
+    {
+      std::lock_guard<std::mutex> lock(fake_.mu);
+      fake_.jobs.push_back(job);
+      fake_.cancel = false;
+      fake_.fence = false;
+      fake_.stored.clear();
+      // Stop once epoch 1 (and so its checkpoint) is on disk.
+      fake_.on_epoch_stored = [&, c](int epoch) {
+        if (epoch != 1) return;
+        if (c.fence) {
+          fake_.fence = true;
+        } else {
+          fake_.cancel = true;
+          fake_.stop_reason = c.reason;
+        }
+      };
+    }
+    const int64_t abandoned_before = agent_ ? agent_->jobs_abandoned() : 0;
+    if (!agent_) StartAgent();
+    ASSERT_TRUE(WaitFor([&] { return agent_->jobs_abandoned() == abandoned_before + 1; }, 60));
+    EXPECT_EQ(std::filesystem::exists(dir_.File("job-7.pt")), c.checkpoint_kept);
+    EXPECT_FALSE(std::filesystem::exists(dir_.File("job-7.reports")));
+    std::error_code ignored;
+    std::filesystem::remove(dir_.File("job-7.pt"), ignored);
+  }
+  EXPECT_EQ(StopAgent(), kExitOk);
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  EXPECT_TRUE(fake_.completes.empty());
+  EXPECT_TRUE(fake_.fails.empty());  // the coordinator decided each time: no writes
+}
+
+TEST_F(AgentTest, OwnTimeBudgetFailsWithoutRetryNamingTheReasonAndRemovesTheCheckpoint) {
+  auto job = TinyJob({"AlexNet"}, 1000, 64, 32);
+  job.set_max_job_seconds(1);
+  fake_.jobs.push_back(job);
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return !fake_.fails.empty(); }, 60));
+  EXPECT_EQ(StopAgent(), kExitOk);
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  ASSERT_EQ(fake_.fails.size(), 1u);
+  EXPECT_EQ(fake_.fails[0].reason(), "exceeded max_job_seconds (1 s)");  // not "cancelled by the coordinator"
+  EXPECT_FALSE(fake_.fails[0].retryable());
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("job-7.pt")));
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("job-7.reports")));
+}
+
+TEST(StopReasonTest, EveryReasonHasANameAndAnAction) {
+  EXPECT_EQ(StopReasonName(StopReason::kPaused), "paused");
+  EXPECT_EQ(StopReasonName(StopReason::kCancelled), "cancelled");
+  EXPECT_EQ(StopReasonName(StopReason::kTimedOut), "timed out");
+  EXPECT_EQ(StopReasonName(StopReason::kFenced), "fenced");
+  EXPECT_EQ(StopReasonName(StopReason::kShutdown), "shutdown");
+  EXPECT_TRUE(StopActionFor(StopReason::kPaused).keep_checkpoint);
+  EXPECT_TRUE(StopActionFor(StopReason::kShutdown).keep_checkpoint);
+  EXPECT_FALSE(StopActionFor(StopReason::kCancelled).keep_checkpoint);
+  EXPECT_FALSE(StopActionFor(StopReason::kTimedOut).keep_checkpoint);
+  EXPECT_FALSE(StopActionFor(StopReason::kFenced).keep_checkpoint);
+  EXPECT_TRUE(StopActionFor(StopReason::kShutdown).runs_again);
+  EXPECT_FALSE(StopActionFor(StopReason::kTimedOut).runs_again);
+  EXPECT_EQ(StopReasonFromProto(v1::STOP_REASON_CANCELLED), StopReason::kCancelled);
+  EXPECT_EQ(StopReasonFromProto(v1::STOP_REASON_TIMED_OUT), StopReason::kTimedOut);
+  EXPECT_EQ(StopReasonFromProto(v1::STOP_REASON_PAUSED), StopReason::kPaused);
+  EXPECT_EQ(StopReasonFromProto(v1::STOP_REASON_UNSPECIFIED), StopReason::kPaused);
+}
+
+void WriteBytes(const std::string& path, size_t bytes) { std::ofstream(path, std::ios::binary) << std::string(bytes, 'x'); }
+
+void Age(const std::string& path, std::chrono::seconds by) {
+  std::filesystem::last_write_time(path, std::filesystem::file_time_type::clock::now() - by);
+}
+
+TEST(CheckpointDirTest, LimitRemovesOldestJobsButNeverTheRunningOne) {
+  ScratchDir dir;
+  CheckpointDir checkpoints(dir.path());
+  WriteBytes(dir.File("job-1.pt"), 1000);
+  WriteBytes(dir.File("job-1.reports"), 100);
+  WriteBytes(dir.File("job-2.pt"), 1000);
+  WriteBytes(dir.File("job-3.pt"), 1000);
+  WriteBytes(dir.File("job-3.pt.tmp"), 500);  // a crash mid-write
+  WriteBytes(dir.File("notes.txt"), 5000);    // not ours: never counted nor removed
+  Age(dir.File("job-1.pt"), std::chrono::seconds(300));  // the running job, oldest of all
+  Age(dir.File("job-1.reports"), std::chrono::seconds(300));
+  Age(dir.File("job-3.pt"), std::chrono::seconds(200));
+  Age(dir.File("job-3.pt.tmp"), std::chrono::seconds(200));
+  Age(dir.File("job-2.pt"), std::chrono::seconds(100));
+  EXPECT_EQ(checkpoints.UsageBytes(), 3600u);
+  EXPECT_TRUE(checkpoints.EnforceLimit(0, 1).empty());  // 0 = unlimited
+  EXPECT_TRUE(checkpoints.EnforceLimit(3600, 1).empty());
+  EXPECT_EQ(checkpoints.EnforceLimit(2500, 1), (std::vector<int64_t>{3}));  // oldest not running
+  EXPECT_FALSE(std::filesystem::exists(dir.File("job-3.pt.tmp")));
+  EXPECT_EQ(checkpoints.EnforceLimit(1, 1), (std::vector<int64_t>{2}));
+  EXPECT_TRUE(std::filesystem::exists(dir.File("job-1.pt")));  // running: kept though over the limit
+  EXPECT_TRUE(std::filesystem::exists(dir.File("job-1.reports")));
+  EXPECT_TRUE(std::filesystem::exists(dir.File("notes.txt")));
+}
+
+TEST(CheckpointDirTest, SweepRemovesJobsUntouchedForTheMaximumAge) {
+  ScratchDir dir;
+  CheckpointDir checkpoints(dir.path());
+  WriteBytes(dir.File("job-10.pt"), 10);
+  WriteBytes(dir.File("job-10.reports"), 10);
+  WriteBytes(dir.File("job-11.pt"), 10);
+  WriteBytes(dir.File("job-12.pt"), 10);
+  WriteBytes(dir.File("job-x.pt"), 10);
+  Age(dir.File("job-10.pt"), std::chrono::hours(200));
+  Age(dir.File("job-10.reports"), std::chrono::hours(200));
+  Age(dir.File("job-11.pt"), std::chrono::hours(200));
+  Age(dir.File("job-x.pt"), std::chrono::hours(200));
+  // job-12 is recent; job-11's checkpoint is old but nothing newer touched it.
+  EXPECT_TRUE(checkpoints.SweepOlderThan(std::chrono::seconds(0)).empty());
+  EXPECT_EQ(checkpoints.SweepOlderThan(std::chrono::hours(168)), (std::vector<int64_t>{10, 11}));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("job-10.reports")));
+  EXPECT_TRUE(std::filesystem::exists(dir.File("job-12.pt")));
+  EXPECT_TRUE(std::filesystem::exists(dir.File("job-x.pt")));
+  EXPECT_TRUE(CheckpointDir(dir.File("missing")).SweepOlderThan(std::chrono::hours(1)).empty());
+}
+
+TEST_F(AgentTest, StartupSweepsOldCheckpointsAndTheLimitHoldsWhileTraining) {
+  WriteBytes(dir_.File("job-90.pt"), 100);
+  Age(dir_.File("job-90.pt"), std::chrono::hours(24 * 30));
+  WriteBytes(dir_.File("job-91.pt"), 20'000'000);  // recent: a paused job of another campaign
+  fake_.jobs.push_back(TinyJob({"AlexNet"}, 2, 64, 32));
+  StartAgent("secret", [](AgentOptions& options) {
+    options.checkpoint_max_age = std::chrono::hours(24 * 7);
+    options.checkpoint_max_bytes = 10'000'000;  // room for the running job, not for job 91 too
+  });
+  ASSERT_TRUE(WaitFor([&] { return !fake_.completes.empty(); }));
+  EXPECT_EQ(StopAgent(), kExitOk);
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("job-90.pt")));  // swept at startup
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("job-91.pt")));  // evicted before job 7's checkpoint
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("job-7.pt")));   // completed
 }
 
 TEST_F(AgentTest, ShutdownFailsRetryablyAndTheNextAttemptResumesFromTheCheckpoint) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "worker/agent/heartbeat.h"
@@ -34,7 +35,7 @@ std::string Describe(const grpc::Status& s) {
 }  // namespace
 
 Agent::Agent(CoordinatorClient& client, const FamilyRegistry& registry, AgentOptions options)
-    : client_(client), registry_(registry), options_(std::move(options)) {}
+    : client_(client), registry_(registry), options_(std::move(options)), checkpoints_(options_.checkpoint_dir) {}
 
 void Agent::RequestShutdown() {
   {
@@ -109,6 +110,12 @@ bool Agent::Register() {
 }
 
 int Agent::Run() {
+  // Files of jobs that are no longer this worker's: nothing runs yet, and the
+  // coordinator cannot be asked which jobs are, so age decides (agent.h).
+  for (const int64_t job_id : checkpoints_.SweepOlderThan(options_.checkpoint_max_age)) {
+    spdlog::info("removed the checkpoint files of job {}: untouched for over {} h", job_id,
+                 options_.checkpoint_max_age.count() / 3600);
+  }
   if (!Register()) return unauthenticated_ ? kExitUnauthenticated : kExitOk;
   milliseconds backoff = kInitialBackoff;
   while (!shutdown_.load()) {
@@ -178,6 +185,28 @@ void Agent::SendFail(const moe4::v1::JobAssignment& job, const std::string& tag,
   ++jobs_failed_;
 }
 
+void Agent::Abandon(const moe4::v1::JobAssignment& job, const std::string& tag, StopReason reason) {
+  const StopAction& action = StopActionFor(reason);
+  std::error_code ignored;
+  std::filesystem::remove(checkpoints_.ReportsPath(job.job_id()), ignored);
+  if (!action.keep_checkpoint) checkpoints_.RemoveCheckpoint(job.job_id());
+  spdlog::info("{}: abandoned ({}); checkpoint {}", tag, action.log, action.keep_checkpoint ? "kept" : "removed");
+  ++jobs_abandoned_;
+}
+
+void Agent::EnforceCheckpointLimit(int64_t running_job_id) {
+  if (options_.checkpoint_max_bytes == 0) return;
+  for (const int64_t job_id : checkpoints_.EnforceLimit(options_.checkpoint_max_bytes, running_job_id)) {
+    spdlog::info("removed the checkpoint files of job {}: --checkpoint-dir over --checkpoint-max-bytes {}", job_id,
+                 options_.checkpoint_max_bytes);
+  }
+  const uintmax_t used = checkpoints_.UsageBytes();
+  if (used > options_.checkpoint_max_bytes) {
+    spdlog::warn("--checkpoint-dir holds {} bytes, over --checkpoint-max-bytes {}, with only the running job's files",
+                 used, options_.checkpoint_max_bytes);
+  }
+}
+
 void Agent::RunJob(moe4::v1::JobAssignment job) {
   const std::string tag = "job " + std::to_string(job.job_id()) + " attempt " + std::to_string(job.attempt());
   std::string families;
@@ -185,11 +214,13 @@ void Agent::RunJob(moe4::v1::JobAssignment job) {
   spdlog::info("{}: leased {} on {} ({} epochs, resume after epoch {})", tag, families, job.dataset().name(),
                job.recipe().epochs(), job.resume_from_epoch());
   const auto start = std::chrono::steady_clock::now();
-  const std::filesystem::path dir(options_.checkpoint_dir);
-  const std::string base = "job-" + std::to_string(job.job_id());
-  const std::string checkpoint_path = (dir / (base + ".pt")).string();
-  ReportQueue queue((dir / (base + ".reports")).string());
+  const std::string checkpoint_path = checkpoints_.CheckpointPath(job.job_id());
+  ReportQueue queue(checkpoints_.ReportsPath(job.job_id()));
   bool fenced = false;
+  // Why training stopped early, set by the stop hook; `stop_by_worker`: the
+  // worker decided (shutdown, its own time budget), not the coordinator.
+  std::optional<StopReason> stop;
+  bool stop_by_worker = false;
   try {
     FillRecipeDefaults(job.mutable_recipe());
     if (auto s = ValidateJob(job, registry_); !s.ok()) {
@@ -206,6 +237,7 @@ void Agent::RunJob(moe4::v1::JobAssignment job) {
     // Reports still queued from an earlier attempt are re-derived by the
     // trainer from the checkpoint; start from a clean queue.
     if (auto s = queue.Clear(); !s.ok()) spdlog::warn("{}: {}", tag, std::string(s.message()));
+    EnforceCheckpointLimit(job.job_id());  // before the first checkpoint of this attempt
 
     const milliseconds interval(std::max<int64_t>(1000, job.lease_seconds() * 1000 / 3));
     Heartbeater heartbeat(client_, worker_id_, job.job_id(), job.attempt(), interval);
@@ -268,17 +300,28 @@ void Agent::RunJob(moe4::v1::JobAssignment job) {
                    job.recipe().epochs(), m.train_loss(), m.test_accuracy(), m.epoch_seconds(), m.images_per_second());
       if (auto s = queue.Push(m); !s.ok()) spdlog::warn("{}: {}", tag, std::string(s.message()));
       flush(/*retry=*/false);
+      EnforceCheckpointLimit(job.job_id());  // before the next epoch's checkpoint
     };
     hooks.on_step = [&](int epoch, int64_t step) { heartbeat.SetProgress(epoch, step); };
     const int64_t max_seconds = job.max_job_seconds();
+    // Runs on this thread (the trainer polls it before every batch).
     hooks.stop_reason = [&]() -> std::optional<std::string> {
-      if (shutdown_.load()) return std::string("worker shutting down");
-      if (fenced || heartbeat.fenced()) return std::string("fenced");
-      if (heartbeat.cancel_requested()) return std::string("cancelled by the coordinator");
-      if (max_seconds > 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(max_seconds)) {
-        return "exceeded max_job_seconds (" + std::to_string(max_seconds) + " s)";
+      if (shutdown_.load()) {
+        stop = StopReason::kShutdown, stop_by_worker = true;
+      } else if (heartbeat.cancel_requested()) {
+        // Before fenced: a report refused because the coordinator just paused
+        // the job is explained by the pause, which keeps the checkpoint.
+        stop = StopReasonFromProto(heartbeat.coordinator_stop_reason());
+      } else if (fenced || heartbeat.fenced()) {
+        stop = StopReason::kFenced;
+      } else if (max_seconds > 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(max_seconds)) {
+        stop = StopReason::kTimedOut, stop_by_worker = true;
+      } else {
+        return std::nullopt;
       }
-      return std::nullopt;
+      std::string text(StopActionFor(*stop).log);
+      if (*stop == StopReason::kTimedOut) text += " (" + std::to_string(max_seconds) + " s)";
+      return text;
     };
     const TrainOutcome outcome = trainer.Run(hooks);
     // Heartbeats go on while the last reports and the result are delivered
@@ -287,8 +330,7 @@ void Agent::RunJob(moe4::v1::JobAssignment job) {
     fenced = fenced || heartbeat.fenced();
 
     if (fenced) {
-      spdlog::warn("{}: abandoned (another attempt owns the job)", tag);
-      ++jobs_abandoned_;
+      Abandon(job, tag, stop && !stop_by_worker ? *stop : StopReason::kFenced);
       return;
     }
     switch (outcome.kind) {
@@ -297,7 +339,7 @@ void Agent::RunJob(moe4::v1::JobAssignment job) {
         heartbeat.Stop();
         fenced = fenced || heartbeat.fenced();
         if (fenced) {
-          ++jobs_abandoned_;
+          Abandon(job, tag, StopReason::kFenced);
           return;
         }
         if (!queue.empty()) {
@@ -325,44 +367,48 @@ void Agent::RunJob(moe4::v1::JobAssignment job) {
               outcome.train_seconds);
           ++jobs_completed_;
           queue.Remove();
-          std::error_code ignored;
-          std::filesystem::remove(checkpoint_path, ignored);
+          checkpoints_.RemoveCheckpoint(job.job_id());
         } else if (result == CallResult::kFenced) {
-          ++jobs_abandoned_;
+          Abandon(job, tag, StopReason::kFenced);
         }
         return;
       }
-      case TrainOutcome::Kind::kStopped:
-        if (outcome.reason == "cancelled by the coordinator") {
-          spdlog::info("{}: stopped: cancelled by the coordinator", tag);
-          queue.Remove();
-          ++jobs_abandoned_;
+      case TrainOutcome::Kind::kStopped: {
+        // The trainer stops only when the hook said why; anything else would
+        // be a trainer bug, handled as the safest stop (keep, retry).
+        const StopReason reason = stop.value_or(StopReason::kShutdown);
+        const StopAction& action = StopActionFor(reason);
+        spdlog::info("{}: stopped: {}", tag, outcome.reason);
+        if (!stop_by_worker) {
+          // The coordinator decided the job's state already: no writes.
+          Abandon(job, tag, reason);
           return;
         }
-        flush(/*retry=*/true);
+        if (action.deliver_reports) flush(/*retry=*/true);
         heartbeat.Stop();
         fenced = fenced || heartbeat.fenced();
         if (fenced) {
-          ++jobs_abandoned_;
+          Abandon(job, tag, StopReason::kFenced);
           return;
         }
-        SendFail(job, tag, outcome.reason,
-                 /*retryable=*/outcome.reason == "worker shutting down");
+        SendFail(job, tag, outcome.reason, /*retryable=*/action.runs_again);
+        queue.Remove();
+        if (!action.keep_checkpoint) checkpoints_.RemoveCheckpoint(job.job_id());
         return;
+      }
       case TrainOutcome::Kind::kFailed:
         flush(/*retry=*/true);
         heartbeat.Stop();
         fenced = fenced || heartbeat.fenced();
         if (fenced) {
-          ++jobs_abandoned_;
+          Abandon(job, tag, StopReason::kFenced);
           return;
         }
         spdlog::error("{}: training failed: {}", tag, outcome.reason);
         SendFail(job, tag, outcome.reason, outcome.retryable);
         if (!outcome.retryable) {
           queue.Remove();
-          std::error_code ignored;
-          std::filesystem::remove(checkpoint_path, ignored);
+          checkpoints_.RemoveCheckpoint(job.job_id());
         }
         return;
     }

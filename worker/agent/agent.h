@@ -8,11 +8,14 @@
 //   end) -> Complete, or Fail with a reason and whether a retry could help.
 //
 // FAILED_PRECONDITION on any write (or a NOT_FOUND job) means another attempt
-// owns the job: abandon it and lease again. A heartbeat reply asking to
-// cancel stops training within one batch; the job is dropped without a write
-// (the coordinator already decided its state). RequestShutdown() (SIGINT /
-// SIGTERM) stops after the current batch and sends Fail("worker shutting
-// down", retryable) so the job is requeued at once from its checkpoint.
+// owns the job: abandon it and lease again. A heartbeat reply asking to stop
+// (paused, cancelled, timed out) stops training within one batch; the job is
+// dropped without a write (the coordinator already decided its state).
+// RequestShutdown() (SIGINT / SIGTERM) stops after the current batch and
+// sends Fail("worker shutting down", retryable) so the job is requeued at
+// once from its checkpoint. What each stop does with the checkpoint and the
+// report queue is one table: stop_reason.h. Checkpoints are also bounded in
+// size and swept by age at startup (AgentOptions).
 //
 // Run() is called on one thread; RequestShutdown() is safe from any thread.
 #ifndef MOE4_WORKER_AGENT_AGENT_H_
@@ -29,7 +32,9 @@
 #include <string>
 
 #include "moe4/v1/moe4.pb.h"
+#include "worker/agent/checkpoint_dir.h"
 #include "worker/agent/coordinator_client.h"
+#include "worker/agent/stop_reason.h"
 #include "worker/data/dataset.h"
 #include "worker/models/registry.h"
 
@@ -46,6 +51,15 @@ struct AgentOptions {
   std::chrono::milliseconds max_backoff{std::chrono::seconds(30)};  // transient errors
   // How long the final Complete/Fail keeps retrying once shutdown was asked.
   std::chrono::milliseconds shutdown_grace{std::chrono::seconds(10)};
+  // Bound on the job files in checkpoint_dir (0 = unlimited): before each
+  // checkpoint is written, the files of the oldest jobs not running here are
+  // removed until the directory fits (checkpoint_dir.h).
+  uint64_t checkpoint_max_bytes = 0;
+  // At startup, the files of jobs untouched for this long are removed (0 =
+  // never). The WorkerService cannot tell a worker which jobs are still its
+  // own, so age stands in: a paused job resumed after this retrains its
+  // epochs from scratch (stored epochs are not re-reported), nothing is lost.
+  std::chrono::seconds checkpoint_max_age{std::chrono::hours(24 * 7)};
 };
 
 // Exit codes of Run().
@@ -80,10 +94,15 @@ class Agent {
   bool SleepFor(std::chrono::milliseconds duration);
   std::shared_ptr<const DatasetPair> Dataset(const moe4::v1::DatasetSpec& spec, std::string* error, bool* retryable);
   void SendFail(const moe4::v1::JobAssignment& job, const std::string& tag, const std::string& reason, bool retryable);
+  // Applies StopActionFor(reason) to the job's files once nothing more will
+  // be written for it (no Fail, no reports), and counts it abandoned.
+  void Abandon(const moe4::v1::JobAssignment& job, const std::string& tag, StopReason reason);
+  void EnforceCheckpointLimit(int64_t running_job_id);
 
   CoordinatorClient& client_;
   const FamilyRegistry& registry_;
   const AgentOptions options_;
+  const CheckpointDir checkpoints_;
   int64_t worker_id_ = 0;
   bool unauthenticated_ = false;
 

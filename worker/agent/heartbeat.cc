@@ -4,6 +4,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include "worker/agent/stop_reason.h"
+
 namespace moe4::worker {
 
 Heartbeater::Heartbeater(CoordinatorClient& client, int64_t worker_id, int64_t job_id, int32_t attempt,
@@ -42,8 +44,12 @@ void Heartbeater::Beat() {
   const grpc::Status status = client_.Heartbeat(request, &response);
   sent_.fetch_add(1);
   if (status.ok()) {
-    if (response.cancel() && !cancel_.exchange(true)) {
-      spdlog::info("job {} attempt {}: coordinator asked to cancel", job_id_, attempt_);
+    if (response.cancel()) {
+      stop_reason_.store(response.stop_reason());
+      if (!cancel_.exchange(true)) {
+        spdlog::info("job {} attempt {}: coordinator asked to stop ({})", job_id_, attempt_,
+                     StopReasonName(StopReasonFromProto(response.stop_reason())));
+      }
     }
     return;
   }

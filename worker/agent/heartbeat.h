@@ -1,6 +1,7 @@
 // Heartbeats for the job in flight, on a Boost.Asio steady_timer running on
 // its own thread, independent of training (a slow batch never delays one).
-// Each reply may ask to cancel the job; a FAILED_PRECONDITION or NOT_FOUND
+// Each reply may ask to stop the job (saying why: paused, cancelled, timed
+// out); a FAILED_PRECONDITION or NOT_FOUND
 // reply means this attempt was fenced. Both are exposed as flags that the
 // trainer's stop hook polls before every batch. Start/Stop are called by the
 // agent thread; SetProgress and the flags are safe from any thread.
@@ -33,6 +34,10 @@ class Heartbeater {
     step_.store(step);
   }
   bool cancel_requested() const { return cancel_.load(); }
+  // Why the coordinator asked to stop; meaningful once cancel_requested().
+  moe4::v1::StopReason coordinator_stop_reason() const {
+    return static_cast<moe4::v1::StopReason>(stop_reason_.load());
+  }
   bool fenced() const { return fenced_.load(); }
   int64_t sent() const { return sent_.load(); }
 
@@ -47,6 +52,7 @@ class Heartbeater {
   const std::chrono::milliseconds interval_;
   std::atomic<int32_t> epoch_{0};
   std::atomic<int64_t> step_{0};
+  std::atomic<int> stop_reason_{moe4::v1::STOP_REASON_UNSPECIFIED};  // set before cancel_
   std::atomic<bool> cancel_{false};
   std::atomic<bool> fenced_{false};
   std::atomic<int64_t> sent_{0};

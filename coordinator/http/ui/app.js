@@ -45,6 +45,7 @@ function duration(s) {
   if (s < 172800) return (s / 3600).toFixed(1) + ' h';
   return (s / 86400).toFixed(1) + ' d';
 }
+const params = (n) => (!n ? '–' : n >= 1e6 ? (n / 1e6).toFixed(2) + ' M' : n >= 1e4 ? (n / 1e3).toFixed(1) + ' k' : String(n));
 const badge = (s) => el('span', { class: 'state ' + s }, s);
 
 async function api(path, options) {
@@ -182,7 +183,7 @@ async function campaignPage(root, id) {
       el('td', { class: 'num selected' }, pm(e.selected_test_accuracy, e.selected_test_accuracy_sd, e.n)),
       el('td', { class: 'num final' }, pm(e.final_test_accuracy, e.final_test_accuracy_sd, e.n)),
       el('td', { class: 'num' }, e.selected_epoch || '–'),
-      el('td', { class: 'num' }, e.parameter_count ? (e.parameter_count / 1e6).toFixed(2) + ' M' : '–'))),
+      el('td', { class: 'num' }, params(e.parameter_count)))),
     { id: 'leaderboard' }));
   }
 
@@ -365,11 +366,16 @@ async function render() {
   }
   if (seq !== state.renderSeq) return;  // a newer render won
   const scrollY = window.scrollY;
-  for (const c of state.charts.splice(0)) c.destroy();
   main().replaceChildren(next);
   window.scrollTo(0, scrollY);
-  // Charts were built while detached: draw them at their real size.
-  for (const c of state.charts) c.resize();
+  // Charts of the page just replaced (or of a render that lost) go; those
+  // built for this one, while detached, are drawn at their real size.
+  state.charts = state.charts.filter((c) => {
+    if (document.body.contains(c.canvas)) return true;
+    c.destroy();
+    return false;
+  });
+  for (const c of state.charts) { c.resize(); c.update('none'); }
   document.body.dataset.view = view;
   document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
 }

@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/catalogue.h"
+#include "common/precision_name.h"
 #include "common/combinatorics.h"
 #include "common/yaml_keys.h"
 
@@ -236,7 +237,18 @@ void ParseRecipe(const YAML::Node& node, const SpecLimits& limits, moe4::v1::Rec
   }
   std::vector<std::string> known;
   for (const auto& [name, bound] : RecipeBounds()) known.push_back(name);
-  CheckKeys(node, "recipe", known, problems);
+  std::vector<std::string> keys = known;
+  keys.push_back("precision");
+  CheckKeys(node, "recipe", keys, problems);
+  if (const YAML::Node precision = node["precision"]; precision.IsDefined()) {
+    const auto parsed = precision.IsScalar() ? ParsePrecisionSpecName(precision.Scalar()) : std::nullopt;
+    if (parsed) {
+      recipe.set_precision(*parsed);
+    } else {
+      problems.Add(precision, "recipe.precision",
+                   absl::StrCat("expected ", std::string(kPrecisionChoices), ", got ", Describe(precision)));
+    }
+  }
 
   const auto* descriptor = moe4::v1::Recipe::descriptor();
   const auto* reflection = moe4::v1::Recipe::GetReflection();
@@ -459,6 +471,7 @@ moe4::v1::Recipe DefaultRecipe() {
   r.set_gate_top_k(0);
   r.set_width(1.0);
   r.set_catalogue(moe4::v1::EXPERT_CATALOGUE_LEMUR);
+  r.set_precision(moe4::v1::PRECISION_AUTO);
   return r;
 }
 

@@ -9,7 +9,10 @@
 #                     deploy/torch2.sh; only the worker binaries and the worker
 #                     tests, Release, into ./build-torch2 (needs the CUDA
 #                     toolkit, nvcc, to configure: MOE4_CUDA_HOME, default
-#                     $CUDA_HOME or /usr/local/cuda; no GPU needed)
+#                     $CUDA_HOME or /usr/local/cuda; no GPU needed);
+#                     MOE4_TORCH2_BENCH=1 adds the training-step benchmark
+#                     throughput_bench (bench/gpu/pack.sh bundles it with
+#                     moe4-train for a GPU box: bench/gpu/README.md)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 flavour=${MOE4_TORCH_FLAVOUR:-debian}
@@ -46,12 +49,18 @@ case "$flavour" in
     # the wheel's own CUDA libraries load through its RPATH.
     configure=(-DCMAKE_PREFIX_PATH="$prefix" -DTorch_DIR:PATH="$prefix/Torch" -DCaffe2_DIR:PATH="$prefix/Caffe2"
                -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" -DCUDAToolkit_ROOT="$cuda" -DCUDA_TOOLKIT_ROOT_DIR="$cuda"
-               -DMOE4_WITH_WORKER=ON -DMOE4_BUILD_TESTS=ON -DMOE4_BUILD_BENCH=OFF)
+               -DMOE4_WITH_WORKER=ON -DMOE4_BUILD_TESTS=ON)
     # Only used at configure time, for nvcc flags; without it Torch's package
     # probes for a GPU and warns.
     export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-7.5;8.0;8.6;8.9;9.0;10.0;12.0}
     # The worker binaries and every test binary `ctest -L worker` runs.
     targets=(moe4-worker moe4-train moe4_worker_tests moe4_lemur_tests)
+    if [[ ${MOE4_TORCH2_BENCH:-0} == 1 ]]; then
+      configure+=(-DMOE4_BUILD_BENCH=ON)
+      targets+=(throughput_bench)
+    else
+      configure+=(-DMOE4_BUILD_BENCH=OFF)
+    fi
     # A build dir configured against another Torch is reconfigured from scratch.
     if [[ -f "$build/CMakeCache.txt" ]] && ! grep -q "^Torch_DIR:[A-Z]*=$prefix/Torch\$" "$build/CMakeCache.txt"; then
       rm -f "$build/CMakeCache.txt"
@@ -65,6 +74,9 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
     "${configure[@]}" "$@" >/dev/null
 elif (($#)); then
   cmake "$build" "$@" >/dev/null
+fi
+if [[ "$flavour" == torch2 && ${MOE4_TORCH2_BENCH:-0} == 1 ]] && ! grep -q '^MOE4_BUILD_BENCH:BOOL=ON' "$build/CMakeCache.txt"; then
+  cmake "$build" -DMOE4_BUILD_BENCH=ON >/dev/null  # a dir configured without the benchmarks
 fi
 if [[ "$flavour" == torch2 ]]; then
   grep -q '^MOE4_WITH_WORKER:BOOL=ON' "$build/CMakeCache.txt" \

@@ -27,6 +27,8 @@ python3-torchvision 0.14): another python3 may come first on PATH.
   /usr/bin/python3 bench/training/pytorch_peer.py [--catalogue adapted|lemur] [--image-size 32]
       [--width 1.0] [--threads N] [--expect DESCRIBE.json] [--flops-only] [--per-family] [--json OUT] ...
   /usr/bin/python3 bench/training/pytorch_peer.py --check-lemur   # the lemur ports vs LEMUR's counts
+  python3 bench/training/pytorch_peer.py --device cuda --precision bf16 --step-only ...   # bench/gpu/run.sh (a)
+  python3 bench/training/pytorch_peer.py --candidates LIST.json --device cuda ...          # bench/gpu/run.sh (b)
 
 DataLoader num_workers defaults to 0, the peer's best setting on the 2-core
 box this was written on: the in-line PIL pipeline delivers ~7,000 images/s
@@ -36,6 +38,25 @@ worker processes have almost nothing to hide, while 2 workers compete with the
 epoch fell from ~110-130 to ~100 images/s). With workers > 0 the CPU-time
 figures miss the workers' CPU (other processes); use the wall-clock ratios.
 
+Devices and precision (issue 13, item 4; bench/gpu/run.sh): --device cpu|cuda[:N]
+puts the model and the data on the device; --precision fp32|bf16|fp16 runs the
+forward pass and the loss under torch.autocast(device_type, dtype) (fp16 through
+a GradScaler, GPU only), as torch.amp's recipe says. On CUDA the peer is set up
+as a PyTorch user who cares about speed would: cudnn.benchmark, channels_last
+model and batches, no host synchronisation per step (the loss's finiteness is
+accumulated on the device and read once after the timed steps, as ours does),
+and the clocks are read after torch.cuda.synchronize(). Peak memory is
+torch.cuda.max_memory_allocated() (since the process started, as ours) on CUDA
+and the peak RSS on the CPU. --step-only measures (a) only, with the batch
+prepared by tensor operations (bilinear resize), so it needs no torchvision.
+--candidates FILE (bench/gpu/run.sh (b)) trains a list of candidate ensembles
+one after another, one job at a time, on tensors held on the device (random
+crop with padding 2, normalisation and mixup on the device: the worker's
+augmentation for Fashion-MNIST-shaped synthetic data), each for --epochs
+epochs of --train-images plus a test pass of --test-images, and prints one
+JSON document of wall-clock seconds per candidate. torchvision is only needed
+for (c), the published PIL pipeline (the default mode).
+
 --expect takes `throughput_bench --describe`'s JSON and fails (exit 3) when a
 parameter count differs from ours (by more than 1 % for adapted, at all for
 lemur), before measuring anything: a faster peer that is a different network
@@ -44,19 +65,28 @@ alone and the AdamW step alone (see throughput_bench.cc).
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import resource
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchvision
-import torchvision.transforms as T
-from PIL import Image
+
+try:  # a torch wheel does not require numpy; without it the data come from torch's generator
+    import numpy as np
+except ImportError:
+    np = None
+try:  # only (c), the published PIL pipeline, needs them (a GPU box may lack torchvision)
+    import torchvision
+    import torchvision.transforms as T
+    from PIL import Image
+except ImportError:
+    torchvision = T = Image = None
 
 FAMILIES = ["AirNet", "AlexNet", "BagNet", "DenseNet"]  # byte order, as jobs list them
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # what the published pipeline normalised with
@@ -572,37 +602,103 @@ def make_optimizer(model, r=RECIPE):
     ], lr=r["lr"], betas=r["betas"])
 
 
+def top1_counts(probs):
+    """Per-expert top-1 counts as LoadBalanceLoss's scatter_add (bincount would read its max back on CUDA)."""
+    top1 = probs.argmax(1)
+    return torch.zeros(probs.size(1), dtype=probs.dtype, device=probs.device).scatter_add_(
+        0, top1, torch.ones_like(top1, dtype=probs.dtype))
+
+
 def load_balance(probs):
     k = probs.size(1)
-    f = torch.bincount(probs.argmax(1), minlength=k).to(probs.dtype) / probs.size(0)  # a count: constant
+    f = top1_counts(probs) / probs.size(0)  # a count: constant
     return k * (f * probs.mean(0)).sum()
 
 
-def train_step(model, optimizer, x, ya, yb, lam, progress, r=RECIPE):
-    """One optimiser step, the body of Trainer::RunOrThrow's batch loop."""
+class Amp:
+    """How a step runs on its device: autocast to `precision` around the forward pass and the loss
+    (nothing for fp32), fp16's GradScaler, and whether each step reads its loss back (the CPU, as
+    the published loop did) or accumulates its finiteness on the device (CUDA; check() reads it)."""
+
+    def __init__(self, device, precision):
+        if precision == "fp16" and device.type != "cuda":
+            raise SystemExit("pytorch_peer: --precision fp16 needs a CUDA device (as ours: fp16 is GPU only)")
+        self.device_type = device.type
+        self.dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        self.scaler = None
+        if precision == "fp16":
+            amp_scaler = getattr(torch.amp, "GradScaler", None)  # torch >= 2.3; torch.cuda.amp's before
+            self.scaler = amp_scaler("cuda") if amp_scaler else torch.cuda.amp.GradScaler()
+        self.sync_each_step = device.type != "cuda"
+        self.bad = torch.zeros((), dtype=torch.bool, device=device)
+
+    def autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device_type, dtype=self.dtype)
+
+    def check(self):
+        if bool(self.bad):
+            raise RuntimeError("non-finite training loss")
+
+
+FP32 = None  # train_step's default: fp32, reading each loss back (the CPU peer as it was)
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_memory_bytes(device):
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
+def train_step(model, optimizer, x, ya, yb, lam, progress, amp=FP32, r=RECIPE):
+    """One optimiser step, the body of Trainer::RunOrThrow's batch loop; `amp` (an Amp) for a device
+    or a precision other than the CPU's fp32."""
     lr = lr_at(progress)
     for g, group in enumerate(optimizer.param_groups):
         group["lr"] = lr if g == 0 else r["gate_lr_scale"] * lr
     optimizer.zero_grad()
-    logits, expert_logits, weights, log_probs = model(x)
-    s = r["label_smoothing"]
-    loss = lam * F.cross_entropy(logits, ya, label_smoothing=s)
-    if lam < 1.0:
-        loss = loss + (1 - lam) * F.cross_entropy(logits, yb, label_smoothing=s)
-    loss = loss + r["load_balance_weight"] * load_balance(weights)
-    value = loss.item()  # the worker's NaN check; the published loop logged it
-    if not math.isfinite(value):
-        raise RuntimeError(f"non-finite training loss {value}")
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), r["grad_clip_norm"])
-    optimizer.step()
+    with amp.autocast() if amp else contextlib.nullcontext():
+        logits, expert_logits, weights, log_probs = model(x)
+        logits, weights = logits.float(), weights.float()  # ours casts the outputs back before the loss
+        s = r["label_smoothing"]
+        loss = lam * F.cross_entropy(logits, ya, label_smoothing=s)
+        if lam < 1.0:
+            loss = loss + (1 - lam) * F.cross_entropy(logits, yb, label_smoothing=s)
+        loss = loss + r["load_balance_weight"] * load_balance(weights)
+    if amp is None or amp.sync_each_step:
+        value = loss.item()  # the worker's NaN check; the published loop logged it
+        if not math.isfinite(value):
+            raise RuntimeError(f"non-finite training loss {value}")
+    else:
+        amp.bad |= ~torch.isfinite(loss.detach())
+    if amp is not None and amp.scaler is not None:
+        amp.scaler.scale(loss).backward()
+        amp.scaler.unscale_(optimizer)  # clipping sees the true gradients
+        torch.nn.utils.clip_grad_norm_(model.parameters(), r["grad_clip_norm"])
+        amp.scaler.step(optimizer)
+        amp.scaler.update()
+    else:
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), r["grad_clip_norm"])
+        optimizer.step()
     model.gate.clamp_temperature()
     return logits.detach(), loss.detach()
 
 
 def mixup(x, y, alpha):
-    lam = float(np.random.beta(alpha, alpha)) if alpha > 0 else 1.0
-    perm = torch.randperm(x.size(0))
+    if alpha <= 0:
+        lam = 1.0
+    elif np is not None:
+        lam = float(np.random.beta(alpha, alpha))
+    else:
+        lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    perm = torch.randperm(x.size(0), device=x.device)
     return lam * x + (1 - lam) * x[perm], y, y[perm], lam
 
 
@@ -613,16 +709,16 @@ def eval_batch(model, x, y, acc):
     acc["loss"] += F.cross_entropy(logits, y, reduction="sum").double()
     acc["correct"] += logits.argmax(1).eq(y).sum().double()
     acc["gate"] += weights.sum(0).double()
-    acc["routes"] += torch.bincount(weights.argmax(1), minlength=k).double()
+    acc["routes"] += top1_counts(weights).double()
     acc["expert"] += expert_logits.argmax(2).eq(y.unsqueeze(0)).sum(1).double()
     entropy = -(weights * weights.clamp_min(1e-12).log()).sum(1) / math.log(k)
     acc["entropy"] += entropy.sum().double()
 
 
-def new_eval_acc(k):
-    z = torch.zeros((), dtype=torch.double)
-    return {"loss": z.clone(), "correct": z.clone(), "gate": torch.zeros(k, dtype=torch.double),
-            "routes": torch.zeros(k, dtype=torch.double), "expert": torch.zeros(k, dtype=torch.double),
+def new_eval_acc(k, device="cpu"):
+    z = torch.zeros((), dtype=torch.double, device=device)
+    v = torch.zeros(k, dtype=torch.double, device=device)
+    return {"loss": z.clone(), "correct": z.clone(), "gate": v.clone(), "routes": v.clone(), "expert": v.clone(),
             "entropy": z.clone()}
 
 
@@ -643,6 +739,11 @@ class UInt8Images(torch.utils.data.Dataset):
 
 
 def make_data(n, size, classes, seed):
+    """n HWC uint8 images and int64 labels: numpy arrays, or tensors without numpy."""
+    if np is None:
+        gen = torch.Generator().manual_seed(seed)
+        return (torch.randint(0, 256, (n, size, size, 3), dtype=torch.uint8, generator=gen),
+                torch.randint(0, classes, (n,), generator=gen))
     rng = np.random.default_rng(seed)
     return (rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
             rng.integers(0, classes, n, dtype=np.int64))
@@ -686,39 +787,179 @@ def forward_flops(model, size, batch=8):
     return profiled / batch, hooked[0] / batch
 
 
-def best_seconds(fn, repeats):
+def best_seconds(fn, repeats, device=torch.device("cpu")):
     """Seconds per call of fn, best of `repeats` after one untimed call (throughput_bench's BestSeconds)."""
     fn()
+    sync(device)
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
+        sync(device)
         best = min(best, time.perf_counter() - start)
     return best
 
 
-def per_family(model, optimizer, x, y, repeats):
+def emit(result, path):
+    text = json.dumps(result, indent=2)
+    if path:
+        with open(path, "w") as f:
+            f.write(text + "\n")
+    print(text)
+
+
+def per_family(model, optimizer, x, y, repeats, amp=None, device=torch.device("cpu")):
     """(e) where a step's time goes: each expert alone, forward + cross-entropy + backward on the
     step's batch in training mode, then the AdamW step alone (on the last step's gradients)."""
     print(f"pytorch_peer: (e) per family, forward + backward, best of {repeats}", file=sys.stderr)
-    optimizer_ms = 1000 * best_seconds(optimizer.step, repeats)  # first: below drops the experts' gradients
+    optimizer_ms = 1000 * best_seconds(optimizer.step, repeats, device)  # first: below drops the experts' gradients
     ms = {}
     for family, expert in zip(FAMILIES, model.experts):
         def fwd_bwd():
             expert.zero_grad(set_to_none=True)
-            F.cross_entropy(expert(x), y).backward()
-        ms[family] = 1000 * best_seconds(fwd_bwd, repeats)
+            with amp.autocast() if amp else contextlib.nullcontext():
+                logits = expert(x).float()
+            F.cross_entropy(logits, y).backward()
+        ms[family] = 1000 * best_seconds(fwd_bwd, repeats, device)
     return {"forward_backward_ms": ms, "optimizer_ms": optimizer_ms}
 
 
-def timed(fn, warmup, steps):
-    """(wall, process CPU) seconds of `steps` calls after `warmup` calls."""
+def timed(fn, warmup, steps, device=torch.device("cpu")):
+    """(wall, process CPU) seconds of `steps` calls after `warmup` calls, the device drained at both ends."""
     for _ in range(warmup):
         fn()
+    sync(device)
     start, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
         fn()
+    sync(device)
     return time.perf_counter() - start, time.process_time() - cpu
+
+
+def gemm_peak_on(device, dtype, n, repeats):
+    """gemm_peak on a GPU in the step's dtype (the tensor cores' peak for bf16/fp16)."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    torch.mm(a, b)
+    sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * n ** 3 / best / 1e9
+
+
+def tensor_batch(images, size, mean, std, device):
+    """uint8 HWC images -> a normalised float batch on `device`, resized bilinearly to `size` as
+    the worker resizes a batch: tensor operations only (no torchvision)."""
+    x = torch.as_tensor(images).to(device).permute(0, 3, 1, 2).float().div_(255)
+    x = (x - torch.tensor(mean, device=device).view(1, -1, 1, 1)) / torch.tensor(std, device=device).view(1, -1, 1, 1)
+    if x.size(-1) != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return x
+
+
+def device_setup(device):
+    """What a speed-minded PyTorch user sets on CUDA; returns the memory format for model and batches."""
+    if device.type != "cuda":
+        return torch.contiguous_format
+    torch.cuda.set_device(device)
+    torch.backends.cudnn.benchmark = True  # fixed shapes: autotune each convolution once
+    return torch.channels_last
+
+
+def device_info(device):
+    info = {"device": str(device), "device_kind": device.type,
+            "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+            "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+            "matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32)}
+    if device.type == "cuda":
+        prop = torch.cuda.get_device_properties(device)
+        info.update(device_name=prop.name, device_memory_mb=prop.total_memory // 2 ** 20,
+                    capability=f"{prop.major}.{prop.minor}", cuda=torch.version.cuda,
+                    cudnn=torch.backends.cudnn.version())
+    return info
+
+
+# ---- (b) of bench/gpu/run.sh: candidates one job at a time --------------------------
+
+
+def random_crop(x, pad):
+    """Per-image random crop with zero padding `pad` (the worker's augmentation), on x's device."""
+    if pad == 0:
+        return x
+    b, c, h, w = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (b,), device=x.device)
+    dx = torch.randint(0, 2 * pad + 1, (b,), device=x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    return xp[torch.arange(b, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[None, :, None, None],
+              rows, cols]
+
+
+def run_candidates(a):
+    """Trains each candidate of --candidates (a JSON list of family lists) in turn: a fresh model
+    and optimiser, --epochs epochs over --train-images held on the device, a test pass."""
+    device = torch.device(a.device)
+    fmt = device_setup(device)
+    with open(a.candidates) as f:
+        candidates = json.load(f)
+    size, classes, cin = a.image_size, a.classes, a.channels
+    gen = torch.Generator().manual_seed(a.seed)
+    # Fashion-MNIST-shaped data held on the device as uint8, normalised per batch as the worker does.
+    train_x = torch.randint(0, 256, (a.train_images, cin, size, size), dtype=torch.uint8, generator=gen).to(device)
+    train_y = torch.randint(0, classes, (a.train_images,), generator=gen).to(device)
+    test_x = torch.randint(0, 256, (a.test_images, cin, size, size), dtype=torch.uint8, generator=gen).to(device)
+    test_y = torch.randint(0, classes, (a.test_images,), generator=gen).to(device)
+    mean, std = train_x.float().mean() / 255, train_x.float().std() / 255
+
+    def norm(x):
+        return ((x.float() / 255 - mean) / std).contiguous(memory_format=fmt)
+
+    rows, start_all = [], time.perf_counter()
+    for i, families in enumerate(candidates):
+        start = time.perf_counter()
+        torch.manual_seed(a.seed + i)
+        model = MixtureOfExperts(families, cin, size, classes, a.width, a.catalogue).to(device, memory_format=fmt)
+        optimizer = make_optimizer(model)
+        amp = Amp(device, a.precision)
+        n, steps_per_epoch = a.train_images, a.train_images // a.batch
+        for epoch in range(a.epochs):
+            model.train()
+            order = torch.randperm(n, device=device)
+            for step in range(steps_per_epoch):
+                idx = order[step * a.batch:(step + 1) * a.batch]
+                x = norm(random_crop(train_x[idx], a.pad))
+                x, ya, yb, lam = mixup(x, train_y[idx], RECIPE["mixup_alpha"])
+                train_step(model, optimizer, x, ya, yb, lam, epoch + step / steps_per_epoch, amp)
+            model.eval()
+            acc = new_eval_acc(len(families), device)
+            with torch.no_grad(), amp.autocast():
+                for b in range(0, a.test_images, a.eval_batch):
+                    eval_batch(model, norm(test_x[b:b + a.eval_batch]), test_y[b:b + a.eval_batch], acc)
+            sync(device)
+            amp.check()
+        seconds = time.perf_counter() - start
+        rows.append({"families": families, "seconds": seconds, "params": count_parameters(model),
+                     "test_accuracy": float(acc["correct"]) / a.test_images})
+        print(f"pytorch_peer: candidate {i + 1}/{len(candidates)} {'+'.join(families)}: {seconds:.2f} s",
+              file=sys.stderr)
+        del model, optimizer
+    wall = time.perf_counter() - start_all
+    result = {"side": "pytorch", "mode": "candidates", "torch": torch.__version__,
+              "config": {"catalogue": a.catalogue, "width": a.width, "batch": a.batch, "epochs": a.epochs,
+                         "input": [cin, size, size], "classes": classes, "train_images": a.train_images,
+                         "test_images": a.test_images, "precision": a.precision, "threads": a.threads},
+              "machine": device_info(device), "candidates": rows, "seconds": wall,
+              "candidates_per_hour": 3600 * len(rows) / wall if wall > 0 else 0,
+              "peak_memory_bytes": peak_memory_bytes(device)}
+    text = json.dumps(result, indent=2)
+    if a.json:
+        with open(a.json, "w") as f:
+            f.write(text + "\n")
+    print(text)
 
 
 def loadavg():
@@ -806,6 +1047,16 @@ def main():
     p.add_argument("--expect", help="throughput_bench --describe JSON: check parameter counts first")
     p.add_argument("--flops-only", action="store_true", help="check parameters, count FLOPs, print JSON, stop")
     p.add_argument("--json", help="write the figures here too")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                   help="autocast dtype of the forward pass and the loss (fp16: GradScaler, CUDA only)")
+    p.add_argument("--step-only", action="store_true",
+                   help="measure (a) the training step only (tensor batch: no torchvision needed)")
+    p.add_argument("--candidates", help="JSON list of family lists: train them one after another (see above)")
+    p.add_argument("--channels", type=int, default=1, help="--candidates: image channels")
+    p.add_argument("--classes", type=int, default=10, help="--candidates: classes")
+    p.add_argument("--epochs", type=int, default=1, help="--candidates: epochs per candidate")
+    p.add_argument("--pad", type=int, default=2, help="--candidates: random-crop padding (the worker's for synthetic)")
     a = p.parse_args()
 
     if a.check_lemur:
@@ -813,69 +1064,108 @@ def main():
         return
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    np.random.seed(a.seed)
+    if np is not None:
+        np.random.seed(a.seed)
+    if a.candidates:
+        run_candidates(a)
+        return
+    device = torch.device(a.device)
+    fmt = device_setup(device)
+    amp = Amp(device, a.precision)
     size, classes = a.image_size, 10
     model = MixtureOfExperts(FAMILIES, 3, size, classes, a.width, a.catalogue)
     if a.expect:
         check_parameters(model, a.expect, a.catalogue, size)
-    fwd_profiled, fwd_hooked = forward_flops(model, size)
+    flops = {"source": "not counted (--step-only)"}
+    if not a.step_only:
+        fwd_profiled, fwd_hooked = forward_flops(model, size)  # on the CPU, before the model moves
+        flops = {"forward_per_image": fwd_profiled, "forward_per_image_hooks": fwd_hooked,
+                 "train_per_image": 3 * fwd_profiled,
+                 "source": "torch.profiler(with_flops=True) forward, eval mode; training step = 3x forward"}
+    model = model.to(device, memory_format=fmt)
     result = {
         "side": "pytorch",
         "config": {"families": FAMILIES, "catalogue": a.catalogue, "width": a.width, "batch": a.batch, "eval_batch": a.eval_batch,
                    "input": [3, size, size], "classes": classes, "threads": a.threads,
-                   "num_workers": a.num_workers},
-        "machine": {"cores": os.cpu_count(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+                   "num_workers": a.num_workers, "device": str(device), "precision": a.precision,
+                   "channels_last": fmt == torch.channels_last, "step_only": a.step_only},
+        "machine": {"cores": os.cpu_count(), "torch": torch.__version__,
+                    "torchvision": torchvision.__version__ if torchvision else None,
                     "python": sys.version.split()[0], "threads": torch.get_num_threads(),
                     "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
                     "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
                     "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
                     "loadavg_before": loadavg()},
         "params": count_parameters(model),
-        "flops": {"forward_per_image": fwd_profiled, "forward_per_image_hooks": fwd_hooked,
-                  "train_per_image": 3 * fwd_profiled,
-                  "source": "torch.profiler(with_flops=True) forward, eval mode; training step = 3x forward"},
+        "flops": flops,
     }
+    result["machine"].update(device_info(device))
     if a.flops_only:
         print(json.dumps(result))
         return
 
-    result["gemm"] = {"n": a.gemm_n, "gflops": gemm_peak(a.gemm_n, a.gemm_repeats)}
+    if not a.step_only:
+        gemm = (gemm_peak(a.gemm_n, a.gemm_repeats) if device.type != "cuda"
+                else gemm_peak_on(device, amp.dtype or torch.float, a.gemm_n, a.gemm_repeats))
+        result["gemm"] = {"n": a.gemm_n, "gflops": gemm}
 
     # (a) training step alone: one normalised, mixed-up batch in memory.
     model.train()
     optimizer = make_optimizer(model)
     # CIFAR-sized images, resized to the networks' side as a campaign's dataset.resize does
-    # (ours: bilinear on the batch after crop and flip; here torchvision's Resize, bilinear).
-    resize = [T.Resize(size)] if size != DATA_SIZE else []
+    # (ours: bilinear on the batch after crop and flip; here torchvision's Resize, bilinear, or
+    # F.interpolate on the batch with --step-only or without torchvision).
     images, labels = make_data(a.batch, DATA_SIZE, classes, a.seed + 1)
-    to_tensor = T.Compose(resize + [T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)])
-    x = torch.stack([to_tensor(Image.fromarray(im)) for im in images])
-    x, ya, yb, lam = mixup(x, torch.from_numpy(labels), RECIPE["mixup_alpha"])
+    if a.step_only or T is None or np is None:
+        x = tensor_batch(images, size, CIFAR_MEAN, CIFAR_STD, device)
+    else:
+        resize = [T.Resize(size)] if size != DATA_SIZE else []
+        to_tensor = T.Compose(resize + [T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)])
+        x = torch.stack([to_tensor(Image.fromarray(im)) for im in images]).to(device)
+    x = x.contiguous(memory_format=fmt)
+    x, ya, yb, lam = mixup(x, torch.as_tensor(labels).to(device), RECIPE["mixup_alpha"])
     step = [0]
 
     def one_step():
-        train_step(model, optimizer, x, ya, yb, lam, 5 + step[0] / 100)  # mid-schedule
+        train_step(model, optimizer, x, ya, yb, lam, 5 + step[0] / 100, amp)  # mid-schedule
         step[0] += 1
 
-    sec, cpu = timed(one_step, a.warmup_steps, a.steps)
+    # On CUDA the warm-up steps also run cuDNN's autotuner.
+    sec, cpu = timed(one_step, a.warmup_steps, a.steps, device)
+    amp.check()
     result["train_step"] = {"steps": a.steps, "seconds": sec, "images_per_second": a.batch * a.steps / sec,
                             "ms_per_step": 1000 * sec / a.steps, "cpu_seconds": cpu,
-                            "images_per_cpu_second": a.batch * a.steps / cpu}
+                            "images_per_cpu_second": a.batch * a.steps / cpu,
+                            "peak_memory_bytes": peak_memory_bytes(device),
+                            "peak_memory_kind": "cuda_max_allocated" if device.type == "cuda" else "process_max_rss"}
+    if amp.scaler is not None:  # below 2^16: the scaler skipped steps (each halves it)
+        result["train_step"]["loss_scale"] = amp.scaler.get_scale()
     if a.per_family:
-        result["per_family"] = per_family(model, optimizer, x, ya, a.steps)
+        result["per_family"] = per_family(model, optimizer, x, ya, a.steps, amp, device)
+    if a.step_only:
+        result["machine"]["loadavg_after"] = loadavg()
+        emit(result, a.json)
+        return
 
     # (b) evaluation, no grad.
-    xe = torch.randn(a.eval_batch, 3, size, size)
-    ye = torch.randint(classes, (a.eval_batch,))
+    xe = torch.randn(a.eval_batch, 3, size, size, device=device).contiguous(memory_format=fmt)
+    ye = torch.randint(classes, (a.eval_batch,), device=device)
     model.eval()
-    acc = new_eval_acc(len(FAMILIES))
-    with torch.no_grad():
-        sec, cpu = timed(lambda: eval_batch(model, xe, ye, acc), 1, a.eval_batches)
+    acc = new_eval_acc(len(FAMILIES), device)
+    with torch.no_grad(), amp.autocast():
+        sec, cpu = timed(lambda: eval_batch(model, xe, ye, acc), 1, a.eval_batches, device)
     images = a.eval_batch * a.eval_batches
     result["eval"] = {"batches": a.eval_batches, "seconds": sec, "images_per_second": images / sec,
                       "cpu_seconds": cpu, "images_per_cpu_second": images / cpu}
 
     # (c) a whole epoch with data, a fresh model as a new job gets, then the test pass.
+    if T is None or np is None:
+        result["epoch"] = {"skipped": "torchvision or numpy missing: (c) is the published PIL pipeline"}
+        result["machine"]["loadavg_after"] = loadavg()
+        emit(result, a.json)
+        return
+    resize = [T.Resize(size)] if size != DATA_SIZE else []
+    to_tensor = T.Compose(resize + [T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)])
     train_set = UInt8Images(*make_data(a.train_images, DATA_SIZE, classes, a.seed + 2), T.Compose(
         [T.RandomCrop(DATA_SIZE, padding=4), T.RandomHorizontalFlip()] + resize +
         [T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)]))
@@ -885,25 +1175,30 @@ def main():
                                                num_workers=a.num_workers, drop_last=len(train_set) % a.batch == 1)
     test_loader = torch.utils.data.DataLoader(test_set, batch_size=a.eval_batch, num_workers=a.num_workers)
     cpu = time.process_time()  # the same span as ours: model build, epoch, test pass
-    model = MixtureOfExperts(FAMILIES, 3, size, classes, a.width, a.catalogue)
+    model = MixtureOfExperts(FAMILIES, 3, size, classes, a.width, a.catalogue).to(device, memory_format=fmt)
     optimizer = make_optimizer(model)
+    amp = Amp(device, a.precision)
     model.train()
     start = time.perf_counter()
     seen, steps = 0, len(train_loader)
-    loss_sum = torch.zeros((), dtype=torch.double)
-    correct = torch.zeros((), dtype=torch.double)
+    loss_sum = torch.zeros((), dtype=torch.double, device=device)
+    correct = torch.zeros((), dtype=torch.double, device=device)
     for i, (xb, yb_) in enumerate(train_loader):
-        xb, ya_, yb2, lam_ = mixup(xb, yb_, RECIPE["mixup_alpha"])
-        logits, loss = train_step(model, optimizer, xb, ya_, yb2, lam_, i / steps)
+        xb = xb.to(device, non_blocking=True).contiguous(memory_format=fmt)
+        xb, ya_, yb2, lam_ = mixup(xb, yb_.to(device, non_blocking=True), RECIPE["mixup_alpha"])
+        logits, loss = train_step(model, optimizer, xb, ya_, yb2, lam_, i / steps, amp)
         loss_sum += loss.double() * xb.size(0)  # TrainAccumulator::Add
         correct += logits.argmax(1).eq(ya_ if lam_ >= 0.5 else yb2).sum().double()
         seen += xb.size(0)
+    sync(device)
     train_seconds = time.perf_counter() - start
+    amp.check()
     model.eval()
-    acc = new_eval_acc(len(FAMILIES))
-    with torch.no_grad():
+    acc = new_eval_acc(len(FAMILIES), device)
+    with torch.no_grad(), amp.autocast():
         for xb, yb_ in test_loader:
-            eval_batch(model, xb, yb_, acc)
+            eval_batch(model, xb.to(device).contiguous(memory_format=fmt), yb_.to(device), acc)
+    sync(device)
     epoch_seconds = time.perf_counter() - start
     epoch_cpu = time.process_time() - cpu
     # Where the epoch's time goes: the same loader pass (with mixup) and no training.
@@ -920,11 +1215,7 @@ def main():
     result["train_step"]["fraction_of_gemm_peak"] = result["train_step"]["gflops"] / result["gemm"]["gflops"]
     result["machine"]["blas"] = blas_libraries()
     result["machine"]["loadavg_after"] = loadavg()
-    text = json.dumps(result, indent=2)
-    if a.json:
-        with open(a.json, "w") as f:
-            f.write(text + "\n")
-    print(text)
+    emit(result, a.json)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/yaml_keys.h"
@@ -63,6 +65,18 @@ TEST(CampaignSpecTest, CatalogueDefaultsToLemurAndTravelsInTheRecipe) {
   EXPECT_EQ(adapted->recipe.catalogue(), moe4::v1::EXPERT_CATALOGUE_ADAPTED);
   // Stored campaigns from before catalogues carry UNSPECIFIED: adapted.
   EXPECT_EQ(FromProto(moe4::v1::EXPERT_CATALOGUE_UNSPECIFIED), Catalogue::kAdapted);
+}
+
+TEST(CampaignSpecTest, PrecisionDefaultsToAutoAndTravelsInTheRecipe) {
+  auto automatic = ParseCampaignSpec(kValid);
+  ASSERT_TRUE(automatic.ok()) << automatic.status();
+  EXPECT_EQ(automatic->recipe.precision(), moe4::v1::PRECISION_AUTO);
+  for (const auto& [text, value] : std::vector<std::pair<std::string, moe4::v1::Precision>>{
+           {"fp32", moe4::v1::PRECISION_FP32}, {"bf16", moe4::v1::PRECISION_BF16}, {"fp16", moe4::v1::PRECISION_FP16}}) {
+    auto spec = ParseCampaignSpec("name: c\nk: 2\nbudget: 1\nrecipe: {precision: " + text + "}\n");
+    ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();
+    EXPECT_EQ(spec->recipe.precision(), value) << text;
+  }
 }
 
 TEST(CampaignSpecTest, RefusesAnUnknownCatalogue) {
@@ -199,6 +213,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "dataset.name: synthetic option size=\"4\" must be a number in [8, 256]"},
         BadSpec{"name: x\nk: 4\nbudget: 3\nrecipe: {gate_temperature: 9}\n", "recipe.gate_temperature: 9 is out of range"},
         BadSpec{"name: x\nk: 2\nbudget: 3\nrecipe: {gate_top_k: 3}\n", "recipe.gate_top_k: 3 is larger than k (2)"},
+        BadSpec{"name: x\nk: 4\nbudget: 3\nrecipe: {precision: half}\n",
+                "line 4: recipe.precision: expected fp32, bf16, fp16 or auto, got \"half\""},
         BadSpec{"name: x\nk: 4\nbudget: 3\nsampler: exhaustive\n", "budget: the exhaustive sampler runs all"},
         BadSpec{"name: x\nk: 4\nbudget: [1, 2]\n", "budget: expected an integer, got a list"},
         BadSpec{"[1, 2, 3]\n", "spec: expected a mapping"},

@@ -27,6 +27,18 @@ recipe: {epochs: 3, lr: 0.01, seed: 9, gate_top_k: 1}
   EXPECT_EQ(job->recipe().gate_top_k(), 1);
   EXPECT_DOUBLE_EQ(job->recipe().mixup_alpha(), 0.2);       // default
   EXPECT_DOUBLE_EQ(job->recipe().gate_temperature(), 2.0);  // default
+  EXPECT_EQ(job->recipe().precision(), moe4::v1::PRECISION_AUTO);  // default
+}
+
+TEST(JobSpecTest, PrecisionReadsTheSpecsWords) {
+  auto job = ParseJobSpec("families: [AirNet]\ndataset: {name: mnist}\nrecipe: {precision: bf16}\n");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->recipe().precision(), moe4::v1::PRECISION_BF16);
+  auto bad = ParseJobSpec("families: [AirNet]\ndataset: {name: mnist}\nrecipe: {precision: PRECISION_BF16}\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("recipe.precision: expected fp32, bf16, fp16 or auto"),
+            std::string::npos)
+      << bad.status();
 }
 
 TEST(JobSpecTest, ErrorsNameTheKey) {

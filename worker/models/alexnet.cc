@@ -5,7 +5,7 @@
 namespace moe4::worker {
 namespace {
 
-torch::nn::Conv2d Conv(int in, int out, int kernel, int stride, int padding) {
+torch::nn::Conv2d AlexnetConv(int in, int out, int kernel, int stride, int padding) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding));
 }
 
@@ -29,22 +29,22 @@ AlexNetImpl::AlexNetImpl(const ExpertOptions& options) {
 
   features_ = register_module("features", torch::nn::Sequential());
   if (stem_a && stem_b) {
-    features_->push_back(Conv(options.in_channels, c1, 11, 4, 2));
+    features_->push_back(AlexnetConv(options.in_channels, c1, 11, 4, 2));
   } else if (stem_a || stem_b) {
-    features_->push_back(Conv(options.in_channels, c1, 5, 2, 2));
+    features_->push_back(AlexnetConv(options.in_channels, c1, 5, 2, 2));
   } else {
-    features_->push_back(Conv(options.in_channels, c1, 3, 1, 1));
+    features_->push_back(AlexnetConv(options.in_channels, c1, 3, 1, 1));
   }
   features_->push_back(torch::nn::ReLU(true));
   features_->push_back(Pool(plan.Next()));
-  features_->push_back(Conv(c1, c2, 5, 1, 2));
+  features_->push_back(AlexnetConv(c1, c2, 5, 1, 2));
   features_->push_back(torch::nn::ReLU(true));
   features_->push_back(Pool(plan.Next()));
-  features_->push_back(Conv(c2, c3, 3, 1, 1));
+  features_->push_back(AlexnetConv(c2, c3, 3, 1, 1));
   features_->push_back(torch::nn::ReLU(true));
-  features_->push_back(Conv(c3, c4, 3, 1, 1));
+  features_->push_back(AlexnetConv(c3, c4, 3, 1, 1));
   features_->push_back(torch::nn::ReLU(true));
-  features_->push_back(Conv(c4, c4, 3, 1, 1));
+  features_->push_back(AlexnetConv(c4, c4, 3, 1, 1));
   features_->push_back(torch::nn::ReLU(true));
   features_->push_back(Pool(plan.Next()));
   features_->push_back(torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions({6, 6})));

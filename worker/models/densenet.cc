@@ -5,7 +5,7 @@
 namespace moe4::worker {
 namespace {
 
-torch::nn::Conv2d Conv(int in, int out, int kernel, int stride = 1) {
+torch::nn::Conv2d DensenetConv(int in, int out, int kernel, int stride = 1) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
 }
 
@@ -13,9 +13,9 @@ torch::nn::Conv2d Conv(int in, int out, int kernel, int stride = 1) {
 
 DenseLayerImpl::DenseLayerImpl(int in, int growth, int bottleneck) {
   bn1_ = register_module("bn1", torch::nn::BatchNorm2d(in));
-  conv1_ = register_module("conv1", Conv(in, bottleneck, 1));
+  conv1_ = register_module("conv1", DensenetConv(in, bottleneck, 1));
   bn2_ = register_module("bn2", torch::nn::BatchNorm2d(bottleneck));
-  conv2_ = register_module("conv2", Conv(bottleneck, growth, 3));
+  conv2_ = register_module("conv2", DensenetConv(bottleneck, growth, 3));
 }
 
 torch::Tensor DenseLayerImpl::forward(const torch::Tensor& x) {
@@ -46,9 +46,9 @@ DenseNetImpl::DenseNetImpl(const ExpertOptions& options) {
   int channels = 2 * growth;
   features_ = register_module("features", torch::nn::Sequential());
   if (plan.Next()) {
-    features_->push_back(Conv(options.in_channels, channels, 7, 2));
+    features_->push_back(DensenetConv(options.in_channels, channels, 7, 2));
   } else {
-    features_->push_back(Conv(options.in_channels, channels, 3, 1));
+    features_->push_back(DensenetConv(options.in_channels, channels, 3, 1));
   }
   features_->push_back(torch::nn::BatchNorm2d(channels));
   features_->push_back(torch::nn::ReLU(true));
@@ -63,7 +63,7 @@ DenseNetImpl::DenseNetImpl(const ExpertOptions& options) {
       const int out = channels / 2;
       features_->push_back(torch::nn::BatchNorm2d(channels));
       features_->push_back(torch::nn::ReLU(true));
-      features_->push_back(Conv(channels, out, 1));
+      features_->push_back(DensenetConv(channels, out, 1));
       if (plan.Next()) {
         features_->push_back(torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(2).stride(2)));
       }

@@ -7,7 +7,6 @@
 namespace moe4::worker {
 namespace {
 
-using Conv = InceptionV3Conv;
 using torch::nn::Sequential;
 
 torch::nn::MaxPool2d MaxPool(int stride) {
@@ -26,18 +25,18 @@ struct Builder {
   // 1x1 | 1x1 -> 5x5 | 1x1 -> 3x3 -> 3x3 | avg-pool -> 1x1.
   InceptionV3Module A(int in, int pool_features) const {
     InceptionV3Module m;
-    m->AddBranch(Sequential(Conv(in, c(64), 1, 1)), c(64));
-    m->AddBranch(Sequential(Conv(in, c(48), 1, 1), Conv(c(48), c(64), 5, 5)), c(64));
-    m->AddBranch(Sequential(Conv(in, c(64), 1, 1), Conv(c(64), c(96), 3, 3), Conv(c(96), c(96), 3, 3)), c(96));
-    m->AddBranch(Sequential(AvgPool(), Conv(in, c(pool_features), 1, 1)), c(pool_features));
+    m->AddBranch(Sequential(InceptionV3Conv(in, c(64), 1, 1)), c(64));
+    m->AddBranch(Sequential(InceptionV3Conv(in, c(48), 1, 1), InceptionV3Conv(c(48), c(64), 5, 5)), c(64));
+    m->AddBranch(Sequential(InceptionV3Conv(in, c(64), 1, 1), InceptionV3Conv(c(64), c(96), 3, 3), InceptionV3Conv(c(96), c(96), 3, 3)), c(96));
+    m->AddBranch(Sequential(AvgPool(), InceptionV3Conv(in, c(pool_features), 1, 1)), c(pool_features));
     return m;
   }
 
   // Grid reduction: 3x3 /2 | 1x1 -> 3x3 -> 3x3 /2 | max-pool /2.
   InceptionV3Module B(int in, int stride) const {
     InceptionV3Module m;
-    m->AddBranch(Sequential(Conv(in, c(384), 3, 3, stride)), c(384));
-    m->AddBranch(Sequential(Conv(in, c(64), 1, 1), Conv(c(64), c(96), 3, 3), Conv(c(96), c(96), 3, 3, stride)),
+    m->AddBranch(Sequential(InceptionV3Conv(in, c(384), 3, 3, stride)), c(384));
+    m->AddBranch(Sequential(InceptionV3Conv(in, c(64), 1, 1), InceptionV3Conv(c(64), c(96), 3, 3), InceptionV3Conv(c(96), c(96), 3, 3, stride)),
                  c(96));
     m->AddBranch(Sequential(MaxPool(stride)), in);
     return m;
@@ -47,21 +46,21 @@ struct Builder {
   InceptionV3Module C(int in, int c7_reference) const {
     const int c7 = c(c7_reference);
     InceptionV3Module m;
-    m->AddBranch(Sequential(Conv(in, c(192), 1, 1)), c(192));
-    m->AddBranch(Sequential(Conv(in, c7, 1, 1), Conv(c7, c7, 1, 7), Conv(c7, c(192), 7, 1)), c(192));
-    m->AddBranch(Sequential(Conv(in, c7, 1, 1), Conv(c7, c7, 7, 1), Conv(c7, c7, 1, 7), Conv(c7, c7, 7, 1),
-                            Conv(c7, c(192), 1, 7)),
+    m->AddBranch(Sequential(InceptionV3Conv(in, c(192), 1, 1)), c(192));
+    m->AddBranch(Sequential(InceptionV3Conv(in, c7, 1, 1), InceptionV3Conv(c7, c7, 1, 7), InceptionV3Conv(c7, c(192), 7, 1)), c(192));
+    m->AddBranch(Sequential(InceptionV3Conv(in, c7, 1, 1), InceptionV3Conv(c7, c7, 7, 1), InceptionV3Conv(c7, c7, 1, 7), InceptionV3Conv(c7, c7, 7, 1),
+                            InceptionV3Conv(c7, c(192), 1, 7)),
                  c(192));
-    m->AddBranch(Sequential(AvgPool(), Conv(in, c(192), 1, 1)), c(192));
+    m->AddBranch(Sequential(AvgPool(), InceptionV3Conv(in, c(192), 1, 1)), c(192));
     return m;
   }
 
   // Grid reduction: 1x1 -> 3x3 /2 | 1x1 -> 1x7 -> 7x1 -> 3x3 /2 | max-pool /2.
   InceptionV3Module D(int in, int stride) const {
     InceptionV3Module m;
-    m->AddBranch(Sequential(Conv(in, c(192), 1, 1), Conv(c(192), c(320), 3, 3, stride)), c(320));
-    m->AddBranch(Sequential(Conv(in, c(192), 1, 1), Conv(c(192), c(192), 1, 7), Conv(c(192), c(192), 7, 1),
-                            Conv(c(192), c(192), 3, 3, stride)),
+    m->AddBranch(Sequential(InceptionV3Conv(in, c(192), 1, 1), InceptionV3Conv(c(192), c(320), 3, 3, stride)), c(320));
+    m->AddBranch(Sequential(InceptionV3Conv(in, c(192), 1, 1), InceptionV3Conv(c(192), c(192), 1, 7), InceptionV3Conv(c(192), c(192), 7, 1),
+                            InceptionV3Conv(c(192), c(192), 3, 3, stride)),
                  c(192));
     m->AddBranch(Sequential(MaxPool(stride)), in);
     return m;
@@ -70,12 +69,12 @@ struct Builder {
   // Expanded filter bank: 1x1 | 1x1 -> (1x3, 3x1) | 1x1 -> 3x3 -> (1x3, 3x1) | avg-pool -> 1x1.
   InceptionV3Module E(int in) const {
     InceptionV3Module m;
-    m->AddBranch(Sequential(Conv(in, c(320), 1, 1)), c(320));
-    m->AddBranch(Sequential(Conv(in, c(384), 1, 1)), 2 * c(384),
-                 {Conv(c(384), c(384), 1, 3), Conv(c(384), c(384), 3, 1)});
-    m->AddBranch(Sequential(Conv(in, c(448), 1, 1), Conv(c(448), c(384), 3, 3)), 2 * c(384),
-                 {Conv(c(384), c(384), 1, 3), Conv(c(384), c(384), 3, 1)});
-    m->AddBranch(Sequential(AvgPool(), Conv(in, c(192), 1, 1)), c(192));
+    m->AddBranch(Sequential(InceptionV3Conv(in, c(320), 1, 1)), c(320));
+    m->AddBranch(Sequential(InceptionV3Conv(in, c(384), 1, 1)), 2 * c(384),
+                 {InceptionV3Conv(c(384), c(384), 1, 3), InceptionV3Conv(c(384), c(384), 3, 1)});
+    m->AddBranch(Sequential(InceptionV3Conv(in, c(448), 1, 1), InceptionV3Conv(c(448), c(384), 3, 3)), 2 * c(384),
+                 {InceptionV3Conv(c(384), c(384), 1, 3), InceptionV3Conv(c(384), c(384), 3, 1)});
+    m->AddBranch(Sequential(AvgPool(), InceptionV3Conv(in, c(192), 1, 1)), c(192));
     return m;
   }
 };
@@ -118,12 +117,12 @@ InceptionV3Impl::InceptionV3Impl(const ExpertOptions& options) {
   DownsamplePlan plan(options.image_size, 5);
   const Builder b{options.width};
   features_ = register_module("features", torch::nn::Sequential());
-  features_->push_back(Conv(options.in_channels, b.c(32), 3, 3, plan.NextStride()));  // Conv2d_1a_3x3
-  features_->push_back(Conv(b.c(32), b.c(32), 3, 3));                                // Conv2d_2a_3x3
-  features_->push_back(Conv(b.c(32), b.c(64), 3, 3));                                // Conv2d_2b_3x3
+  features_->push_back(InceptionV3Conv(options.in_channels, b.c(32), 3, 3, plan.NextStride()));  // Conv2d_1a_3x3
+  features_->push_back(InceptionV3Conv(b.c(32), b.c(32), 3, 3));                                // Conv2d_2a_3x3
+  features_->push_back(InceptionV3Conv(b.c(32), b.c(64), 3, 3));                                // Conv2d_2b_3x3
   if (plan.Next()) features_->push_back(MaxPool(2));
-  features_->push_back(Conv(b.c(64), b.c(80), 1, 1));   // Conv2d_3b_1x1
-  features_->push_back(Conv(b.c(80), b.c(192), 3, 3));  // Conv2d_4a_3x3
+  features_->push_back(InceptionV3Conv(b.c(64), b.c(80), 1, 1));   // Conv2d_3b_1x1
+  features_->push_back(InceptionV3Conv(b.c(80), b.c(192), 3, 3));  // Conv2d_4a_3x3
   if (plan.Next()) features_->push_back(MaxPool(2));
 
   int in = b.c(192);

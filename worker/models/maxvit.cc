@@ -8,15 +8,15 @@ namespace {
 constexpr int kStem = 64;  // MaxViT-T
 constexpr int kChannels[] = {64, 128, 256, 512};
 constexpr int kDepths[] = {2, 2, 5, 2};
-constexpr int kHeadDim = 32;
+constexpr int kMaxvitHeadDim = 32;
 constexpr int kPartition = 7;
 constexpr int kExpansion = 4;
-constexpr int kMlpRatio = 4;
+constexpr int kMaxvitMlpRatio = 4;
 constexpr double kDropPath = 0.2;
 
 int RoundUp(int64_t value, int multiple) { return static_cast<int>((value + multiple - 1) / multiple * multiple); }
 
-torch::nn::Conv2d Conv(int in, int out, int kernel, int stride = 1, int groups = 1, bool bias = false) {
+torch::nn::Conv2d MaxvitConv(int in, int out, int kernel, int stride = 1, int groups = 1, bool bias = false) {
   return torch::nn::Conv2d(
       torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).groups(groups).bias(bias));
 }
@@ -34,19 +34,19 @@ MaxVitMBConvImpl::MaxVitMBConvImpl(int in, int out, int stride, double drop_path
   const int mid = kExpansion * out;
   main_ = register_module("main", torch::nn::Sequential());
   main_->push_back(torch::nn::BatchNorm2d(in));  // pre-norm
-  main_->push_back(Conv(in, mid, 1));
+  main_->push_back(MaxvitConv(in, mid, 1));
   main_->push_back(torch::nn::BatchNorm2d(mid));
   main_->push_back(Gelu());
-  main_->push_back(Conv(mid, mid, 3, stride, mid));
+  main_->push_back(MaxvitConv(mid, mid, 3, stride, mid));
   main_->push_back(torch::nn::BatchNorm2d(mid));
   main_->push_back(Gelu());
   main_->push_back(SqueezeExcite(mid, std::max(1, out / 4), false));
-  main_->push_back(Conv(mid, out, 1, 1, 1, true));
+  main_->push_back(MaxvitConv(mid, out, 1, 1, 1, true));
   shortcut_ = register_module("shortcut", torch::nn::Sequential());
   if (stride == 2) {
     shortcut_->push_back(torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(3).stride(2).padding(1)));
   }
-  if (stride == 2 || in != out) shortcut_->push_back(Conv(in, out, 1, 1, 1, true));
+  if (stride == 2 || in != out) shortcut_->push_back(MaxvitConv(in, out, 1, 1, 1, true));
 }
 
 torch::Tensor MaxVitMBConvImpl::forward(const torch::Tensor& x) {
@@ -60,7 +60,7 @@ MaxVitAttentionImpl::MaxVitAttentionImpl(int dim, int heads, int side, MaxVitPar
   attention_ = register_module("attention", MultiHeadSelfAttention(dim, heads));
   bias_ = register_module("relative_position_bias", RelativePositionBias(side, heads));
   norm2_ = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
-  mlp_ = register_module("mlp", TransformerMlp(dim, kMlpRatio * dim));
+  mlp_ = register_module("mlp", TransformerMlp(dim, kMaxvitMlpRatio * dim));
 }
 
 torch::Tensor MaxVitAttentionImpl::forward(const torch::Tensor& x) {
@@ -98,10 +98,10 @@ MaxVitImpl::MaxVitImpl(const ExpertOptions& options) {
   const double width = options.width;
   const int stem = ScaleChannels(kStem, width);
   stem_ = register_module("stem", torch::nn::Sequential());
-  stem_->push_back(Conv(options.in_channels, stem, 3, plan.NextStride()));
+  stem_->push_back(MaxvitConv(options.in_channels, stem, 3, plan.NextStride()));
   stem_->push_back(torch::nn::BatchNorm2d(stem));
   stem_->push_back(Gelu());
-  stem_->push_back(Conv(stem, stem, 3, 1, 1, true));
+  stem_->push_back(MaxvitConv(stem, stem, 3, 1, 1, true));
 
   int total_blocks = 0;
   for (int depth : kDepths) total_blocks += depth;
@@ -112,7 +112,7 @@ MaxVitImpl::MaxVitImpl(const ExpertOptions& options) {
     const int out = ScaleChannels(kChannels[stage], width);
     const int stride = plan.NextStride();
     const int side = WindowSideFor(plan.size(), kPartition);
-    const int heads = AttentionHeads(out, kHeadDim);
+    const int heads = AttentionHeads(out, kMaxvitHeadDim);
     resolutions_.push_back(plan.size());
     partitions_.push_back(side);
     for (int i = 0; i < kDepths[stage]; ++i, ++block) {

@@ -6,7 +6,7 @@ namespace moe4::worker {
 namespace {
 
 // ReLU as a Sequential element (in place is fine: each follows a conv/pool).
-torch::nn::ReLU Relu() { return torch::nn::ReLU(torch::nn::ReLUOptions(true)); }
+torch::nn::ReLU SqueezenetRelu() { return torch::nn::ReLU(torch::nn::ReLUOptions(true)); }
 
 torch::nn::MaxPool2d Pool() { return torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).ceil_mode(true)); }
 
@@ -35,7 +35,7 @@ SqueezeNetImpl::SqueezeNetImpl(const ExpertOptions& options) {
   } else {
     features_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels, stem, 3).padding(1)));
   }
-  features_->push_back(Relu());
+  features_->push_back(SqueezenetRelu());
   int in = stem;
   // {squeeze, expand} per fire module (both expand branches are equal); a
   // zero entry is a max-pool position.

@@ -5,11 +5,11 @@
 namespace moe4::worker {
 namespace {
 
-constexpr int kEmbedDim = 96;  // Swin-T
+constexpr int kSwinTransformerEmbedDim = 96;  // Swin-T
 constexpr int kDepths[] = {2, 2, 6, 2};
-constexpr int kHeadDim = 32;
+constexpr int kSwinTransformerHeadDim = 32;
 constexpr int kWindow = 7;
-constexpr int kMlpRatio = 4;
+constexpr int kSwinTransformerMlpRatio = 4;
 constexpr double kDropPath = 0.2;
 
 int RoundUp(int value, int multiple) { return (value + multiple - 1) / multiple * multiple; }
@@ -39,7 +39,7 @@ SwinBlockImpl::SwinBlockImpl(int dim, int heads, int resolution, int window, int
   attention_ = register_module("attention", MultiHeadSelfAttention(dim, heads));
   bias_ = register_module("relative_position_bias", RelativePositionBias(window, heads));
   norm2_ = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
-  mlp_ = register_module("mlp", TransformerMlp(dim, kMlpRatio * dim));
+  mlp_ = register_module("mlp", TransformerMlp(dim, kSwinTransformerMlpRatio * dim));
   if (shift_ > 0) mask_ = register_buffer("mask", ShiftMask(RoundUp(resolution, window), window, shift));
 }
 
@@ -85,7 +85,7 @@ SwinTransformerImpl::SwinTransformerImpl(const ExpertOptions& options) {
   patch_ = 1;
   if (plan.Next()) patch_ *= 2;
   if (plan.Next()) patch_ *= 2;
-  const int embed = ScaleChannels(kEmbedDim, options.width);
+  const int embed = ScaleChannels(kSwinTransformerEmbedDim, options.width);
   patch_embed_ = register_module(
       "patch_embed", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels, embed, patch_).stride(patch_)));
   embed_norm_ = register_module("embed_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({embed})));
@@ -104,7 +104,7 @@ SwinTransformerImpl::SwinTransformerImpl(const ExpertOptions& options) {
       dim *= 2;
     }
     const int window = WindowSideFor(resolution, kWindow);
-    const int heads = AttentionHeads(dim, kHeadDim);
+    const int heads = AttentionHeads(dim, kSwinTransformerHeadDim);
     resolutions_.push_back(resolution);
     windows_.push_back(window);
     for (int i = 0; i < kDepths[stage]; ++i, ++block) {

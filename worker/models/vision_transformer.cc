@@ -10,11 +10,11 @@
 namespace moe4::worker {
 namespace {
 
-constexpr int kEmbedDim = 192;  // ViT-Ti
-constexpr int kHeadDim = 64;
+constexpr int kVisionTransformerEmbedDim = 192;  // ViT-Ti
+constexpr int kVisionTransformerHeadDim = 64;
 constexpr int kDepth = 12;
-constexpr int kMlpRatio = 4;
-constexpr double kDropout = 0.1;
+constexpr int kVisionTransformerMlpRatio = 4;
+constexpr double kVisionTransformerDropout = 0.1;
 constexpr int kTargetGrid = 8;
 
 }  // namespace
@@ -47,15 +47,15 @@ torch::Tensor ViTEncoderBlockImpl::forward(const torch::Tensor& x) {
 VisionTransformerImpl::VisionTransformerImpl(const ExpertOptions& options) {
   std::tie(patch_, pad_) = VisionTransformerPatch(options.image_size);
   const int grid = (options.image_size + pad_) / patch_;
-  const int dim = ScaleChannels(kEmbedDim, options.width);
-  const int heads = AttentionHeads(dim, kHeadDim);
+  const int dim = ScaleChannels(kVisionTransformerEmbedDim, options.width);
+  const int heads = AttentionHeads(dim, kVisionTransformerHeadDim);
   patch_embed_ = register_module(
       "patch_embed", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels, dim, patch_).stride(patch_)));
   class_token_ = register_parameter("class_token", torch::zeros({1, 1, dim}));
   position_ = register_parameter("position", torch::zeros({1, grid * grid + 1, dim}));
-  dropout_ = register_module("dropout", torch::nn::Dropout(kDropout));
+  dropout_ = register_module("dropout", torch::nn::Dropout(kVisionTransformerDropout));
   encoder_ = register_module("encoder", torch::nn::Sequential());
-  for (int i = 0; i < kDepth; ++i) encoder_->push_back(ViTEncoderBlock(dim, heads, kMlpRatio * dim, kDropout));
+  for (int i = 0; i < kDepth; ++i) encoder_->push_back(ViTEncoderBlock(dim, heads, kVisionTransformerMlpRatio * dim, kVisionTransformerDropout));
   norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)));
   head_ = register_module("head", torch::nn::Linear(dim, options.num_classes));
   InitTransformerWeights(*this);

@@ -90,6 +90,18 @@ DeviceInfo DescribeDevice(const torch::Device& device) {
   return info;
 }
 
+int CudaComputeCapability(const torch::Device& device) {
+#ifdef MOE4_TORCH_CUDA
+  if (device.is_cuda()) {
+    const int index = device.has_index() ? device.index() : 0;
+    if (const cudaDeviceProp* prop = at::cuda::getDeviceProperties(index)) return prop->major * 10 + prop->minor;
+  }
+#else
+  (void)device;
+#endif
+  return 0;
+}
+
 int DefaultThreads() {
   const unsigned n = std::thread::hardware_concurrency();
   return n > 0 ? static_cast<int>(n) : 1;

@@ -34,6 +34,10 @@ struct DeviceInfo {
 
 DeviceInfo DescribeDevice(const torch::Device& device);
 
+// The GPU's compute capability as major * 10 + minor (86 for an RTX 3090,
+// 90 for an H100); 0 for the CPU or a binary built without CUDA headers.
+int CudaComputeCapability(const torch::Device& device);
+
 // Cores the OS reports (at least 1): the default for --threads.
 int DefaultThreads();
 

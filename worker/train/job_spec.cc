@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "common/campaign_spec.h"
+#include "common/precision_name.h"
 #include "common/yaml_keys.h"
 #include "worker/train/recipe.h"
 
@@ -50,6 +51,19 @@ absl::Status FillScalars(const YAML::Node& node, const std::string& where, Messa
         case FieldDescriptor::CPPTYPE_BOOL:
           reflection->SetBool(message, field, item.second.as<bool>());
           break;
+        case FieldDescriptor::CPPTYPE_ENUM:
+          // The one enum a job spec sets this way is recipe.precision (the
+          // catalogue has a top-level key of its own).
+          if (field->enum_type() == moe4::v1::Precision_descriptor()) {
+            const auto precision = ParsePrecisionSpecName(item.second.as<std::string>());
+            if (!precision) {
+              return absl::InvalidArgumentError(where + "." + key + ": expected " + std::string(kPrecisionChoices) +
+                                                ", got '" + YAML::Dump(item.second) + "'");
+            }
+            reflection->SetEnumValue(message, field, *precision);
+            break;
+          }
+          return absl::InvalidArgumentError(where + "." + key + ": unsupported type");
         default:
           return absl::InvalidArgumentError(where + "." + key + ": unsupported type");
       }

@@ -168,6 +168,15 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
       ++state.global_step;
       if (hooks.on_step) hooks.on_step(epoch, step + 1);
     }
+    // On a GPU the steps did not read their losses back: one read per epoch
+    // says whether any was not finite (the weights are then garbage anyway).
+    if (!core.checks_every_step()) {
+      if (const int64_t bad = core.FirstNonFiniteStep(); bad >= 0) {
+        return Failed("non-finite training loss at epoch " + std::to_string(epoch) + " (step " +
+                          std::to_string(bad + 1) + " of the job's run on this worker)",
+                      false);
+      }
+    }
     const double train_seconds = SecondsSince(epoch_start);
 
     moe4::v1::EpochMetrics m;

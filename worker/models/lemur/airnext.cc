@@ -10,7 +10,7 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-torch::nn::Conv2d Conv(int in, int out, int kernel, int stride = 1, int groups = 1) {
+torch::nn::Conv2d AirnextConv(int in, int out, int kernel, int stride = 1, int groups = 1) {
   return torch::nn::Conv2d(
       torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).groups(groups).bias(false));
 }
@@ -18,11 +18,11 @@ torch::nn::Conv2d Conv(int in, int out, int kernel, int stride = 1, int groups =
 }  // namespace
 
 AirBlockImpl::AirBlockImpl(int in, int out, int groups, int mid) {
-  conv1_ = register_module("conv1", Conv(in, mid, 1));
+  conv1_ = register_module("conv1", AirnextConv(in, mid, 1));
   bn1_ = register_module("bn1", torch::nn::BatchNorm2d(mid));
-  conv2_ = register_module("conv2", Conv(mid, mid, 3, 1, groups));
+  conv2_ = register_module("conv2", AirnextConv(mid, mid, 3, 1, groups));
   bn2_ = register_module("bn2", torch::nn::BatchNorm2d(mid));
-  conv3_ = register_module("conv3", Conv(mid, out, 1));
+  conv3_ = register_module("conv3", AirnextConv(mid, out, 1));
   bn3_ = register_module("bn3", torch::nn::BatchNorm2d(out));
 }
 
@@ -41,11 +41,11 @@ torch::Tensor AirBlockImpl::forward(const torch::Tensor& x) {
 
 AirNeXtUnitImpl::AirNeXtUnitImpl(int in, int out, int group_width, int cardinality, int stride, int air_mid,
                                  int air_groups, bool project) {
-  conv1_ = register_module("conv1", Conv(in, group_width, 1));
-  conv2_ = register_module("conv2", Conv(group_width, group_width, 3, stride, cardinality));
-  conv3_ = register_module("conv3", Conv(group_width, out, 1));
+  conv1_ = register_module("conv1", AirnextConv(in, group_width, 1));
+  conv2_ = register_module("conv2", AirnextConv(group_width, group_width, 3, stride, cardinality));
+  conv3_ = register_module("conv3", AirnextConv(group_width, out, 1));
   if (air_mid > 0) air_ = register_module("air", AirBlock(in, group_width, air_groups, air_mid));
-  if (project) identity_conv_ = register_module("identity_conv", Conv(in, out, 1, stride));
+  if (project) identity_conv_ = register_module("identity_conv", AirnextConv(in, out, 1, stride));
 }
 
 torch::Tensor AirNeXtUnitImpl::forward(const torch::Tensor& x) {
@@ -71,7 +71,7 @@ AirNextImpl::AirNextImpl(const ExpertOptions& options) {
   constexpr int kRatio = 2;  // the air gate's middle width: group width / 2, in 32 / 2 groups
   constexpr int kUnitsPerStage = 3;
   const int kStages[] = {64, 128, 256, 512};
-  stem_conv_ = register_module("stem_conv", Conv(options.in_channels, Scaled(kStem, w), 7, 2));
+  stem_conv_ = register_module("stem_conv", AirnextConv(options.in_channels, Scaled(kStem, w), 7, 2));
   stem_bn_ = register_module("stem_bn", torch::nn::BatchNorm2d(Scaled(kStem, w)));
   units_ = register_module("units", torch::nn::Sequential());
   int in = kStem;  // reference widths decide the structure, so it is the same at every width

@@ -6,15 +6,15 @@ namespace moe4::worker::lemur {
 
 namespace {
 
-constexpr double kDropout = 0.2;  // LEMUR's prm['dropout'] in the measured configuration
+constexpr double kAlexnetDropout = 0.2;  // LEMUR's prm['dropout'] in the measured configuration
 
-torch::nn::Conv2d Conv(int in, int out, int kernel, int stride, int padding) {
+torch::nn::Conv2d AlexnetConv(int in, int out, int kernel, int stride, int padding) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding));
 }
 
 torch::nn::MaxPool2d Pool() { return torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2)); }
 
-torch::nn::ReLU Relu() { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)); }
+torch::nn::ReLU AlexnetRelu() { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)); }
 
 }  // namespace
 
@@ -27,16 +27,16 @@ AlexNetImpl::AlexNetImpl(const ExpertOptions& options) {
   const int c5 = Scaled(256, w);
   const int hidden = Scaled(4096, w);
   features_ = register_module(
-      "features", torch::nn::Sequential(Conv(options.in_channels, c1, 11, 4, 2), Relu(), Pool(),  //
-                                        Conv(c1, c2, 5, 1, 2), Relu(), Pool(),                    //
-                                        Conv(c2, c3, 3, 1, 1), Relu(),                            //
-                                        Conv(c3, c4, 3, 1, 1), Relu(),                            //
-                                        Conv(c4, c5, 3, 1, 1), Relu(), Pool(),
+      "features", torch::nn::Sequential(AlexnetConv(options.in_channels, c1, 11, 4, 2), AlexnetRelu(), Pool(),  //
+                                        AlexnetConv(c1, c2, 5, 1, 2), AlexnetRelu(), Pool(),                    //
+                                        AlexnetConv(c2, c3, 3, 1, 1), AlexnetRelu(),                            //
+                                        AlexnetConv(c3, c4, 3, 1, 1), AlexnetRelu(),                            //
+                                        AlexnetConv(c4, c5, 3, 1, 1), AlexnetRelu(), Pool(),
                                         torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions({6, 6}))));
   classifier_ = register_module(
       "classifier",
-      torch::nn::Sequential(torch::nn::Dropout(kDropout), torch::nn::Linear(c5 * 6 * 6, hidden), Relu(),
-                            torch::nn::Dropout(kDropout), torch::nn::Linear(hidden, hidden), Relu(),
+      torch::nn::Sequential(torch::nn::Dropout(kAlexnetDropout), torch::nn::Linear(c5 * 6 * 6, hidden), AlexnetRelu(),
+                            torch::nn::Dropout(kAlexnetDropout), torch::nn::Linear(hidden, hidden), AlexnetRelu(),
                             torch::nn::Linear(hidden, options.num_classes)));
 }
 

@@ -10,7 +10,7 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-torch::nn::Conv2d Conv(int in, int out, int kernel, int stride = 1) {
+torch::nn::Conv2d BagnetConv(int in, int out, int kernel, int stride = 1) {
   return torch::nn::Conv2d(
       torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding((kernel - 1) / 2).bias(false));
 }
@@ -18,12 +18,12 @@ torch::nn::Conv2d Conv(int in, int out, int kernel, int stride = 1) {
 }  // namespace
 
 BagNetUnitImpl::BagNetUnitImpl(int in, int mid, int out, int stride, bool project) {
-  conv1_ = register_module("conv1", Conv(in, mid, 1));
-  conv2_ = register_module("conv2", Conv(mid, mid, 3, stride));
+  conv1_ = register_module("conv1", BagnetConv(in, mid, 1));
+  conv2_ = register_module("conv2", BagnetConv(mid, mid, 3, stride));
   bn2_ = register_module("bn2", torch::nn::BatchNorm2d(mid));
-  conv3_ = register_module("conv3", Conv(mid, out, 1));
+  conv3_ = register_module("conv3", BagnetConv(mid, out, 1));
   // No stride here: LEMUR resizes the full-resolution shortcut instead.
-  if (project) identity_conv_ = register_module("identity_conv", Conv(in, out, 1));
+  if (project) identity_conv_ = register_module("identity_conv", BagnetConv(in, out, 1));
 }
 
 torch::Tensor BagNetUnitImpl::forward(const torch::Tensor& x) {
@@ -46,7 +46,7 @@ BagNetImpl::BagNetImpl(const ExpertOptions& options) {
   constexpr int kUnitsPerStage = 3;
   constexpr int kBottleneckFactor = 4;
   const int kStages[] = {64, 128, 256, 512};
-  stem_conv_ = register_module("stem_conv", Conv(options.in_channels, Scaled(kStem, w), 7, 2));
+  stem_conv_ = register_module("stem_conv", BagnetConv(options.in_channels, Scaled(kStem, w), 7, 2));
   stem_bn_ = register_module("stem_bn", torch::nn::BatchNorm2d(Scaled(kStem, w)));
   units_ = register_module("units", torch::nn::Sequential());
   int in = kStem;  // reference widths decide the structure, so it is the same at every width

@@ -11,7 +11,7 @@ namespace {
 
 // LEMUR's prm values and the constants its file fixes.
 constexpr double kStochasticDepthProb = 0.1;  // prm stochastic_depth_prob
-constexpr double kNormEps = 1e-6;             // prm norm_eps (and CNBlock's default)
+constexpr double kConvnextNormEps = 1e-6;             // prm norm_eps (and CNBlock's default)
 constexpr double kNormStd = 0.02;             // prm norm_std
 constexpr double kLayerScale = 1e-6;
 
@@ -24,7 +24,7 @@ constexpr Stage kStages[] = {{96, 3}, {192, 3}, {384, 27}, {768, 3}};
 
 // nn.init.trunc_normal_(t, std=std): mean 0, cut at the absolute bounds -2
 // and 2 (not at 2 std), sampled through the inverse CDF as PyTorch does.
-void TruncatedNormal(torch::Tensor t, double std) {
+void ConvnextTruncatedNormal(torch::Tensor t, double std) {
   torch::NoGradGuard no_grad;
   const auto cdf = [](double v) { return 0.5 * (1.0 + std::erf(v / std::sqrt(2.0))); };
   const double lo = cdf(-2.0 / std), hi = cdf(2.0 / std);
@@ -55,7 +55,7 @@ ConvNeXtBlockImpl::ConvNeXtBlockImpl(int channels, double stochastic_depth_prob)
     : stochastic_depth_prob_(stochastic_depth_prob) {
   depthwise_ = register_module(
       "depthwise", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, 7).padding(3).groups(channels)));
-  norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({channels}).eps(kNormEps)));
+  norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({channels}).eps(kConvnextNormEps)));
   expand_ = register_module("expand", torch::nn::Linear(channels, 4 * channels));
   project_ = register_module("project", torch::nn::Linear(4 * channels, channels));
   layer_scale_ = register_parameter("layer_scale", torch::full({channels, 1, 1}, kLayerScale));
@@ -79,7 +79,7 @@ ConvNeXtImpl::ConvNeXtImpl(const ExpertOptions& options) {
   features_ = register_module("features", torch::nn::Sequential());
   features_->push_back("stem_conv",
                        torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels, widths[0], 4).stride(4)));
-  features_->push_back("stem_norm", ConvNeXtLayerNorm2d(widths[0], kNormEps));
+  features_->push_back("stem_norm", ConvNeXtLayerNorm2d(widths[0], kConvnextNormEps));
   int block_id = 0;
   for (size_t s = 0; s < widths.size(); ++s) {
     for (int b = 0; b < kStages[s].blocks; ++b, ++block_id) {
@@ -89,12 +89,12 @@ ConvNeXtImpl::ConvNeXtImpl(const ExpertOptions& options) {
     }
     if (s + 1 < widths.size()) {
       const std::string name = "downsample" + std::to_string(s);
-      features_->push_back(name + "_norm", ConvNeXtLayerNorm2d(widths[s], kNormEps));
+      features_->push_back(name + "_norm", ConvNeXtLayerNorm2d(widths[s], kConvnextNormEps));
       features_->push_back(name + "_conv",
                            torch::nn::Conv2d(torch::nn::Conv2dOptions(widths[s], widths[s + 1], 2).stride(2)));
     }
   }
-  head_norm_ = register_module("head_norm", ConvNeXtLayerNorm2d(widths.back(), kNormEps));
+  head_norm_ = register_module("head_norm", ConvNeXtLayerNorm2d(widths.back(), kConvnextNormEps));
   classifier_ = register_module("classifier", torch::nn::Linear(widths.back(), options.num_classes));
 
   // LEMUR's init loop: every Conv2d and Linear, the blocks' included.
@@ -109,7 +109,7 @@ ConvNeXtImpl::ConvNeXtImpl(const ExpertOptions& options) {
     } else {
       continue;
     }
-    TruncatedNormal(weight, kNormStd);
+    ConvnextTruncatedNormal(weight, kNormStd);
     if (bias.defined()) torch::nn::init::zeros_(bias);
   }
 }

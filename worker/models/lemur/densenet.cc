@@ -18,7 +18,7 @@ constexpr int kBottleneckFactor = 4;
 // prm['dropout'] of LEMUR's measurements.
 constexpr double kDropRate = 0.2;
 
-torch::nn::Conv2d Conv(int in, int out, int kernel, int stride, int padding) {
+torch::nn::Conv2d DensenetConv(int in, int out, int kernel, int stride, int padding) {
   return torch::nn::Conv2d(
       torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
 }
@@ -29,9 +29,9 @@ DenseNetLayerImpl::DenseNetLayerImpl(int in_channels, int growth, int bottleneck
     : drop_rate_(drop_rate) {
   const int bottleneck = bottleneck_factor * growth;
   norm1_ = register_module("norm1", torch::nn::BatchNorm2d(in_channels));
-  conv1_ = register_module("conv1", Conv(in_channels, bottleneck, 1, 1, 0));
+  conv1_ = register_module("conv1", DensenetConv(in_channels, bottleneck, 1, 1, 0));
   norm2_ = register_module("norm2", torch::nn::BatchNorm2d(bottleneck));
-  conv2_ = register_module("conv2", Conv(bottleneck, growth, 3, 1, 1));
+  conv2_ = register_module("conv2", DensenetConv(bottleneck, growth, 3, 1, 1));
 }
 
 torch::Tensor DenseNetLayerImpl::forward(const torch::Tensor& x) {
@@ -58,7 +58,7 @@ torch::Tensor DenseNetBlockImpl::forward(const torch::Tensor& x) {
 
 DenseNetTransitionImpl::DenseNetTransitionImpl(int in_channels, int out_channels) {
   norm_ = register_module("norm", torch::nn::BatchNorm2d(in_channels));
-  conv_ = register_module("conv", Conv(in_channels, out_channels, 1, 1, 0));
+  conv_ = register_module("conv", DensenetConv(in_channels, out_channels, 1, 1, 0));
 }
 
 torch::Tensor DenseNetTransitionImpl::forward(const torch::Tensor& x) {
@@ -70,7 +70,7 @@ DenseNetImpl::DenseNetImpl(const ExpertOptions& options) {
   int channels = Scaled(kInitFeatures, options.width);
 
   features_ = register_module("features", torch::nn::Sequential());
-  features_->push_back("conv0", Conv(options.in_channels, channels, 7, 2, 3));
+  features_->push_back("conv0", DensenetConv(options.in_channels, channels, 7, 2, 3));
   features_->push_back("norm0", torch::nn::BatchNorm2d(channels));
   features_->push_back("relu0", torch::nn::ReLU());
   features_->push_back("pool0", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));

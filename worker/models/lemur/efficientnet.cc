@@ -25,7 +25,7 @@ constexpr Stage kStages[] = {
 };
 constexpr int kHeadFactor = 4;  // head conv: 4 x the last stage's channels
 constexpr double kStochasticDepth = 0.2;  // hard-coded in LEMUR's file
-constexpr double kDropout = 0.2;          // prm['dropout']
+constexpr double kEfficientnetDropout = 0.2;          // prm['dropout']
 // EfficientNet's channel counts are multiples of 8 (torchvision's
 // _make_divisible); keep them so when the width shrinks.
 constexpr int kDivisor = 8;
@@ -116,7 +116,7 @@ EfficientNetImpl::EfficientNetImpl(const ExpertOptions& options) {
   }
   const int head = kHeadFactor * channels;
   head_ = register_module("head", EfficientNetConv(channels, head, 1, 1, 1, true));
-  dropout_ = register_module("dropout", torch::nn::Dropout(kDropout));
+  dropout_ = register_module("dropout", torch::nn::Dropout(kEfficientnetDropout));
   classifier_ = register_module("classifier", torch::nn::Linear(head, options.num_classes));
 
   // LEMUR's explicit init (BatchNorm's ones/zeros are LibTorch's defaults).

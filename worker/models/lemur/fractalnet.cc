@@ -12,7 +12,7 @@ namespace {
 
 constexpr int kColumns = 3;
 constexpr int kUnitChannels[] = {64, 128, 256, 512, 512};
-constexpr double kDropout = 0.2;  // prm['dropout']; unit i uses min(0.5, 0.2 + 0.1 i)
+constexpr double kFractalnetDropout = 0.2;  // prm['dropout']; unit i uses min(0.5, 0.2 + 0.1 i)
 
 }  // namespace
 
@@ -80,7 +80,7 @@ FractalNetImpl::FractalNetImpl(const ExpertOptions& options) {
   int channels = options.in_channels;
   for (int unit = 0; unit < static_cast<int>(std::size(kUnitChannels)); ++unit) {
     const int out = Scaled(kUnitChannels[unit], options.width);
-    const double dropout = std::min(0.5, kDropout + unit * 0.1);
+    const double dropout = std::min(0.5, kFractalnetDropout + unit * 0.1);
     blocks_.push_back(
         register_module("unit" + std::to_string(unit + 1), FractalNetBlock(channels, out, kColumns, dropout)));
     channels = out;

@@ -6,7 +6,7 @@ namespace moe4::worker::lemur {
 namespace {
 
 constexpr double kBnEps = 1e-3;
-constexpr double kDropout = 0.2;     // prm['dropout']
+constexpr double kGooglenetDropout = 0.2;     // prm['dropout']
 constexpr double kDropoutAux = 0.7;  // prm['dropout_aux']
 constexpr int kAuxConvChannels = 128;
 constexpr int kAuxHidden = 1024;
@@ -100,7 +100,7 @@ GoogLeNetImpl::GoogLeNetImpl(const ExpertOptions& options) {
   aux2_ =
       register_module("aux2", GoogLeNetAux(inception4d_->out_channels(), aux_conv, aux_hidden, options.num_classes));
 
-  dropout_ = register_module("dropout", torch::nn::Dropout(kDropout));
+  dropout_ = register_module("dropout", torch::nn::Dropout(kGooglenetDropout));
   fc_ = register_module("fc", torch::nn::Linear(inception5b_->out_channels(), options.num_classes));
 
   // LEMUR's init: trunc_normal_(std 0.01, a -2, b 2) on conv and linear

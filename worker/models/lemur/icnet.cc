@@ -12,7 +12,7 @@ constexpr int kInitChannels = 64;  // the init block's output; its middle convs 
 constexpr int kHeadChannels = 128;
 constexpr int64_t kPoolBins[] = {1, 2, 3, 6};
 
-torch::nn::Conv2d Conv(int in, int out, int kernel, int stride, int padding, bool bias) {
+torch::nn::Conv2d IcnetConv(int in, int out, int kernel, int stride, int padding, bool bias) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(bias));
 }
 
@@ -20,9 +20,9 @@ torch::nn::Conv2d Conv(int in, int out, int kernel, int stride, int padding, boo
 
 ICNetInitBlockImpl::ICNetInitBlockImpl(int in, int out) {
   const int mid = out / 2;
-  conv1_ = register_module("conv1", Conv(in, mid, 3, 2, 1, true));
-  conv2_ = register_module("conv2", Conv(mid, mid, 3, 2, 1, true));
-  conv3_ = register_module("conv3", Conv(mid, out, 3, 2, 1, true));
+  conv1_ = register_module("conv1", IcnetConv(in, mid, 3, 2, 1, true));
+  conv2_ = register_module("conv2", IcnetConv(mid, mid, 3, 2, 1, true));
+  conv3_ = register_module("conv3", IcnetConv(mid, out, 3, 2, 1, true));
 }
 
 torch::Tensor ICNetInitBlockImpl::forward(const torch::Tensor& x) {
@@ -36,10 +36,10 @@ ICNetPspBlockImpl::ICNetPspBlockImpl(int channels) {
   for (int64_t bins : kPoolBins) {
     bins_.push_back(bins);
     stages_.push_back(
-        register_module("stage" + std::to_string(stages_.size()), Conv(channels, branch, 1, 1, 0, false)));
+        register_module("stage" + std::to_string(stages_.size()), IcnetConv(channels, branch, 1, 1, 0, false)));
   }
   const int concat = channels + branch * static_cast<int>(stages_.size());
-  bottleneck_ = register_module("bottleneck", Conv(concat, channels, 1, 1, 0, false));
+  bottleneck_ = register_module("bottleneck", IcnetConv(concat, channels, 1, 1, 0, false));
 }
 
 torch::Tensor ICNetPspBlockImpl::forward(const torch::Tensor& x) {
@@ -60,7 +60,7 @@ ICNetImpl::ICNetImpl(const ExpertOptions& options) {
   const int head = Scaled(kHeadChannels, options.width);
   init_block_ = register_module("init_block", ICNetInitBlock(options.in_channels, channels));
   psp_block_ = register_module("psp_block", ICNetPspBlock(channels));
-  head_block_ = register_module("head_block", Conv(channels, head, 1, 1, 0, true));
+  head_block_ = register_module("head_block", IcnetConv(channels, head, 1, 1, 0, true));
   classifier_ = register_module("classifier", torch::nn::Linear(head, options.num_classes));
 }
 

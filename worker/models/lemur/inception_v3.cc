@@ -8,14 +8,14 @@ namespace moe4::worker::lemur {
 namespace {
 
 constexpr double kBatchNormEps = 1e-3;
-constexpr double kDropout = 0.2;     // prm['dropout']
+constexpr double kInceptionV3Dropout = 0.2;     // prm['dropout']
 constexpr double kInitStd = 0.1;     // LEMUR's trunc_normal_(std=0.1, a=-2, b=2)
 constexpr double kInitLow = -2.0;    // absolute bounds, i.e. +-20 standard deviations
 constexpr double kInitHigh = 2.0;
 
 // torch.nn.init.trunc_normal_: a normal(0, std) restricted to [low, high] by
 // inverse-CDF sampling.
-void TruncatedNormal(torch::Tensor& t, double std, double low, double high) {
+void InceptionV3TruncatedNormal(torch::Tensor& t, double std, double low, double high) {
   auto cdf = [](double v) { return (1.0 + std::erf(v / std::sqrt(2.0))) / 2.0; };
   const double l = cdf(low / std);
   const double u = cdf(high / std);
@@ -163,7 +163,7 @@ InceptionV3Impl::InceptionV3Impl(const ExpertOptions& options) {
   mixed7a_ = register_module("Mixed_7a", InceptionV3D(mixed6e_->out_channels(), w));
   mixed7b_ = register_module("Mixed_7b", InceptionV3E(mixed7a_->out_channels(), w));
   mixed7c_ = register_module("Mixed_7c", InceptionV3E(mixed7b_->out_channels(), w));
-  dropout_ = register_module("dropout", torch::nn::Dropout(kDropout));
+  dropout_ = register_module("dropout", torch::nn::Dropout(kInceptionV3Dropout));
   fc_ = register_module("fc", torch::nn::Linear(mixed7c_->out_channels(), options.num_classes));
 
   // LEMUR's explicit init (BatchNorm's ones/zeros are LibTorch's defaults;
@@ -171,9 +171,9 @@ InceptionV3Impl::InceptionV3Impl(const ExpertOptions& options) {
   torch::NoGradGuard no_grad;
   for (auto& m : modules(/*include_self=*/false)) {
     if (auto* conv = m->as<torch::nn::Conv2d>()) {
-      TruncatedNormal(conv->weight, kInitStd, kInitLow, kInitHigh);
+      InceptionV3TruncatedNormal(conv->weight, kInitStd, kInitLow, kInitHigh);
     } else if (auto* linear = m->as<torch::nn::Linear>()) {
-      TruncatedNormal(linear->weight, kInitStd, kInitLow, kInitHigh);
+      InceptionV3TruncatedNormal(linear->weight, kInitStd, kInitLow, kInitHigh);
     }
   }
 }

@@ -12,18 +12,18 @@ namespace moe4::worker::lemur {
 namespace {
 
 // LEMUR's prm values and the constants its file fixes (MaxVit-T, partition 1).
-constexpr double kDropout = 0.2;              // prm dropout (the MLPs)
-constexpr double kAttentionDropout = 0.1;     // prm attention_dropout
+constexpr double kMaxvitDropout = 0.2;              // prm dropout (the MLPs)
+constexpr double kMaxvitAttentionDropout = 0.1;     // prm attention_dropout
 constexpr double kStochasticDepthProb = 0.1;  // prm stochastic_depth_prob
 constexpr double kBatchNormEps = 1e-3;
-constexpr double kBatchNormMomentum = 0.01;
+constexpr double kMaxvitBatchNormMomentum = 0.01;
 constexpr double kInitStd = 0.02;
 constexpr int kStemChannels = 64;
 constexpr int kPartitionSize = 1;
-constexpr int kHeadDim = 32;
+constexpr int kMaxvitHeadDim = 32;
 constexpr int kExpansion = 4;     // MBConv expansion_ratio
 constexpr int kSqueezeDiv = 4;    // MBConv squeeze_ratio 0.25
-constexpr int kMlpRatio = 4;
+constexpr int kMaxvitMlpRatio = 4;
 struct Block {
   int channels;
   int layers;
@@ -35,12 +35,12 @@ int HalvedSide(int n) { return (n - 1) / 2 + 1; }
 
 torch::nn::BatchNorm2d Norm(int channels) {
   return torch::nn::BatchNorm2d(
-      torch::nn::BatchNorm2dOptions(channels).eps(kBatchNormEps).momentum(kBatchNormMomentum));
+      torch::nn::BatchNorm2dOptions(channels).eps(kBatchNormEps).momentum(kMaxvitBatchNormMomentum));
 }
 
 // nn.init.trunc_normal_(t, std=std): mean 0, cut at the absolute bounds -2
 // and 2 (not at 2 std), sampled through the inverse CDF as PyTorch does.
-void TruncatedNormal(torch::Tensor t, double std) {
+void MaxvitTruncatedNormal(torch::Tensor t, double std) {
   torch::NoGradGuard no_grad;
   const auto cdf = [](double v) { return 0.5 * (1.0 + std::erf(v / std::sqrt(2.0))); };
   const double lo = cdf(-2.0 / std), hi = cdf(2.0 / std);
@@ -120,7 +120,7 @@ MaxVitRelativeAttentionImpl::MaxVitRelativeAttentionImpl(int feat_dim, int head_
   const auto relative = coords.unsqueeze(2) - coords.unsqueeze(1);                                // [2, N, N]
   const auto index = (relative[0] + (side - 1)) * span + (relative[1] + (side - 1));
   relative_position_index_ = register_buffer("relative_position_index", index.flatten().to(torch::kLong));
-  TruncatedNormal(relative_position_bias_table_, kInitStd);
+  MaxvitTruncatedNormal(relative_position_bias_table_, kInitStd);
 }
 
 torch::Tensor MaxVitRelativeAttentionImpl::forward(const torch::Tensor& x) {
@@ -144,13 +144,13 @@ MaxVitPartitionAttentionImpl::MaxVitPartitionAttentionImpl(int channels, int par
   // `partitions` squares and attends across them (after swapping axes).
   p_ = grid ? partitions : partition_size;
   attn_norm_ = register_module("attn_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({channels})));
-  attn_ = register_module("attn", MaxVitRelativeAttention(channels, kHeadDim, partition_size * partition_size));
-  attn_dropout_ = register_module("attn_dropout", torch::nn::Dropout(kAttentionDropout));
+  attn_ = register_module("attn", MaxVitRelativeAttention(channels, kMaxvitHeadDim, partition_size * partition_size));
+  attn_dropout_ = register_module("attn_dropout", torch::nn::Dropout(kMaxvitAttentionDropout));
   mlp_ = register_module("mlp", torch::nn::Sequential(torch::nn::LayerNorm(torch::nn::LayerNormOptions({channels})),
-                                                      torch::nn::Linear(channels, channels * kMlpRatio),
+                                                      torch::nn::Linear(channels, channels * kMaxvitMlpRatio),
                                                       torch::nn::GELU(),
-                                                      torch::nn::Linear(channels * kMlpRatio, channels),
-                                                      torch::nn::Dropout(kDropout)));
+                                                      torch::nn::Linear(channels * kMaxvitMlpRatio, channels),
+                                                      torch::nn::Dropout(kMaxvitDropout)));
 }
 
 torch::Tensor MaxVitPartitionAttentionImpl::forward(const torch::Tensor& x) {
@@ -212,7 +212,7 @@ MaxVitImpl::MaxVitImpl(const ExpertOptions& options) {
   int in = stem, layer_id = 0;
   for (size_t i = 0; i < std::size(kBlocks); ++i) {
     // Heads are 32 channels wide, so widths stay multiples of 32.
-    const int out = Scaled(kBlocks[i].channels, options.width, kHeadDim);
+    const int out = Scaled(kBlocks[i].channels, options.width, kMaxvitHeadDim);
     grid = HalvedSide(grid);
     for (int j = 0; j < kBlocks[i].layers; ++j, ++layer_id) {
       // numpy.linspace(0, p, 11)[layer_id].

@@ -10,8 +10,8 @@ namespace moe4::worker::lemur {
 namespace {
 
 constexpr double kAlpha = 0.75;  // LEMUR's hard-coded depth multiplier
-constexpr double kBatchNormMomentum = 1 - 0.9997;  // PyTorch convention (TF decay 0.9997)
-constexpr double kDropout = 0.2;  // prm['dropout']
+constexpr double kMnasnetBatchNormMomentum = 1 - 0.9997;  // PyTorch convention (TF decay 0.9997)
+constexpr double kMnasnetDropout = 0.2;  // prm['dropout']
 constexpr int kHeadChannels = 1280;
 // MNASNet-B1's depths before alpha: stem, stem output, then one per stack.
 constexpr int kBaseDepths[] = {32, 16, 24, 40, 80, 96, 192, 320};
@@ -31,10 +31,10 @@ int RoundToMultipleOf(double value, int divisor) {
 }
 
 torch::nn::BatchNorm2d BatchNorm(int channels) {
-  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).momentum(kBatchNormMomentum));
+  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).momentum(kMnasnetBatchNormMomentum));
 }
 
-torch::nn::Conv2d Conv(int in, int out, int kernel, int stride, int groups) {
+torch::nn::Conv2d MnasnetConv(int in, int out, int kernel, int stride, int groups) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
                                .stride(stride)
                                .padding(kernel / 2)
@@ -48,13 +48,13 @@ MNASNetInvertedResidualImpl::MNASNetInvertedResidualImpl(int in, int out, int ke
     : residual_(in == out && stride == 1) {
   const int mid = in * expansion;
   layers_ = register_module("layers", torch::nn::Sequential());
-  layers_->push_back("expand", Conv(in, mid, 1, 1, 1));
+  layers_->push_back("expand", MnasnetConv(in, mid, 1, 1, 1));
   layers_->push_back("expand_bn", BatchNorm(mid));
   layers_->push_back("expand_relu", torch::nn::ReLU());
-  layers_->push_back("depthwise", Conv(mid, mid, kernel, stride, mid));
+  layers_->push_back("depthwise", MnasnetConv(mid, mid, kernel, stride, mid));
   layers_->push_back("depthwise_bn", BatchNorm(mid));
   layers_->push_back("depthwise_relu", torch::nn::ReLU());
-  layers_->push_back("project", Conv(mid, out, 1, 1, 1));
+  layers_->push_back("project", MnasnetConv(mid, out, 1, 1, 1));
   layers_->push_back("project_bn", BatchNorm(out));
 }
 
@@ -71,13 +71,13 @@ MNASNetImpl::MNASNetImpl(const ExpertOptions& options) {
   const int head = Scaled(kHeadChannels, options.width);
 
   layers_ = register_module("layers", torch::nn::Sequential());
-  layers_->push_back("stem_conv", Conv(options.in_channels, depths[0], 3, 2, 1));
+  layers_->push_back("stem_conv", MnasnetConv(options.in_channels, depths[0], 3, 2, 1));
   layers_->push_back("stem_bn", BatchNorm(depths[0]));
   layers_->push_back("stem_relu", torch::nn::ReLU());
-  layers_->push_back("stem_depthwise", Conv(depths[0], depths[0], 3, 1, depths[0]));
+  layers_->push_back("stem_depthwise", MnasnetConv(depths[0], depths[0], 3, 1, depths[0]));
   layers_->push_back("stem_depthwise_bn", BatchNorm(depths[0]));
   layers_->push_back("stem_depthwise_relu", torch::nn::ReLU());
-  layers_->push_back("stem_project", Conv(depths[0], depths[1], 1, 1, 1));
+  layers_->push_back("stem_project", MnasnetConv(depths[0], depths[1], 1, 1, 1));
   layers_->push_back("stem_project_bn", BatchNorm(depths[1]));  // linear bottleneck: no ReLU
   int channels = depths[1];
   for (size_t s = 0; s < std::size(kStacks); ++s) {
@@ -90,10 +90,10 @@ MNASNetImpl::MNASNetImpl(const ExpertOptions& options) {
       channels = out;
     }
   }
-  layers_->push_back("head_conv", Conv(channels, head, 1, 1, 1));
+  layers_->push_back("head_conv", MnasnetConv(channels, head, 1, 1, 1));
   layers_->push_back("head_bn", BatchNorm(head));
   layers_->push_back("head_relu", torch::nn::ReLU());
-  dropout_ = register_module("dropout", torch::nn::Dropout(kDropout));
+  dropout_ = register_module("dropout", torch::nn::Dropout(kMnasnetDropout));
   classifier_ = register_module("classifier", torch::nn::Linear(head, options.num_classes));
 
   // LEMUR's explicit init (BatchNorm's ones/zeros are LibTorch's defaults).

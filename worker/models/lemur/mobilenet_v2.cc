@@ -8,7 +8,7 @@ namespace moe4::worker::lemur {
 
 namespace {
 
-constexpr double kDropout = 0.2;  // LEMUR's prm['dropout'] in the measured configuration
+constexpr double kMobilenetV2Dropout = 0.2;  // LEMUR's prm['dropout'] in the measured configuration
 constexpr int kRoundNearest = 8;  // torchvision rounds every width to a multiple of 8
 
 // torchvision's Conv2dNormActivation with BatchNorm2d and ReLU6: "same"
@@ -57,7 +57,7 @@ MobileNetV2Impl::MobileNetV2Impl(const ExpertOptions& options) {
   const int last = Scaled(kLast, w, kRoundNearest);
   AppendConvBnRelu6(features_, Scaled(in, w, kRoundNearest), last, 1, 1, 1);
   classifier_ = register_module(
-      "classifier", torch::nn::Sequential(torch::nn::Dropout(kDropout), torch::nn::Linear(last, options.num_classes)));
+      "classifier", torch::nn::Sequential(torch::nn::Dropout(kMobilenetV2Dropout), torch::nn::Linear(last, options.num_classes)));
 
   // LEMUR's explicit init.
   torch::NoGradGuard no_grad;

@@ -8,8 +8,8 @@ namespace moe4::worker::lemur {
 
 namespace {
 
-constexpr double kDropout = 0.2;        // LEMUR's prm['dropout'] in the measured configuration
-constexpr double kNormEps = 1e-3;       // prm['norm_eps'] for MobileNetV3
+constexpr double kMobilenetV3Dropout = 0.2;        // LEMUR's prm['dropout'] in the measured configuration
+constexpr double kMobilenetV3NormEps = 1e-3;       // prm['norm_eps'] for MobileNetV3
 constexpr double kNormMomentum = 0.01;  // prm['norm_momentum'] (PyTorch's convention, as LibTorch's)
 constexpr int kDivisor = 8;             // torchvision's adjust_channels rounds to multiples of 8
 
@@ -36,7 +36,7 @@ void AppendConvBn(torch::nn::Sequential& seq, int in, int out, int kernel, int s
                                        .dilation(dilation)
                                        .groups(groups)
                                        .bias(false)));
-  seq->push_back(torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).eps(kNormEps).momentum(kNormMomentum)));
+  seq->push_back(torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).eps(kMobilenetV3NormEps).momentum(kNormMomentum)));
   if (activation) seq->push_back(Activation(hardswish));
 }
 
@@ -99,7 +99,7 @@ MobileNetV3Impl::MobileNetV3Impl(const ExpertOptions& options) {
   AppendConvBn(features_, last_in, last_out, 1, 1, 1, 1, true, true);
   const int hidden = scaled(kLastChannel);
   classifier_ = register_module("classifier", torch::nn::Sequential(torch::nn::Linear(last_out, hidden),
-                                                                    Activation(true), torch::nn::Dropout(kDropout),
+                                                                    Activation(true), torch::nn::Dropout(kMobilenetV3Dropout),
                                                                     torch::nn::Linear(hidden, options.num_classes)));
 
   // LEMUR's explicit init.

@@ -18,7 +18,7 @@ torch::nn::Conv2d Depthwise(int channels, int stride) {
       torch::nn::Conv2dOptions(channels, channels, 3).stride(stride).padding(1).groups(channels).bias(false));
 }
 
-torch::nn::ReLU Relu() { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)); }
+torch::nn::ReLU ShufflenetRelu() { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)); }
 
 // Interleaves the channels of `groups` equal groups.
 torch::Tensor ChannelShuffle(const torch::Tensor& x, int64_t groups) {
@@ -37,12 +37,12 @@ ShuffleNetUnitImpl::ShuffleNetUnitImpl(int in, int out, int stride) : stride_(st
   if (stride > 1) {
     branch1_ = register_module(
         "branch1", torch::nn::Sequential(Depthwise(in, stride), torch::nn::BatchNorm2d(in), Pointwise(in, branch),
-                                         torch::nn::BatchNorm2d(branch), Relu()));
+                                         torch::nn::BatchNorm2d(branch), ShufflenetRelu()));
   }
   branch2_ = register_module(
       "branch2", torch::nn::Sequential(Pointwise(stride > 1 ? in : branch, branch), torch::nn::BatchNorm2d(branch),
-                                       Relu(), Depthwise(branch, stride), torch::nn::BatchNorm2d(branch),
-                                       Pointwise(branch, branch), torch::nn::BatchNorm2d(branch), Relu()));
+                                       ShufflenetRelu(), Depthwise(branch, stride), torch::nn::BatchNorm2d(branch),
+                                       Pointwise(branch, branch), torch::nn::BatchNorm2d(branch), ShufflenetRelu()));
 }
 
 torch::Tensor ShuffleNetUnitImpl::forward(const torch::Tensor& x) {
@@ -65,7 +65,7 @@ ShuffleNetImpl::ShuffleNetImpl(const ExpertOptions& options) {
       "conv1",
       torch::nn::Sequential(
           torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels, stem, 3).stride(2).padding(1).bias(false)),
-          torch::nn::BatchNorm2d(stem), Relu()));
+          torch::nn::BatchNorm2d(stem), ShufflenetRelu()));
   maxpool_ = register_module("maxpool", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));
   stages_ = register_module("stages", torch::nn::Sequential());
   int in = stem;
@@ -76,7 +76,7 @@ ShuffleNetImpl::ShuffleNetImpl(const ExpertOptions& options) {
     in = out;
   }
   const int last = Scaled(1024, w);
-  conv5_ = register_module("conv5", torch::nn::Sequential(Pointwise(in, last), torch::nn::BatchNorm2d(last), Relu()));
+  conv5_ = register_module("conv5", torch::nn::Sequential(Pointwise(in, last), torch::nn::BatchNorm2d(last), ShufflenetRelu()));
   fc_ = register_module("fc", torch::nn::Linear(last, options.num_classes));
 }
 

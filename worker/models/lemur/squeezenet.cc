@@ -6,13 +6,13 @@ namespace moe4::worker::lemur {
 
 namespace {
 
-constexpr double kDropout = 0.2;  // LEMUR's prm['dropout'] in the measured configuration
+constexpr double kSqueezenetDropout = 0.2;  // LEMUR's prm['dropout'] in the measured configuration
 
 torch::nn::MaxPool2d CeilPool() {
   return torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).ceil_mode(true));
 }
 
-torch::nn::ReLU Relu() { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)); }
+torch::nn::ReLU SqueezenetRelu() { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)); }
 
 }  // namespace
 
@@ -33,7 +33,7 @@ SqueezeNetImpl::SqueezeNetImpl(const ExpertOptions& options) {
   const int stem = Scaled(96, w);
   features_ = register_module("features", torch::nn::Sequential());
   features_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels, stem, 7).stride(2)));
-  features_->push_back(Relu());
+  features_->push_back(SqueezenetRelu());
   features_->push_back(CeilPool());
   // {squeeze, expand} per Fire (both expand branches are equally wide); 0 = max-pool.
   constexpr int kFires[][2] = {{16, 64},  {16, 64},  {32, 128}, {0, 0}, {32, 128},
@@ -50,7 +50,7 @@ SqueezeNetImpl::SqueezeNetImpl(const ExpertOptions& options) {
   }
   auto final_conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(in, options.num_classes, 1));
   classifier_ = register_module(
-      "classifier", torch::nn::Sequential(torch::nn::Dropout(kDropout), final_conv, Relu(),
+      "classifier", torch::nn::Sequential(torch::nn::Dropout(kSqueezenetDropout), final_conv, SqueezenetRelu(),
                                           torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions(1))));
 
   // LEMUR's explicit init.

@@ -13,21 +13,21 @@ namespace moe4::worker::lemur {
 namespace {
 
 // LEMUR's prm values and the constants its file fixes (Swin-T).
-constexpr double kDropout = 0.2;               // prm dropout
-constexpr double kAttentionDropout = 0.1;      // prm attention_dropout
+constexpr double kSwinTransformerDropout = 0.2;               // prm dropout
+constexpr double kSwinTransformerAttentionDropout = 0.1;      // prm attention_dropout
 constexpr double kStochasticDepthProb = 0.1;   // prm stochastic_depth_prob
-constexpr double kNormEps = 1e-5;
+constexpr double kSwinTransformerNormEps = 1e-5;
 constexpr double kInitStd = 0.02;
-constexpr int kEmbedDim = 96;
+constexpr int kSwinTransformerEmbedDim = 96;
 constexpr int kPatch = 4;
 constexpr int kWindow = 7;
-constexpr int kMlpRatio = 4;
+constexpr int kSwinTransformerMlpRatio = 4;
 constexpr int kDepths[] = {2, 2, 6, 2};
 constexpr int kHeads[] = {3, 6, 12, 24};
 
 // nn.init.trunc_normal_(t, std=std): mean 0, cut at the absolute bounds -2
 // and 2 (not at 2 std), sampled through the inverse CDF as PyTorch does.
-void TruncatedNormal(torch::Tensor t, double std) {
+void SwinTransformerTruncatedNormal(torch::Tensor t, double std) {
   torch::NoGradGuard no_grad;
   const auto cdf = [](double v) { return 0.5 * (1.0 + std::erf(v / std::sqrt(2.0))); };
   const double lo = cdf(-2.0 / std), hi = cdf(2.0 / std);
@@ -55,7 +55,7 @@ std::array<std::pair<int64_t, int64_t>, 3> ShiftRegions(int64_t length, int64_t 
 
 SwinPatchEmbedImpl::SwinPatchEmbedImpl(int in_channels, int dim) {
   conv_ = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, dim, kPatch).stride(kPatch)));
-  norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(kNormEps)));
+  norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(kSwinTransformerNormEps)));
 }
 
 torch::Tensor SwinPatchEmbedImpl::forward(const torch::Tensor& x) {
@@ -70,7 +70,7 @@ SwinWindowAttentionImpl::SwinWindowAttentionImpl(int dim, int heads, int window,
   const int64_t span = 2 * window_ - 1;
   relative_position_bias_table_ =
       register_parameter("relative_position_bias_table", torch::zeros({span * span, int64_t{heads}}));
-  TruncatedNormal(relative_position_bias_table_, kInitStd);
+  SwinTransformerTruncatedNormal(relative_position_bias_table_, kInitStd);
   // Row-major offset (dy, dx) between every pair of window positions.
   const auto coords =
       torch::stack(torch::meshgrid({torch::arange(window_), torch::arange(window_)}, "ij")).flatten(1);  // [2, N]
@@ -136,14 +136,14 @@ torch::Tensor SwinWindowAttentionImpl::forward(const torch::Tensor& x) {
 
 SwinBlockImpl::SwinBlockImpl(int dim, int heads, int window, int shift, double stochastic_depth_prob)
     : stochastic_depth_prob_(stochastic_depth_prob) {
-  norm1_ = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(kNormEps)));
-  attn_ = register_module("attn", SwinWindowAttention(dim, heads, window, shift, kAttentionDropout, kDropout));
-  norm2_ = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(kNormEps)));
+  norm1_ = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(kSwinTransformerNormEps)));
+  attn_ = register_module("attn", SwinWindowAttention(dim, heads, window, shift, kSwinTransformerAttentionDropout, kSwinTransformerDropout));
+  norm2_ = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(kSwinTransformerNormEps)));
   // torchvision's MLP(dim, [4 dim, dim]): Linear, GELU, Dropout, Linear, Dropout.
-  mlp_ = register_module("mlp", torch::nn::Sequential(torch::nn::Linear(dim, kMlpRatio * dim), torch::nn::GELU(),
-                                                      torch::nn::Dropout(kDropout),
-                                                      torch::nn::Linear(kMlpRatio * dim, dim),
-                                                      torch::nn::Dropout(kDropout)));
+  mlp_ = register_module("mlp", torch::nn::Sequential(torch::nn::Linear(dim, kSwinTransformerMlpRatio * dim), torch::nn::GELU(),
+                                                      torch::nn::Dropout(kSwinTransformerDropout),
+                                                      torch::nn::Linear(kSwinTransformerMlpRatio * dim, dim),
+                                                      torch::nn::Dropout(kSwinTransformerDropout)));
 }
 
 torch::Tensor SwinBlockImpl::forward(const torch::Tensor& x) {
@@ -153,7 +153,7 @@ torch::Tensor SwinBlockImpl::forward(const torch::Tensor& x) {
 
 SwinPatchMergingImpl::SwinPatchMergingImpl(int dim) {
   reduction_ = register_module("reduction", torch::nn::Linear(torch::nn::LinearOptions(4 * dim, 2 * dim).bias(false)));
-  norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({4 * dim}).eps(kNormEps)));
+  norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({4 * dim}).eps(kSwinTransformerNormEps)));
 }
 
 torch::Tensor SwinPatchMergingImpl::forward(const torch::Tensor& x) {
@@ -169,7 +169,7 @@ torch::Tensor SwinPatchMergingImpl::forward(const torch::Tensor& x) {
 
 SwinTransformerImpl::SwinTransformerImpl(const ExpertOptions& options) {
   // Divisible by 3 so that every stage splits evenly into its 3 * 2^i heads.
-  const int embed = Scaled(kEmbedDim, options.width, 3);
+  const int embed = Scaled(kSwinTransformerEmbedDim, options.width, 3);
   const int stages = static_cast<int>(std::size(kDepths));
   int total_blocks = 0;
   for (int depth : kDepths) total_blocks += depth;
@@ -188,13 +188,13 @@ SwinTransformerImpl::SwinTransformerImpl(const ExpertOptions& options) {
     if (s + 1 < stages) features_->push_back("merge" + std::to_string(s), SwinPatchMerging(dim));
   }
   const int features = embed << (stages - 1);
-  norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({features}).eps(kNormEps)));
+  norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({features}).eps(kSwinTransformerNormEps)));
   head_ = register_module("head", torch::nn::Linear(features, options.num_classes));
 
   // LEMUR's last init loop: every Linear (the MLPs' xavier init is overridden).
   for (auto& module : modules(/*include_self=*/false)) {
     if (auto* linear = module->as<torch::nn::Linear>()) {
-      TruncatedNormal(linear->weight, kInitStd);
+      SwinTransformerTruncatedNormal(linear->weight, kInitStd);
       if (linear->bias.defined()) torch::nn::init::zeros_(linear->bias);
     }
   }

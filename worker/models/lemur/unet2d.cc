@@ -12,7 +12,7 @@ constexpr int kBlockChannels[] = {32, 64, 128};
 constexpr const char* kDownTypes[] = {"DownBlock2D", "AttnDownBlock2D", "DownBlock2D"};
 constexpr const char* kUpTypes[] = {"UpBlock2D", "AttnUpBlock2D", "UpBlock2D"};
 constexpr int kOutChannels = 128;
-constexpr double kDropout = 0.2;  // prm['dropout']
+constexpr double kUnet2dDropout = 0.2;  // prm['dropout']
 
 bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
@@ -49,7 +49,7 @@ UNet2DImpl::UNet2DImpl(const ExpertOptions& options) {
   }
   const int features = Scaled(kOutChannels, options.width);
   final_conv_ = register_module("final_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, features, 1)));
-  classifier_ = register_module("classifier", torch::nn::Sequential(torch::nn::Dropout(kDropout),
+  classifier_ = register_module("classifier", torch::nn::Sequential(torch::nn::Dropout(kUnet2dDropout),
                                                                     torch::nn::Linear(features, options.num_classes)));
 
   torch::NoGradGuard no_grad;

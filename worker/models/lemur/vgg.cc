@@ -6,13 +6,13 @@ namespace moe4::worker::lemur {
 
 namespace {
 
-constexpr double kDropout = 0.2;  // LEMUR's prm['dropout'] in the measured configuration
+constexpr double kVggDropout = 0.2;  // LEMUR's prm['dropout'] in the measured configuration
 constexpr int kPool = 0;          // a 2x2 s2 max-pool in the configuration below
 
 // torchvision's configuration "A" (VGG-11).
 constexpr int kConfigA[] = {64, kPool, 128, kPool, 256, 256, kPool, 512, 512, kPool, 512, 512, kPool};
 
-torch::nn::ReLU Relu() { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)); }
+torch::nn::ReLU VggRelu() { return torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)); }
 
 }  // namespace
 
@@ -27,14 +27,14 @@ VGGImpl::VGGImpl(const ExpertOptions& options) {
     }
     const int out = Scaled(v, w);
     features_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1)));
-    features_->push_back(Relu());
+    features_->push_back(VggRelu());
     in = out;
   }
   avgpool_ = register_module("avgpool", torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions({7, 7})));
   const int hidden = Scaled(4096, w);
   classifier_ = register_module(
-      "classifier", torch::nn::Sequential(torch::nn::Linear(in * 7 * 7, hidden), Relu(), torch::nn::Dropout(kDropout),
-                                          torch::nn::Linear(hidden, hidden), Relu(), torch::nn::Dropout(kDropout),
+      "classifier", torch::nn::Sequential(torch::nn::Linear(in * 7 * 7, hidden), VggRelu(), torch::nn::Dropout(kVggDropout),
+                                          torch::nn::Linear(hidden, hidden), VggRelu(), torch::nn::Dropout(kVggDropout),
                                           torch::nn::Linear(hidden, options.num_classes)));
 
   // LEMUR's explicit init (init_weights=True).

@@ -13,25 +13,25 @@ namespace moe4::worker::lemur {
 namespace {
 
 // LEMUR's prm values and the constants its file fixes (ViT-B).
-constexpr double kDropout = 0.2;           // prm dropout
-constexpr double kAttentionDropout = 0.1;  // prm attention_dropout
+constexpr double kVisionTransformerDropout = 0.2;           // prm dropout
+constexpr double kVisionTransformerAttentionDropout = 0.1;  // prm attention_dropout
 constexpr double kPatchFraction = 0.25;    // prm patch_size
-constexpr double kNormEps = 1e-6;
+constexpr double kVisionTransformerNormEps = 1e-6;
 constexpr int kLayers = 12;
-constexpr int kHeads = 12;
+constexpr int kVisionTransformerHeads = 12;
 constexpr int kHiddenDim = 768;
 constexpr int kMlpDim = 3072;
 
 // nn.init.trunc_normal_(t, std=std): mean 0, cut at the absolute bounds -2
 // and 2 (not at 2 std), sampled through the inverse CDF as PyTorch does.
-void TruncatedNormal(torch::Tensor t, double std) {
+void VisionTransformerTruncatedNormal(torch::Tensor t, double std) {
   torch::NoGradGuard no_grad;
   const auto cdf = [](double v) { return 0.5 * (1.0 + std::erf(v / std::sqrt(2.0))); };
   const double lo = cdf(-2.0 / std), hi = cdf(2.0 / std);
   t.uniform_(2.0 * lo - 1.0, 2.0 * hi - 1.0).erfinv_().mul_(std * std::sqrt(2.0)).clamp_(-2.0, 2.0);
 }
 
-torch::nn::LayerNorm Norm(int dim) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(kNormEps)); }
+torch::nn::LayerNorm Norm(int dim) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(kVisionTransformerNormEps)); }
 
 }  // namespace
 
@@ -62,13 +62,13 @@ torch::Tensor VitSelfAttentionImpl::forward(const torch::Tensor& x) {
 
 VitEncoderBlockImpl::VitEncoderBlockImpl(int dim, int heads, int mlp_dim) {
   ln_1_ = register_module("ln_1", Norm(dim));
-  self_attention_ = register_module("self_attention", VitSelfAttention(dim, heads, kAttentionDropout));
-  dropout_ = register_module("dropout", torch::nn::Dropout(kDropout));
+  self_attention_ = register_module("self_attention", VitSelfAttention(dim, heads, kVisionTransformerAttentionDropout));
+  dropout_ = register_module("dropout", torch::nn::Dropout(kVisionTransformerDropout));
   ln_2_ = register_module("ln_2", Norm(dim));
   // torchvision's MLPBlock: Linear, GELU, Dropout, Linear, Dropout.
   torch::nn::Linear fc1(dim, mlp_dim), fc2(mlp_dim, dim);
-  mlp_ = register_module("mlp", torch::nn::Sequential(fc1, torch::nn::GELU(), torch::nn::Dropout(kDropout), fc2,
-                                                      torch::nn::Dropout(kDropout)));
+  mlp_ = register_module("mlp", torch::nn::Sequential(fc1, torch::nn::GELU(), torch::nn::Dropout(kVisionTransformerDropout), fc2,
+                                                      torch::nn::Dropout(kVisionTransformerDropout)));
   for (auto* linear : {fc1.get(), fc2.get()}) {
     torch::nn::init::xavier_uniform_(linear->weight);
     torch::nn::init::normal_(linear->bias, 0.0, 1e-6);
@@ -83,7 +83,7 @@ torch::Tensor VitEncoderBlockImpl::forward(const torch::Tensor& x) {
 VitEncoderImpl::VitEncoderImpl(int seq_length, int layers, int heads, int dim, int mlp_dim) {
   pos_embedding_ = register_parameter("pos_embedding", torch::empty({1, seq_length, dim}));
   torch::nn::init::normal_(pos_embedding_, 0.0, 0.02);
-  dropout_ = register_module("dropout", torch::nn::Dropout(kDropout));
+  dropout_ = register_module("dropout", torch::nn::Dropout(kVisionTransformerDropout));
   layers_ = register_module("layers", torch::nn::Sequential());
   for (int i = 0; i < layers; ++i) {
     layers_->push_back("encoder_layer_" + std::to_string(i), VitEncoderBlock(dim, heads, mlp_dim));
@@ -114,17 +114,17 @@ VisionTransformerImpl::VisionTransformerImpl(const ExpertOptions& options)
     : image_size_(options.image_size),
       patch_size_(PatchSize(options.image_size)),
       // Divisible by 12 so that the 12 heads split it evenly.
-      hidden_dim_(Scaled(kHiddenDim, options.width, kHeads)) {
+      hidden_dim_(Scaled(kHiddenDim, options.width, kVisionTransformerHeads)) {
   const int dim = static_cast<int>(hidden_dim_);
   conv_proj_ = register_module(
       "conv_proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels, dim, patch_size_).stride(patch_size_)));
   const int64_t patches_per_side = image_size_ / patch_size_;
   class_token_ = register_parameter("class_token", torch::zeros({1, 1, hidden_dim_}));
   encoder_ = register_module("encoder", VitEncoder(static_cast<int>(patches_per_side * patches_per_side + 1), kLayers,
-                                                   kHeads, dim, Scaled(kMlpDim, options.width)));
+                                                   kVisionTransformerHeads, dim, Scaled(kMlpDim, options.width)));
   head_ = register_module("head", torch::nn::Linear(dim, options.num_classes));
 
-  TruncatedNormal(conv_proj_->weight, std::sqrt(1.0 / (options.in_channels * patch_size_ * patch_size_)));
+  VisionTransformerTruncatedNormal(conv_proj_->weight, std::sqrt(1.0 / (options.in_channels * patch_size_ * patch_size_)));
   torch::nn::init::zeros_(conv_proj_->bias);
   torch::nn::init::zeros_(head_->weight);
   torch::nn::init::zeros_(head_->bias);

@@ -73,7 +73,7 @@ TEST(CampaignSpecTest, PrecisionDefaultsToAutoAndTravelsInTheRecipe) {
   EXPECT_EQ(automatic->recipe.precision(), moe4::v1::PRECISION_AUTO);
   for (const auto& [text, value] : std::vector<std::pair<std::string, moe4::v1::Precision>>{
            {"fp32", moe4::v1::PRECISION_FP32}, {"bf16", moe4::v1::PRECISION_BF16}, {"fp16", moe4::v1::PRECISION_FP16}}) {
-    auto spec = ParseCampaignSpec("name: c\nk: 2\nbudget: 1\nrecipe: {precision: " + text + "}\n");
+    auto spec = ParseCampaignSpec("name: c\nk: 2\nbudget: 1\ncatalogue: adapted\nrecipe: {precision: " + text + "}\n");
     ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();
     EXPECT_EQ(spec->recipe.precision(), value) << text;
   }

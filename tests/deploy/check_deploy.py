@@ -109,9 +109,11 @@ def compose(rendered, root):
                for p in coord.get("ports", [])}
     check(grpc in targets and http in targets, f"compose: coordinator publishes its ports {grpc} and {http}")
     check(wflags.get("--coordinator", "").endswith(":" + grpc), "compose: worker dials the coordinator's gRPC port")
-    check("/healthz" in " ".join(map(str, coord.get("healthcheck", {}).get("test", []))) and http in
+    # Compose's healthcheck gates the services that wait for a healthy
+    # coordinator: readiness (/readyz, the database answers), not liveness.
+    check("/readyz" in " ".join(map(str, coord.get("healthcheck", {}).get("test", []))) and http in
           " ".join(map(str, coord.get("healthcheck", {}).get("test", []))),
-          "compose: coordinator healthcheck asks /healthz on its HTTP port")
+          "compose: coordinator healthcheck asks /readyz on its HTTP port")
 
     for sname, svc in services.items():
         build = svc.get("build")

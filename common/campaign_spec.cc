@@ -762,6 +762,17 @@ absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const Spec
     }
   }
   spec.recipe.set_catalogue(ToProto(spec.catalogue));
+  // fp16 runs only on a GPU: such jobs go only to CUDA workers, never to a
+  // CPU worker that could only fail them.
+  if (spec.recipe.precision() == moe4::v1::PRECISION_FP16) {
+    if (spec.requirements.device_kind().empty()) {
+      spec.requirements.set_device_kind("cuda");
+    } else if (spec.requirements.device_kind() != "cuda") {
+      problems.Add(root["requirements"]["device_kind"], "recipe.precision",
+                   absl::StrCat("fp16 runs only on a GPU, but requirements.device_kind is ",
+                                Quote(spec.requirements.device_kind())));
+    }
+  }
   spec.dataset.set_split_seed(spec.seed);
   CheckValidationSplit(root, spec, problems);
   if (pool_ok) {

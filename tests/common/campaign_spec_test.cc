@@ -76,7 +76,15 @@ TEST(CampaignSpecTest, PrecisionDefaultsToAutoAndTravelsInTheRecipe) {
     auto spec = ParseCampaignSpec("name: c\nk: 2\nbudget: 1\ncatalogue: adapted\nrecipe: {precision: " + text + "}\n");
     ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();
     EXPECT_EQ(spec->recipe.precision(), value) << text;
+    // fp16 needs a GPU: its jobs are routed to CUDA workers only.
+    EXPECT_EQ(spec->requirements.device_kind(), value == moe4::v1::PRECISION_FP16 ? "cuda" : "") << text;
   }
+  auto cpu_fp16 = ParseCampaignSpec(
+      "name: c\nk: 2\nbudget: 1\ncatalogue: adapted\nrecipe: {precision: fp16}\nrequirements: {device_kind: cpu}\n");
+  ASSERT_FALSE(cpu_fp16.ok());
+  EXPECT_NE(cpu_fp16.status().message().find("recipe.precision: fp16 runs only on a GPU, but requirements.device_kind is \"cpu\""),
+            std::string::npos)
+      << cpu_fp16.status();
 }
 
 TEST(CampaignSpecTest, RefusesAnUnknownCatalogue) {
@@ -452,7 +460,9 @@ TEST(CampaignSpecTest, DatasetPathMustBeRelativeWithoutParentComponents) {
     auto spec = ParseCampaignSpec(base + c.path + "\n");
     if (c.expect.empty()) {
       EXPECT_TRUE(spec.ok()) << c.path << ": " << spec.status();
-      if (spec.ok()) EXPECT_EQ(spec->dataset.path(), c.path);
+      if (spec.ok()) {
+        EXPECT_EQ(spec->dataset.path(), c.path);
+      }
       continue;
     }
     ASSERT_FALSE(spec.ok()) << c.path;

@@ -31,6 +31,8 @@ if [[ "${MOE4_NO_WORKER:-0}" != 1 ]]; then
   # Debian's default BLAS is the reference one (~30x slower GEMM): OpenBLAS with
   # OpenMP is what makes LibTorch on the CPU usable.
   packages+=(libtorch-dev libopenblas0-openmp dataset-fashion-mnist)
+  # deploy/torch2.sh makes a venv for PyPI's torch wheel (the second flavour)
+  packages+=(python3-venv)
 fi
 if [[ "${MOE4_BENCH:-0}" == 1 ]]; then
   # Peers measured side by side in bench/: Optuna on the same PostgreSQL,

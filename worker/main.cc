@@ -5,6 +5,7 @@
 //               [--device cpu|cuda:N] [--threads N] [--checkpoint-dir DIR]
 //               [--data-root DIR] [--log-level info] [--tls] [--tls-ca FILE]
 //               [--checkpoint-max-bytes N] [--checkpoint-max-age-hours H]
+//               [--jobs-per-device N]
 //
 // The token comes from --token-file or $MOE4_WORKER_TOKEN, never from the
 // command line (it would show in ps). SIGINT/SIGTERM: stop after the current
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   int rpc_timeout_ms = 20000;
   uint64_t checkpoint_max_bytes = 0;
   int64_t checkpoint_max_age_hours = 24 * 7;
+  int jobs_per_device = 1;
   app.add_option("--coordinator", client_options.target, "coordinator host:port")->capture_default_str();
   app.add_option("--token-file", token_file, "file holding the worker bearer token (else $MOE4_WORKER_TOKEN)");
   app.add_option("--name", name, "unique worker name (default: <hostname>-<device>)");
@@ -78,6 +80,11 @@ int main(int argc, char** argv) {
                  "at startup, remove checkpoint files of jobs untouched for this long (0 = never)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{24} * 365 * 10));
+  app.add_option("--jobs-per-device", jobs_per_device,
+                 "jobs trained at once on the device, each on its own thread and CUDA stream; a job is leased "
+                 "only while the device has memory free for it (on a CPU, give each job --threads cores / N)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--data-root", data_root,
                  "where datasets live: default directories are looked up here and a campaign's dataset.path "
                  "must resolve inside it")
@@ -150,6 +157,7 @@ int main(int argc, char** argv) {
   agent_options.data_root = data_root;
   agent_options.checkpoint_max_bytes = checkpoint_max_bytes;
   agent_options.checkpoint_max_age = std::chrono::hours(checkpoint_max_age_hours);
+  agent_options.jobs_per_device = jobs_per_device;
   Agent agent(client, BuiltinRegistry(), agent_options);
 
   // Signals are handled on their own io_context thread: the first asks the
@@ -172,8 +180,8 @@ int main(int argc, char** argv) {
   signals.async_wait(on_signal);
   std::thread signal_thread([&] { signal_io.run(); });
 
-  spdlog::info("moe4-worker '{}' on {} with {} threads, coordinator {}", name, device->str(), threads,
-               client_options.target);
+  spdlog::info("moe4-worker '{}' on {} with {} threads, {} job(s) at a time, coordinator {}", name, device->str(),
+               threads, jobs_per_device, client_options.target);
   const int code = agent.Run();
   signal_io.stop();
   signal_thread.join();

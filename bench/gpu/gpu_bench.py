@@ -16,10 +16,11 @@ still leaves what it had), and writes results.md (the tables) at the end.
     run, the order alternating; images/s and peak memory.
 (b) Candidates per hour: Fashion-MNIST-shaped candidates (synthetic data, one
     channel, 28x28 resized to 32x32, 10 classes), each a mixture of two or
-    three of the four families, trained by moe4-train with N = 1, 2, 4, 8
-    processes at once on one GPU (a stand-in for `moe4-worker
-    --jobs-per-device N`, which does not exist yet), against the peer training
-    the same candidates one job at a time in one process.
+    three of the four families, trained by one moe4-train process with
+    --jobs-per-device N = 1, 2, 4, 8 (the mechanism of `moe4-worker
+    --jobs-per-device N`: N jobs at once, each on its own thread and CUDA
+    stream, one CUDA context), against the peer training the same candidates
+    one job at a time in one process.
 
 Targets (benchmark, not test; printed, never asserted): training step >= 1.5x
 the peer at the same precision; candidates per hour >= 3x the peer's.
@@ -278,69 +279,40 @@ def write_specs(run, precision):
     return paths
 
 
-def summary_of(stdout):
-    """moe4-train's last JSON line (the summary) and its epochs' lines."""
-    epochs, summary = [], None
-    for line in stdout.splitlines():
+def run_jobs_per_device(run, specs, jobs, threads, timeout):
+    """One moe4-train over every spec, `jobs` at a time (--jobs-per-device); returns (wall seconds, per-candidate rows)."""
+    a = run.a
+    name = f"cand-ours-j{jobs}"
+    argv = [a.train, "--jobs-per-device", str(jobs), "--device", a.device, "--threads", str(threads),
+            "--log-level", "warn"]
+    for _, path in specs:
+        argv += ["--spec", path]
+    rc, seconds, stdout, error = run.execute(name, argv, timeout, thread_env(threads, ours=True))
+    by_spec = {}
+    for line in (stdout or "").splitlines():
         try:
             doc = json.loads(line)
         except ValueError:
             continue
-        if "outcome" in doc:
-            summary = doc
-        else:
-            epochs.append(doc)
-    return summary, epochs
-
-
-def run_pool(run, specs, jobs, threads, timeout):
-    """moe4-train over `specs`, `jobs` processes at a time; returns (wall seconds, per-candidate rows)."""
-    a = run.a
-    pending = list(enumerate(specs))
-    running, rows = {}, []
-    start = time.monotonic()
-    deadline = start + max(10.0, min(timeout, run.left()))
-    env = thread_env(threads, ours=True)
-    while pending or running:
-        while pending and len(running) < jobs:
-            i, (families, path) = pending.pop(0)
-            name = f"cand-ours-j{jobs}-{i}"
-            out = open(os.path.join(run.out, "logs", name + ".out"), "w")
-            err = open(os.path.join(run.out, "logs", name + ".err"), "w")
-            argv = [a.train, "--spec", path, "--device", a.device, "--threads", str(threads), "--log-level", "warn"]
-            with open(os.path.join(run.out, "logs", name + ".cmd"), "w") as f:
-                f.write(" ".join(shlex.quote(x) for x in argv) + "\n")
-            try:
-                p = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=ROOT)
-            except OSError as e:
-                rows.append({"families": families, "error": f"cannot run: {e}"})
-                out.close(), err.close()
-                continue
-            running[p] = (i, families, name, time.monotonic(), out, err)
-        time.sleep(0.05)
-        for p in list(running):
-            if p.poll() is None and time.monotonic() < deadline:
-                continue
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            i, families, name, t0, out, err = running.pop(p)
-            out.close(), err.close()
-            seconds = time.monotonic() - t0
-            with open(os.path.join(run.out, "logs", name + ".out")) as f:
-                summary, epochs = summary_of(f.read())
-            row = {"index": i, "families": families, "process_seconds": round(seconds, 2), "rc": p.returncode}
-            if p.returncode == 0 and summary and summary.get("outcome") == "completed":
-                row.update(train_seconds=summary.get("train_seconds"),
-                           test_accuracy=summary.get("final_test_accuracy"),
-                           peak_memory_bytes=max((e.get("peak_memory_bytes", 0) for e in epochs), default=None),
-                           images_per_second=epochs[-1].get("images_per_second") if epochs else None)
+        by_spec.setdefault(doc.get("spec", specs[0][1] if len(specs) == 1 else None), []).append(doc)
+    rows = []
+    for i, (families, path) in enumerate(specs):
+        summary, epochs = None, []
+        for doc in by_spec.get(path, []):
+            if "outcome" in doc:
+                summary = doc
             else:
-                row["error"] = (f"exit {p.returncode}" + (" (killed at the deadline)" if p.returncode in (-9, 137)
-                                                          else "") + ": " + tail(os.path.join(
-                                                              run.out, "logs", name + ".err")))
-            rows.append(row)
-    return time.monotonic() - start, sorted(rows, key=lambda r: r.get("index", 0))
+                epochs.append(doc)
+        row = {"index": i, "families": families}
+        if summary and summary.get("outcome") == "completed":
+            row.update(train_seconds=summary.get("train_seconds"),
+                       test_accuracy=summary.get("final_test_accuracy"),
+                       peak_memory_bytes=max((e.get("peak_memory_bytes", 0) for e in epochs), default=None),
+                       images_per_second=epochs[-1].get("images_per_second") if epochs else None)
+        else:
+            row["error"] = (summary or {}).get("reason") or error or f"exit {rc}"
+        rows.append(row)
+    return seconds, rows
 
 
 def measure_candidates(run):
@@ -350,7 +322,7 @@ def measure_candidates(run):
     peer_entry = None
     for jobs in cfg["jobs"]:
         for side in (["ours", "peer"] if jobs == 1 else ["ours"]):
-            label = f"moe4-train x{jobs}" if side == "ours" else "PyTorch, one job at a time"
+            label = f"moe4-train --jobs-per-device {jobs}" if side == "ours" else "PyTorch, one job at a time"
             entry = {"side": side, "jobs": jobs, "label": label, "candidates": len(specs), "precision": precision}
             if run.left() < 15:
                 entry["error"] = "skipped: the run's time budget is spent"
@@ -360,7 +332,7 @@ def measure_candidates(run):
                 threads = max(1, a.threads // jobs)
                 entry["threads_per_job"] = threads
                 run.log(f"(b) moe4-train, {len(specs)} candidates, {jobs} at a time, {threads} threads each")
-                wall, rows = run_pool(run, specs, jobs, threads, cfg["cand_timeout"])
+                wall, rows = run_jobs_per_device(run, specs, jobs, threads, cfg["cand_timeout"])
                 done = [r for r in rows if "error" not in r]
                 entry.update(wall_seconds=round(wall, 2), completed=len(done), runs=rows)
                 if done:
@@ -447,9 +419,9 @@ def report(run):
               "## (b) Candidates per hour, Fashion-MNIST-shaped (1x32x32, 10 classes, synthetic data)", "",
               f"{s['cand_count']} candidates (pairs and triples of the four families, adapted catalogue, width "
               f"{s['cand_width']}), {s['cand_epochs']} epoch(s) of {s['cand_train']:,} images + {s['cand_test']:,} "
-              f"test images, batch {s['cand_batch']}. Ours: N moe4-train processes at once on one device, a "
-              "stand-in for `moe4-worker --jobs-per-device N` (not implemented yet); wall clock from the first "
-              "start to the last exit. PyTorch: one process training the same candidates one after another; "
+              f"test images, batch {s['cand_batch']}. Ours: one moe4-train process, `--jobs-per-device N` (N jobs "
+              "at once on one device, each on its own thread and CUDA stream, as `moe4-worker --jobs-per-device "
+              "N` runs them); its process wall clock. PyTorch: one process training the same candidates one after another; "
               f"its process wall clock. Target: ours >= {CANDIDATE_TARGET}x PyTorch one job at a time.", "",
               "| setting | precision | completed | wall s | candidates/hour | vs PyTorch | target | peak MiB (max) |",
               "|---|---|---|---|---|---|---|---|"]

@@ -56,6 +56,11 @@ say "results into $out; device $device; peer $python"
 torch_lib="" torch_prefix=""
 if info=$("$python" -c 'import os, torch, torch.utils; print(os.path.join(os.path.dirname(torch.__file__), "lib")); print(torch.utils.cmake_prefix_path); print(torch.__version__)' 2>"$out/logs/python-torch.err"); then
   torch_lib=$(sed -n 1p <<<"$info") torch_prefix=$(sed -n 2p <<<"$info")
+  # The wheel's CUDA runtime (libcudart.so.13, which our binaries name
+  # directly) lives in the nvidia-* wheels beside torch, not in torch/lib.
+  for d in "$torch_lib"/../../nvidia/*/lib; do
+    [[ -d $d ]] && torch_lib+=":$(cd "$d" && pwd)"
+  done
   say "peer torch $(sed -n 3p <<<"$info") at $torch_lib"
 else
   say "WARNING: $python cannot import torch: the peer will fail ($(tail -1 "$out/logs/python-torch.err"))"

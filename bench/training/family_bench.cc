@@ -5,6 +5,7 @@
 //   family_bench [--threads N] [--batch B] [--seconds S] [--min-steps N]
 //                [--max-steps N] [--families A,B,...] [--catalogue FAMILIES.md]
 //                [--json FILE] [--markdown FILE]
+//                [--model-catalogue adapted|lemur] [--size N]
 //
 // Per family: build at width 0.5 (count only), build at width 1.0, one
 // warm-up step (first-touch allocations, oneDNN/BLAS setup), then timed steps
@@ -37,6 +38,7 @@
 #include <vector>
 
 #include "bench/training/machine_info.h"
+#include "common/catalogue_kind.h"
 #include "worker/models/auxiliary_loss.h"
 #include "worker/models/registry.h"
 #include "worker/moe/ensemble.h"
@@ -53,9 +55,9 @@ using moe4::bench::Fixed;
 using moe4::bench::LoadAverage;
 using moe4::bench::MappedBlasLibraries;
 
-// A CIFAR-sized input: what the brief's table is about.
+// RGB input, 10 classes; the side is --size (32 by default: CIFAR), and for
+// the lemur catalogue at least the family's smallest accepted input.
 constexpr int kChannels = 3;
-constexpr int kImageSize = 32;
 constexpr int kClasses = 10;
 // Training divides the data-set-level KL by the training-set size; CIFAR's.
 constexpr double kTrainImages = 50000;
@@ -70,7 +72,17 @@ struct Config {
   std::string catalogue_path;
   std::string json_path;
   std::string markdown_path;
+  Catalogue catalogue = Catalogue::kAdapted;  // which networks the ids build
+  int size = 32;                              // input side, bounded per family by what it accepts
 };
+
+// The input side a family is measured at: --size, raised to the family's
+// smallest accepted input and lowered to its largest (LEMUR's BayesianNet-1).
+int SizeFor(const std::string& id, const Config& config) {
+  int size = std::max(config.size, MinimumImageSize(config.catalogue, id));
+  if (const int largest = MaximumImageSize(config.catalogue, id); largest > 0) size = std::min(size, largest);
+  return size;
+}
 
 struct Machine {
   unsigned cores = 0;
@@ -82,6 +94,7 @@ struct Machine {
 
 struct FamilyResult {
   std::string id;
+  int size = 0;  // input side
   std::string description;  // from --catalogue; may be empty
   int64_t params = 0;       // width 1.0
   int64_t params_half = 0;  // width 0.5
@@ -120,12 +133,13 @@ std::map<std::string, std::string> ReadCatalogue(const std::string& path, const 
   return descriptions;
 }
 
-ExpertOptions Cifar(double width) {
+ExpertOptions Input(const Config& config, int size, double width) {
   ExpertOptions o;
   o.in_channels = kChannels;
-  o.image_size = kImageSize;
+  o.image_size = size;
   o.num_classes = kClasses;
   o.width = width;
+  o.catalogue = config.catalogue;
   return o;
 }
 
@@ -141,14 +155,15 @@ void Step(torch::nn::AnyModule& expert, AuxiliaryLossSource* auxiliary, const to
 FamilyResult Measure(const std::string& id, const Config& config) {
   FamilyResult r;
   r.id = id;
+  r.size = SizeFor(id, config);
   torch::manual_seed(0);
-  r.params_half = CountParameters(*BuiltinRegistry().Create(id, Cifar(0.5)).ptr());
-  auto expert = BuiltinRegistry().Create(id, Cifar(1.0));
+  r.params_half = CountParameters(*BuiltinRegistry().Create(id, Input(config, r.size, 0.5)).ptr());
+  auto expert = BuiltinRegistry().Create(id, Input(config, r.size, 1.0));
   r.params = CountParameters(*expert.ptr());
   expert.ptr()->train();  // dropout, drop-path, Diffuser's noising: the training cost
   auto* auxiliary = dynamic_cast<AuxiliaryLossSource*>(expert.ptr().get());
 
-  const auto images = torch::randn({config.batch, kChannels, kImageSize, kImageSize});
+  const auto images = torch::randn({config.batch, kChannels, r.size, r.size});
   const auto labels = torch::randint(kClasses, {config.batch}, torch::kLong);
   auto start = Clock::now();
   Step(expert, auxiliary, images, labels);
@@ -177,14 +192,15 @@ std::string MachineLine(const Machine& m, const Config& c) {
 }
 
 void PrintTable(const std::vector<FamilyResult>& results, const Machine& machine, const Config& config) {
-  std::cout << "family_bench: one expert, fwd+bwd, batch " << config.batch << " x " << kChannels << "x" << kImageSize
-            << "x" << kImageSize << ", " << kClasses << " classes\n"
+  std::cout << "family_bench: " << CatalogueName(config.catalogue) << " catalogue, one expert, fwd+bwd, batch "
+            << config.batch << " x " << kChannels << "xSxS (S = " << config.size << " or what the family accepts), "
+            << kClasses << " classes\n"
             << MachineLine(machine, config) << "\n\n";
-  std::cout << std::left << std::setw(18) << "family" << std::right << std::setw(14) << "params@1.0" << std::setw(14)
+  std::cout << std::left << std::setw(18) << "family" << std::right << std::setw(6) << "S" << std::setw(14) << "params@1.0" << std::setw(14)
             << "params@0.5" << std::setw(7) << "steps" << std::setw(11) << "ms/step" << std::setw(10) << "img/s"
             << "\n";
   for (const auto& r : results) {
-    std::cout << std::left << std::setw(18) << r.id << std::right << std::setw(14) << r.params << std::setw(14)
+    std::cout << std::left << std::setw(18) << r.id << std::right << std::setw(6) << r.size << std::setw(14) << r.params << std::setw(14)
               << r.params_half << std::setw(7) << r.steps << std::setw(11) << Fixed(r.MsPerStep(), 1) << std::setw(10)
               << Fixed(r.ImagesPerSecond(config.batch), 1) << "\n";
   }
@@ -195,6 +211,7 @@ json ToJson(const std::vector<FamilyResult>& results, const Machine& machine, co
   json families = json::array();
   for (const auto& r : results) {
     families.push_back({{"id", r.id},
+                        {"input_size", r.size},
                         {"description", r.description},
                         {"params", r.params},
                         {"params_width_0_5", r.params_half},
@@ -215,7 +232,9 @@ json ToJson(const std::vector<FamilyResult>& results, const Machine& machine, co
             {"loadavg_after", machine.load_after}}},
           {"config",
            {{"batch", config.batch},
-            {"input", {kChannels, kImageSize, kImageSize}},
+            {"catalogue", std::string(CatalogueName(config.catalogue))},
+            {"channels", kChannels},
+            {"size", config.size},
             {"classes", kClasses},
             {"seconds_per_family", config.seconds},
             {"min_steps", config.min_steps},
@@ -226,14 +245,14 @@ json ToJson(const std::vector<FamilyResult>& results, const Machine& machine, co
 
 std::string ToMarkdown(const std::vector<FamilyResult>& results, const Machine& machine, const Config& config) {
   std::ostringstream out;
-  out << "Measured on " << MachineLine(machine, config) << ". One expert alone, forward + backward, batch "
-      << config.batch << ", " << kChannels << "x" << kImageSize << "x" << kImageSize << ", " << kClasses
-      << " classes.\n\n";
-  out << "| id | structure | params, width 1.0 | params, width 0.5 | fwd+bwd images/s |\n";
-  out << "|---|---|---:|---:|---:|\n";
+  out << "Measured on " << MachineLine(machine, config) << ". The " << CatalogueName(config.catalogue)
+      << " catalogue; one expert alone, forward + backward, batch " << config.batch << ", " << kChannels
+      << "xSxS with S = " << config.size << " (or the family's accepted size), " << kClasses << " classes.\n\n";
+  out << "| id | structure | S | params, width 1.0 | params, width 0.5 | fwd+bwd images/s |\n";
+  out << "|---|---|---:|---:|---:|---:|\n";
   for (const auto& r : results) {
-    out << "| " << r.id << " | " << r.description << " | " << Millions(r.params) << " | " << Millions(r.params_half)
-        << " | " << Fixed(r.ImagesPerSecond(config.batch), 1) << " |\n";
+    out << "| " << r.id << " | " << r.description << " | " << r.size << " | " << Millions(r.params) << " | "
+        << Millions(r.params_half) << " | " << Fixed(r.ImagesPerSecond(config.batch), 1) << " |\n";
   }
   return out.str();
 }
@@ -246,7 +265,14 @@ void WriteFile(const std::string& path, const std::string& text) {
 
 int Run(int argc, char** argv) {
   Config config;
-  CLI::App app{"family_bench: parameters and CPU fwd+bwd throughput of every expert family at 32x32x3"};
+  CLI::App app{"family_bench: parameters and CPU fwd+bwd throughput of every expert family of a catalogue"};
+  std::string catalogue_name = "adapted";
+  app.add_option("--model-catalogue", catalogue_name, "which networks the ids build: adapted | lemur")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"adapted", "lemur"}));
+  app.add_option("--size", config.size, "input side in pixels (raised or lowered to what each family accepts)")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 512));
   app.add_option("--threads", config.threads, "intra-op threads (Debian's LibTorch starts with 1)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
@@ -271,15 +297,16 @@ int Run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  config.catalogue = *ParseCatalogue(catalogue_name);  // IsMember checked the name
   if (config.min_steps > config.max_steps) {
     std::cerr << "family_bench: --min-steps " << config.min_steps << " exceeds --max-steps " << config.max_steps
               << "\n";
     return 2;
   }
-  const auto all = BuiltinRegistry().Ids();  // byte order
+  const auto all = BuiltinRegistry().Ids(config.catalogue);  // byte order
   if (config.families.empty()) config.families = all;
   for (const auto& id : config.families) {
-    if (!BuiltinRegistry().Contains(id)) {
+    if (!BuiltinRegistry().Contains(config.catalogue, id)) {
       std::cerr << "family_bench: unknown family '" << id << "'\n";
       return 2;
     }

@@ -74,8 +74,9 @@ grpc::Status WorkerServiceImpl::Lease(grpc::ServerContext* ctx, const moe4::v1::
                                       moe4::v1::LeaseResponse* resp) {
   return runner_.Run(ctx, "WorkerService/Lease", kScope, [&]() -> absl::Status {
     absl::Status s = CheckId("worker_id", req->worker_id());
+    if (s.ok()) s = CheckRange("free_memory_mb", req->free_memory_mb(), 0, kMaxMemoryMb);
     if (!s.ok()) return s;
-    auto job = store_.LeaseJob(req->worker_id(), options_.lease);
+    auto job = store_.LeaseJob(*req, options_.lease);
     if (!job.ok()) return job.status();
     if (!job->has_value()) {
       resp->set_retry_after_ms(options_.retry_after_ms);
@@ -149,6 +150,10 @@ grpc::Status WorkerServiceImpl::Fail(grpc::ServerContext* ctx, const moe4::v1::F
   return runner_.Run(ctx, "WorkerService/Fail", kScope, [&]() -> absl::Status {
     absl::Status s = CheckFence(req->worker_id(), req->job_id(), req->attempt());
     if (s.ok()) s = CheckString("reason", req->reason(), 0, kMaxReasonLength);
+    if (s.ok() && !moe4::v1::FailureKind_IsValid(req->kind())) {
+      s = absl::InvalidArgumentError(absl::StrCat("kind: unknown failure kind ", req->kind()));
+    }
+    if (s.ok()) s = CheckRange("memory_needed_mb", req->memory_needed_mb(), 0, kMaxMemoryMb);
     if (!s.ok()) return s;
     moe4::v1::FailRequest copy;
     const moe4::v1::FailRequest* r = req;

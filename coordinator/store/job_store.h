@@ -160,9 +160,17 @@ class JobStore {
   // Creates the worker or updates it when the name is known; returns its id.
   virtual absl::StatusOr<int64_t> RegisterWorker(const moe4::v1::RegisterRequest& req) = 0;
   // Claims the best pending job the worker can run, or nullopt. NOT_FOUND for
-  // an unknown worker. Fills every JobAssignment field.
-  virtual absl::StatusOr<std::optional<moe4::v1::JobAssignment>> LeaseJob(int64_t worker_id,
+  // an unknown worker. A job fits when its device kind matches and its
+  // min_memory_mb is at most the request's free_memory_mb (or, when that is
+  // 0, the worker's registered device memory). Fills every JobAssignment field.
+  virtual absl::StatusOr<std::optional<moe4::v1::JobAssignment>> LeaseJob(const moe4::v1::LeaseRequest& req,
                                                                          absl::Duration lease) = 0;
+  // The same for a worker that says nothing of its free memory.
+  absl::StatusOr<std::optional<moe4::v1::JobAssignment>> LeaseJob(int64_t worker_id, absl::Duration lease) {
+    moe4::v1::LeaseRequest req;
+    req.set_worker_id(worker_id);
+    return LeaseJob(req, lease);
+  }
   // job_id 0: the worker is idle and alive. Otherwise fenced; extends the lease
   // and records progress, or asks the worker to stop.
   virtual absl::StatusOr<HeartbeatResult> Heartbeat(const moe4::v1::HeartbeatRequest& req,

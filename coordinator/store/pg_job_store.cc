@@ -99,14 +99,14 @@ constexpr const char* kClaimJobSql =
     "    progress_epoch = NULL, progress_step = NULL, updated_at = now() "
     "  FROM cand WHERE j.id = cand.id "
     "  RETURNING j.id, j.attempt, j.campaign_id, j.families, j.seed, j.lease_deadline, "
-    "    j.max_job_seconds), "
+    "    j.max_job_seconds, j.min_memory_mb), "
     "att AS ("
     "  INSERT INTO attempts (job_id, attempt, worker_id, lease_owner) "
     "  SELECT id, attempt, $1, $4 FROM claimed) "
     "SELECT cl.id, cl.attempt, cl.campaign_id, array_to_json(cl.families)::text, "
     "  cl.seed::text, c.recipe::text, c.dataset::text, cl.max_job_seconds, "
     "  (extract(epoch FROM cl.lease_deadline) * 1000)::bigint, "
-    "  (SELECT coalesce(max(e.epoch), 0) FROM epochs e WHERE e.job_id = cl.id) "
+    "  (SELECT coalesce(max(e.epoch), 0) FROM epochs e WHERE e.job_id = cl.id), cl.min_memory_mb "
     "FROM claimed cl JOIN campaigns c ON c.id = cl.campaign_id";
 
 constexpr const char* kHeartbeatWorkerName = "moe4_heartbeat_worker";
@@ -270,6 +270,13 @@ constexpr const char* kFailRetrySql =
     "UPDATE jobs SET state = 'pending', error = $2, lease_deadline = NULL, "
     "  not_before = now() + make_interval(secs => $3), updated_at = now() WHERE id = $1";
 
+// The job and the pending jobs of the same combination in its campaign.
+constexpr const char* kRaiseMemoryName = "moe4_raise_memory";
+constexpr const char* kRaiseMemorySql =
+    "UPDATE jobs j SET min_memory_mb = greatest(j.min_memory_mb, $2), updated_at = now() "
+    "FROM jobs o WHERE o.id = $1 AND j.campaign_id = o.campaign_id AND j.families = o.families "
+    "  AND (j.id = o.id OR j.state = 'pending')";
+
 constexpr const char* kFailFinalName = "moe4_fail_final";
 constexpr const char* kFailFinalSql =
     "UPDATE jobs SET state = 'failed', error = $2, lease_deadline = NULL, "
@@ -296,6 +303,7 @@ const std::vector<PreparedStatement>& PreparedStatements() {
       {kCompleteJobName, kCompleteJobSql},
       {kFailRetryName, kFailRetrySql},
       {kFailFinalName, kFailFinalSql},
+      {kRaiseMemoryName, kRaiseMemorySql},
   };
   return *kPrepared;
 }
@@ -715,8 +723,9 @@ absl::StatusOr<int64_t> PgJobStore::RegisterWorker(const moe4::v1::RegisterReque
   return id;
 }
 
-absl::StatusOr<std::optional<moe4::v1::JobAssignment>> PgJobStore::LeaseJob(int64_t worker_id,
+absl::StatusOr<std::optional<moe4::v1::JobAssignment>> PgJobStore::LeaseJob(const moe4::v1::LeaseRequest& req,
                                                                             absl::Duration lease) {
+  const int64_t worker_id = req.worker_id();
   std::optional<moe4::v1::JobAssignment> out;
   absl::Status s = pool_.Run("leasing a job", [&](pqxx::connection& conn) {
     out.reset();
@@ -727,7 +736,10 @@ absl::StatusOr<std::optional<moe4::v1::JobAssignment>> PgJobStore::LeaseJob(int6
           absl::StrCat("worker ", worker_id, " is not registered; call Register first"));
     }
     const std::string device_kind = w[0][0].as<std::string>();
-    const int64_t memory_mb = w[0][1].as<int64_t>();
+    // Jobs fit in what the worker can give one more job now (other jobs may
+    // run on its device), never in more than the device has.
+    int64_t memory_mb = w[0][1].as<int64_t>();
+    if (req.free_memory_mb() > 0) memory_mb = memory_mb > 0 ? std::min(memory_mb, req.free_memory_mb()) : req.free_memory_mb();
     // The claim (kClaimJobSql): one statement.
     pqxx::result r = txn.exec_prepared(kClaimJobName,
         worker_id, device_kind, memory_mb, options_.instance_id, Seconds(lease));
@@ -753,6 +765,7 @@ absl::StatusOr<std::optional<moe4::v1::JobAssignment>> PgJobStore::LeaseJob(int6
     a.set_max_job_seconds(row[7].as<int64_t>());
     a.set_lease_seconds(static_cast<int64_t>(std::ceil(Seconds(lease))));
     a.set_resume_from_epoch(row[9].as<int>());
+    a.set_min_memory_mb(row[10].as<int64_t>());
     Event(txn, "job_leased", a.campaign_id(), a.job_id(), worker_id,
           absl::StrCat("attempt=", a.attempt(), " resume_from_epoch=", a.resume_from_epoch()));
     txn.commit();
@@ -964,6 +977,11 @@ absl::StatusOr<FailResult> PgJobStore::Fail(const moe4::v1::FailRequest& req) {
     }
     absl::Status fenced = Fence(h, req.job_id(), req.worker_id(), req.attempt());
     if (!fenced.ok()) return fenced;
+    if (req.kind() == moe4::v1::FAILURE_KIND_OUT_OF_MEMORY && req.memory_needed_mb() > 0) {
+      // Learned: this combination needs more than the attempt had. Its retry
+      // and its replicates still pending go only where that much is free.
+      txn.exec_prepared(kRaiseMemoryName, req.job_id(), req.memory_needed_mb());
+    }
     out.will_retry = req.retryable() && h.attempt < h.max_attempts;
     if (out.will_retry) {
       txn.exec_prepared(kFailRetryName, req.job_id(), req.reason(), backoff);
@@ -979,8 +997,13 @@ absl::StatusOr<FailResult> PgJobStore::Fail(const moe4::v1::FailRequest& req) {
     TouchWorker(txn, req.worker_id());
     Event(txn, out.will_retry ? "job_retry" : "job_failed", h.campaign_id, req.job_id(),
           req.worker_id(),
-          absl::StrFormat("attempt=%d retryable=%v reason=%s", req.attempt(), req.retryable(),
-                          req.reason()));
+          // StrCat, not StrFormat: this abseil's StrFormat has no %v and
+          // returned "" for it, so these details used to be empty.
+          absl::StrCat("attempt=", req.attempt(), " retryable=", req.retryable() ? "true" : "false",
+                       req.kind() == moe4::v1::FAILURE_KIND_OUT_OF_MEMORY
+                           ? absl::StrCat(" out_of_memory memory_needed_mb=", req.memory_needed_mb())
+                           : "",
+                       " reason=", req.reason()));
     if (!out.will_retry) {
       MaybeRefill(txn, h.campaign_id, req.job_id());
       MaybeFinishCampaign(txn, h.campaign_id);

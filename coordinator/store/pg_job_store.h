@@ -61,7 +61,8 @@ class PgJobStore : public JobStore {
   absl::StatusOr<std::map<std::string, int64_t>> CountJobsByState() override;
 
   absl::StatusOr<int64_t> RegisterWorker(const moe4::v1::RegisterRequest& req) override;
-  absl::StatusOr<std::optional<moe4::v1::JobAssignment>> LeaseJob(int64_t worker_id,
+  using JobStore::LeaseJob;
+  absl::StatusOr<std::optional<moe4::v1::JobAssignment>> LeaseJob(const moe4::v1::LeaseRequest& req,
                                                                  absl::Duration lease) override;
   absl::StatusOr<HeartbeatResult> Heartbeat(const moe4::v1::HeartbeatRequest& req,
                                             absl::Duration lease) override;

@@ -250,6 +250,77 @@ TEST_F(PgJobStoreTest, DeviceRequirementsAreMatched) {
   EXPECT_EQ(Lease(big).campaign_id(), c);
 }
 
+TEST_F(PgJobStoreTest, LeaseFitsTheFreeMemoryTheWorkerReports) {
+  SpecOptions o;
+  o.min_memory_mb = 3000;
+  Submit(o);
+  const int64_t gpu = Worker("gpu", "cuda", 24000);
+  moe4::v1::LeaseRequest busy;
+  busy.set_worker_id(gpu);
+  busy.set_free_memory_mb(2000);  // other jobs hold the rest of the device
+  auto none = store_->LeaseJob(busy, absl::Seconds(60));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  moe4::v1::LeaseRequest roomy = busy;
+  roomy.set_free_memory_mb(100000);  // more than the device has: the device bounds it
+  auto job = store_->LeaseJob(roomy, absl::Seconds(60));
+  ASSERT_TRUE(job.ok() && job->has_value());
+  EXPECT_EQ((*job)->min_memory_mb(), 3000);
+}
+
+TEST_F(PgJobStoreTest, OutOfMemoryFailureRaisesTheCombinationsMemoryNeed) {
+  SpecOptions o;
+  o.budget = 3;
+  o.replicates = 2;  // two jobs per combination
+  const int64_t c = Submit(o);
+  const int64_t w = Worker("gpu", "cuda", 24000);
+  auto a = Lease(w);
+  const std::string combo = "(SELECT families FROM jobs WHERE id = " + std::to_string(a.job_id()) + ")";
+  ASSERT_EQ(Sql("SELECT count(*) FROM jobs WHERE families = " + combo), "2");
+
+  moe4::v1::FailRequest r;
+  r.set_worker_id(w);
+  r.set_job_id(a.job_id());
+  r.set_attempt(a.attempt());
+  r.set_reason("out of memory: needed more than 6143 MiB");
+  r.set_retryable(true);
+  r.set_kind(moe4::v1::FAILURE_KIND_OUT_OF_MEMORY);
+  r.set_memory_needed_mb(6144);
+  auto failed = store_->Fail(r);
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_TRUE(failed->will_retry);
+  // The job and its pending replicate need 6144 MiB now; other combinations
+  // are untouched.
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE min_memory_mb = 6144 AND families = " + combo), "2");
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE min_memory_mb = 0 AND campaign_id = " + std::to_string(c)),
+            std::to_string(3 * 2 - 2));
+  const std::string retry_event =
+      Sql("SELECT detail FROM events WHERE kind = 'job_retry' AND job_id = " + std::to_string(a.job_id()));
+  EXPECT_NE(retry_event.find("retryable=true out_of_memory memory_needed_mb=6144 reason=out of memory"),
+            std::string::npos)
+      << retry_event;
+
+  // A worker with 4 GiB free never gets either job again; 8 GiB does.
+  moe4::v1::LeaseRequest small;
+  small.set_worker_id(w);
+  small.set_free_memory_mb(4096);
+  std::set<int64_t> leased;
+  for (;;) {
+    auto next = store_->LeaseJob(small, absl::Seconds(60));
+    ASSERT_TRUE(next.ok()) << next.status();
+    if (!next->has_value()) break;
+    EXPECT_EQ((*next)->min_memory_mb(), 0);
+    leased.insert((*next)->job_id());
+  }
+  EXPECT_EQ(leased.size(), 4u);
+  EXPECT_EQ(leased.count(a.job_id()), 0u);
+  moe4::v1::LeaseRequest big = small;
+  big.set_free_memory_mb(8192);
+  auto retry = store_->LeaseJob(big, absl::Seconds(60));
+  ASSERT_TRUE(retry.ok() && retry->has_value());
+  EXPECT_EQ((*retry)->min_memory_mb(), 6144);
+}
+
 TEST_F(PgJobStoreTest, EpochUpsertIsIdempotent) {
   Submit({});
   const int64_t w = Worker("w1");

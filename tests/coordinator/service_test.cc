@@ -193,6 +193,32 @@ TEST_F(ServiceTest, InvalidRequestsNameTheField) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("device_kind"), std::string::npos);
 
+  moe4::v1::LeaseRequest lease;
+  lease.set_worker_id(1);
+  lease.set_free_memory_mb(-1);
+  moe4::v1::LeaseResponse leased;
+  auto ctx_lease = Context(kWorkerToken);
+  s = worker_->Lease(ctx_lease.get(), lease, &leased);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("free_memory_mb"), std::string::npos) << s.error_message();
+
+  moe4::v1::FailRequest fail;
+  fail.set_worker_id(1);
+  fail.set_job_id(1);
+  fail.set_attempt(1);
+  fail.set_kind(static_cast<moe4::v1::FailureKind>(99));
+  moe4::v1::FailResponse failed;
+  auto ctx_fail = Context(kWorkerToken);
+  s = worker_->Fail(ctx_fail.get(), fail, &failed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("kind"), std::string::npos) << s.error_message();
+  fail.set_kind(moe4::v1::FAILURE_KIND_OUT_OF_MEMORY);
+  fail.set_memory_needed_mb(-5);
+  auto ctx_fail2 = Context(kWorkerToken);
+  s = worker_->Fail(ctx_fail2.get(), fail, &failed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("memory_needed_mb"), std::string::npos) << s.error_message();
+
   moe4::v1::SubmitResponse sub;
   s = Submit("name: x\nfamilies: [AirNet, Resnet]\nk: 2\nbudget: 1\n", false, &sub);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

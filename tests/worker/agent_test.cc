@@ -35,6 +35,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     std::lock_guard<std::mutex> lock(mu);
     if (!Authorised(ctx)) return {grpc::StatusCode::UNAUTHENTICATED, "bad token"};
     ++leases;
+    free_memory_seen.push_back(req->free_memory_mb());
     if (req->worker_id() != 5) return {grpc::StatusCode::NOT_FOUND, "unknown worker"};
     if (jobs.empty()) {
       resp->set_retry_after_ms(20);  // no job field = nothing to do
@@ -70,6 +71,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
       if (!inserted && it->second.SerializeAsString() != m.SerializeAsString()) ++conflicts;
       it->second = m;
       arrival.push_back(m.epoch());
+      epochs_by_job[req->job_id()].push_back(m.epoch());
       if (on_epoch_stored) on_epoch_stored(m.epoch());
     }
     resp->set_stored(req->epochs_size());
@@ -108,6 +110,8 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   std::string registered_name, registered_kind;
   std::map<int, v1::EpochMetrics> stored;
   std::vector<int> arrival;
+  std::map<int64_t, std::vector<int>> epochs_by_job;  // arrival order per job
+  std::vector<int64_t> free_memory_seen;               // LeaseRequest.free_memory_mb, in order
   std::vector<v1::CompleteRequest> completes;
   std::vector<v1::FailRequest> fails;
   std::function<void(int)> on_epoch_stored;
@@ -128,7 +132,8 @@ class AgentTest : public ::testing::Test {
     server_->Shutdown();
   }
 
-  void StartAgent(const std::string& token = "secret", const std::function<void(AgentOptions&)>& adjust = {}) {
+  void StartAgent(const std::string& token = "secret", const std::function<void(AgentOptions&)>& adjust = {},
+                  const FamilyRegistry& registry = BuiltinRegistry()) {
     auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
     client_ = std::make_unique<CoordinatorClient>(channel, token, std::chrono::seconds(5));
     AgentOptions options;
@@ -139,7 +144,7 @@ class AgentTest : public ::testing::Test {
     options.max_backoff = std::chrono::milliseconds(200);
     options.shutdown_grace = std::chrono::seconds(2);
     if (adjust) adjust(options);
-    agent_ = std::make_unique<Agent>(*client_, BuiltinRegistry(), options);
+    agent_ = std::make_unique<Agent>(*client_, registry, options);
     thread_ = std::thread([this] { exit_code_ = agent_->Run(); });
   }
 
@@ -199,6 +204,60 @@ TEST_F(AgentTest, RunsAJobEndToEndDeliveringEveryEpochOnceInOrderDespiteAnOutage
   // Finished jobs leave nothing behind.
   EXPECT_FALSE(std::filesystem::exists(dir_.File("job-7.pt")));
   EXPECT_FALSE(std::filesystem::exists(dir_.File("job-7.reports")));
+}
+
+TEST_F(AgentTest, SeveralJobsPerDeviceRunAtOnceEachDeliveringItsEpochsInOrder) {
+  for (int64_t id : {11, 12, 13}) {
+    auto job = TinyJob({"AlexNet", "ResNet"}, 3, 256, 64);
+    job.set_job_id(id);
+    fake_.jobs.push_back(job);
+  }
+  StartAgent("secret", [](AgentOptions& o) {
+    o.jobs_per_device = 2;
+    o.threads = 1;
+  });
+  ASSERT_TRUE(WaitFor([&] { return fake_.completes.size() == 3; }, 180));
+  EXPECT_EQ(StopAgent(), kExitOk);
+  EXPECT_EQ(agent_->max_concurrent_jobs(), 2);  // two at a time, never more
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  EXPECT_TRUE(fake_.fails.empty());
+  for (int64_t id : {11, 12, 13}) EXPECT_EQ(fake_.epochs_by_job[id], (std::vector<int>{1, 2, 3})) << "job " << id;
+  // Every lease said how much memory was free for one more job (the host's
+  // available memory here, less what running jobs reserve).
+  ASSERT_FALSE(fake_.free_memory_seen.empty());
+  for (const int64_t mb : fake_.free_memory_seen) EXPECT_GT(mb, 0);
+}
+
+TEST_F(AgentTest, OutOfMemoryIsReportedAsSuchWithTheMemoryNeededAndTheDaemonLeasesOn) {
+  FamilyRegistry registry = BuiltinRegistry();
+  // Its forward asks the CPU allocator for a pebibyte: a real allocation failure.
+  struct HungryImpl : torch::nn::Module {
+    explicit HungryImpl(const ExpertOptions& o) : fc(register_module("fc", torch::nn::Linear(o.in_channels, o.num_classes))) {}
+    torch::Tensor forward(const torch::Tensor& x) {
+      return fc(x.mean({2, 3})) + torch::empty({int64_t{1} << 50}, torch::kByte).sum().to(torch::kFloat);
+    }
+    torch::nn::Linear fc;
+  };
+  registry.Register("Hungry", [](const ExpertOptions& o) { return torch::nn::AnyModule(std::make_shared<HungryImpl>(o)); });
+  auto hungry = TinyJob({"Hungry"}, 2, 64, 32);
+  hungry.set_job_id(21);
+  auto fine = TinyJob({"AlexNet"}, 1, 64, 32);
+  fine.set_job_id(22);
+  fake_.jobs = {hungry, fine};
+  StartAgent("secret", {}, registry);
+  ASSERT_TRUE(WaitFor([&] { return !fake_.completes.empty(); }));
+  EXPECT_EQ(StopAgent(), kExitOk);
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  ASSERT_EQ(fake_.fails.size(), 1u);
+  const auto& fail = fake_.fails[0];
+  EXPECT_EQ(fail.job_id(), 21);
+  EXPECT_EQ(fail.kind(), v1::FAILURE_KIND_OUT_OF_MEMORY);
+  EXPECT_TRUE(fail.retryable());
+  // More than what was free for it when it was leased.
+  ASSERT_FALSE(fake_.free_memory_seen.empty());
+  EXPECT_EQ(fail.memory_needed_mb(), fake_.free_memory_seen[0] + 1);
+  EXPECT_EQ(fail.reason().rfind("out of memory: needed more than", 0), 0u) << fail.reason();
+  EXPECT_EQ(fake_.completes.at(0).job_id(), 22);  // the daemon lived on and took the next job
 }
 
 TEST_F(AgentTest, FencedAttemptIsAbandonedAndTheWorkerLeasesAgain) {
@@ -339,11 +398,11 @@ TEST(CheckpointDirTest, LimitRemovesOldestJobsButNeverTheRunningOne) {
   Age(dir.File("job-3.pt.tmp"), std::chrono::seconds(200));
   Age(dir.File("job-2.pt"), std::chrono::seconds(100));
   EXPECT_EQ(checkpoints.UsageBytes(), 3600u);
-  EXPECT_TRUE(checkpoints.EnforceLimit(0, 1).empty());  // 0 = unlimited
-  EXPECT_TRUE(checkpoints.EnforceLimit(3600, 1).empty());
-  EXPECT_EQ(checkpoints.EnforceLimit(2500, 1), (std::vector<int64_t>{3}));  // oldest not running
+  EXPECT_TRUE(checkpoints.EnforceLimit(0, {1}).empty());  // 0 = unlimited
+  EXPECT_TRUE(checkpoints.EnforceLimit(3600, {1}).empty());
+  EXPECT_EQ(checkpoints.EnforceLimit(2500, {1}), (std::vector<int64_t>{3}));  // oldest not running
   EXPECT_FALSE(std::filesystem::exists(dir.File("job-3.pt.tmp")));
-  EXPECT_EQ(checkpoints.EnforceLimit(1, 1), (std::vector<int64_t>{2}));
+  EXPECT_EQ(checkpoints.EnforceLimit(1, {1}), (std::vector<int64_t>{2}));
   EXPECT_TRUE(std::filesystem::exists(dir.File("job-1.pt")));  // running: kept though over the limit
   EXPECT_TRUE(std::filesystem::exists(dir.File("job-1.reports")));
   EXPECT_TRUE(std::filesystem::exists(dir.File("notes.txt")));

@@ -219,6 +219,63 @@ TEST(TrainerTest, NanLossFailsWithoutRetry) {
   EXPECT_TRUE(run.reported.empty());
 }
 
+// An expert whose forward asks LibTorch's CPU allocator for a pebibyte: a
+// real allocation failure, as a too-large batch or input meets on a device.
+struct HungryNetImpl : torch::nn::Module {
+  explicit HungryNetImpl(const ExpertOptions& o) : fc_(register_module("fc", torch::nn::Linear(o.in_channels, o.num_classes))) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto huge = torch::empty({int64_t{1} << 50}, torch::kByte);
+    return fc_(x.mean({2, 3})) + huge.sum().to(torch::kFloat);
+  }
+
+ private:
+  torch::nn::Linear fc_;
+};
+TORCH_MODULE(HungryNet);
+
+TEST(TrainerTest, OutOfMemoryFailsRetryablyElsewhereSayingWhatWasNeeded) {
+  FamilyRegistry registry;
+  registry.Register("HungryNet", [](const ExpertOptions& o) { return torch::nn::AnyModule(HungryNet(o)); });
+  auto job = TinyJob({"HungryNet"}, 1, 64, 32);
+  const auto data = Load(job);
+  TrainerOptions options;
+  options.threads = 2;
+  options.memory_budget_mb = 512;  // what was free for the job
+  Trainer trainer(registry, job, data, options);
+  const TrainOutcome outcome = trainer.Run({});
+  ASSERT_EQ(outcome.kind, TrainOutcome::Kind::kFailed) << outcome.reason;
+  EXPECT_TRUE(outcome.out_of_memory) << outcome.reason;
+  EXPECT_TRUE(outcome.retryable);  // on a worker with more memory free
+  EXPECT_EQ(outcome.memory_needed_mb, 513);
+  EXPECT_EQ(outcome.reason.rfind("out of memory: needed more than 512 MiB (512 MiB were free for it)", 0), 0u)
+      << outcome.reason;
+}
+
+TEST(TrainerTest, JobWhoseWeightsAndOptimiserStateExceedTheBudgetFailsBeforeItsFirstStep) {
+  auto job = TinyJob({"AlexNet", "VGG"}, 1, 64, 32);
+  job.mutable_recipe()->set_width(1.0);
+  const auto data = Load(job);
+  TrainerOptions options;
+  options.threads = 2;
+  options.memory_budget_mb = 64;
+  Trainer trainer(BuiltinRegistry(), job, data, options);
+  int steps = 0;
+  int64_t estimated = 0;
+  TrainerHooks hooks;
+  hooks.on_step = [&](int, int64_t) { ++steps; };
+  hooks.on_model_built = [&](int64_t mb) { estimated = mb; };
+  const TrainOutcome outcome = trainer.Run(hooks);
+  ASSERT_EQ(outcome.kind, TrainOutcome::Kind::kFailed) << outcome.reason;
+  EXPECT_TRUE(outcome.out_of_memory);
+  EXPECT_EQ(steps, 0);
+  // 16 bytes a parameter: weights, gradients and AdamW's two moments.
+  EXPECT_EQ(estimated, StaticTrainingMemoryMb(outcome.parameter_count));
+  EXPECT_EQ(estimated, (outcome.parameter_count * 16 + (1 << 20) - 1) >> 20);
+  EXPECT_GT(estimated, 64);
+  EXPECT_EQ(outcome.memory_needed_mb, estimated);
+  EXPECT_NE(outcome.reason.find("estimated before the first step"), std::string::npos) << outcome.reason;
+}
+
 TEST(TrainerTest, FashionMnistSubsetBeats80Percent) {
   const std::string dir = "/usr/share/datasets/fashion-mnist";
   if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz")) {

@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "worker/agent/heartbeat.h"
 #include "worker/agent/report_queue.h"
@@ -34,8 +36,79 @@ std::string Describe(const grpc::Status& s) {
 
 }  // namespace
 
+// The right to start a job: held by one slot from before its Lease until
+// its job's memory is reserved (the model is built) or the job ends, so each
+// slot leases knowing what the jobs started before it take. Not thread-safe:
+// owned by one slot.
+class Agent::AdmissionTicket {
+ public:
+  // Waits for the previous holder; returns with held() false on shutdown.
+  explicit AdmissionTicket(Agent& agent) : agent_(agent) {
+    std::unique_lock<std::mutex> lock(agent_.mu_);
+    agent_.cv_.wait(lock, [this] { return !agent_.admitting_ || agent_.shutdown_.load(); });
+    if (agent_.shutdown_.load()) return;
+    agent_.admitting_ = true;
+    held_ = true;
+  }
+  ~AdmissionTicket() { Release(); }
+  AdmissionTicket(const AdmissionTicket&) = delete;
+  AdmissionTicket& operator=(const AdmissionTicket&) = delete;
+
+  bool held() const { return held_; }
+  void Release() {
+    if (!held_) return;
+    held_ = false;
+    {
+      std::lock_guard<std::mutex> lock(agent_.mu_);
+      agent_.admitting_ = false;
+    }
+    agent_.cv_.notify_all();
+  }
+
+ private:
+  Agent& agent_;
+  bool held_ = false;
+};
+
 Agent::Agent(CoordinatorClient& client, const FamilyRegistry& registry, AgentOptions options)
     : client_(client), registry_(registry), options_(std::move(options)), checkpoints_(options_.checkpoint_dir) {}
+
+int64_t Agent::FreeMemoryForNextJobMb() {
+  const int64_t device_free = DeviceFreeMemoryMb(options_.device);
+  int64_t reserved = 0;
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    for (const auto& [job_id, mb] : running_reserved_mb_) reserved += mb;
+  }
+  int64_t total = 0;
+  {
+    std::lock_guard<std::mutex> lock(register_mu_);
+    total = device_memory_mb_;
+  }
+  // Both are upper bounds: the driver's figure misses what running jobs will
+  // still allocate, the reservations miss everything outside this daemon.
+  int64_t free = total > 0 ? total - reserved : 0;
+  if (device_free > 0) free = total > 0 ? std::min(free, device_free) : device_free;
+  return std::max<int64_t>(free, 0);
+}
+
+void Agent::JobStarted(int64_t job_id, int64_t reserved_mb) {
+  std::lock_guard<std::mutex> lock(jobs_mu_);
+  running_reserved_mb_[job_id] = reserved_mb;
+  const int running = static_cast<int>(running_reserved_mb_.size());
+  if (running > max_concurrent_jobs_.load()) max_concurrent_jobs_.store(running);
+}
+
+void Agent::ReserveMemory(int64_t job_id, int64_t reserved_mb) {
+  std::lock_guard<std::mutex> lock(jobs_mu_);
+  auto it = running_reserved_mb_.find(job_id);
+  if (it != running_reserved_mb_.end()) it->second = std::max(it->second, reserved_mb);
+}
+
+void Agent::JobEnded(int64_t job_id) {
+  std::lock_guard<std::mutex> lock(jobs_mu_);
+  running_reserved_mb_.erase(job_id);
+}
 
 void Agent::RequestShutdown() {
   {
@@ -90,6 +163,7 @@ Agent::CallResult Agent::CallWithRetry(const char* what, const std::string& tag,
 }
 
 bool Agent::Register() {
+  std::lock_guard<std::mutex> lock(register_mu_);
   const DeviceInfo info = DescribeDevice(options_.device);
   moe4::v1::RegisterRequest request;
   request.set_name(options_.name);
@@ -104,7 +178,8 @@ bool Agent::Register() {
       /*stop_on_shutdown=*/true);
   if (result != CallResult::kOk) return false;
   worker_id_ = response.worker_id();
-  spdlog::info("registered as worker {} ('{}', {} {}, {} threads)", worker_id_, options_.name, info.kind, info.name,
+  device_memory_mb_ = info.memory_mb;
+  spdlog::info("registered as worker {} ('{}', {} {}, {} threads)", worker_id_.load(), options_.name, info.kind, info.name,
                options_.threads);
   return true;
 }
@@ -117,44 +192,87 @@ int Agent::Run() {
                  options_.checkpoint_max_age.count() / 3600);
   }
   if (!Register()) return unauthenticated_ ? kExitUnauthenticated : kExitOk;
+  const int slots = std::max(1, options_.jobs_per_device);
+  std::vector<std::thread> others;
+  std::vector<int> codes(static_cast<size_t>(slots), kExitOk);
+  for (int slot = 1; slot < slots; ++slot) {
+    others.emplace_back([this, slot, &codes] { codes[static_cast<size_t>(slot)] = LeaseLoop(slot); });
+  }
+  codes[0] = LeaseLoop(0);
+  for (auto& t : others) t.join();
+  spdlog::info("worker {} shut down", worker_id_.load());
+  for (const int code : codes) {
+    if (code != kExitOk) return code;
+  }
+  return kExitOk;
+}
+
+int Agent::LeaseLoop(int slot) {
+  // A slot that must end the daemon (credentials refused) stops the others.
+  auto end_daemon = [this](int code) {
+    RequestShutdown();
+    return code;
+  };
   milliseconds backoff = kInitialBackoff;
   while (!shutdown_.load()) {
+    AdmissionTicket admission(*this);
+    if (!admission.held()) break;  // shutting down
+    const int64_t free_mb = FreeMemoryForNextJobMb();
+    bool others_running = false;
+    {
+      std::lock_guard<std::mutex> lock(jobs_mu_);
+      others_running = !running_reserved_mb_.empty();
+    }
+    if (others_running && free_mb < kMinLeaseMemoryMb) {
+      // The device is as full as the running jobs make it: wait for one to end.
+      admission.Release();
+      SleepFor(options_.idle_poll);
+      continue;
+    }
     moe4::v1::LeaseRequest request;
     request.set_worker_id(worker_id_);
+    request.set_free_memory_mb(free_mb);
     moe4::v1::LeaseResponse response;
     const grpc::Status s = client_.Lease(request, &response);
     if (s.ok()) {
       backoff = kInitialBackoff;
       if (response.has_job()) {
-        RunJob(response.job());
+        RunJob(response.job(), free_mb, admission);
       } else {
+        admission.Release();
         SleepFor(response.retry_after_ms() > 0 ? milliseconds(response.retry_after_ms()) : options_.idle_poll);
       }
       continue;
     }
+    admission.Release();
     if (IsAuthError(s)) {
       spdlog::error("Lease refused ({}): check the worker token", Describe(s));
-      return kExitUnauthenticated;
+      unauthenticated_ = true;
+      return end_daemon(kExitUnauthenticated);
     }
     if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
       // The coordinator no longer knows this worker id (e.g. a fresh database).
-      spdlog::warn("Lease: worker {} unknown to the coordinator; registering again", worker_id_);
-      if (!Register()) return unauthenticated_ ? kExitUnauthenticated : kExitOk;
+      spdlog::warn("Lease: worker {} unknown to the coordinator; registering again (slot {})", worker_id_.load(),
+                   slot);
+      if (!Register()) return end_daemon(unauthenticated_ ? kExitUnauthenticated : kExitOk);
       continue;
     }
     spdlog::warn("Lease failed ({}); retrying in {} ms", Describe(s), backoff.count());
     SleepFor(backoff);
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
-  spdlog::info("worker {} shut down", worker_id_);
   return kExitOk;
 }
 
 std::shared_ptr<const DatasetPair> Agent::Dataset(const moe4::v1::DatasetSpec& spec, std::string* error,
                                                   bool* retryable) {
   const std::string key = spec.SerializeAsString();
-  if (cached_dataset_ && key == cached_dataset_key_) return cached_dataset_;
-  cached_dataset_.reset();  // free the old one before loading the next
+  std::lock_guard<std::mutex> lock(dataset_mu_);
+  if (auto it = datasets_.find(key); it != datasets_.end()) return it->second;
+  // Free the datasets no running job holds before loading the next.
+  for (auto it = datasets_.begin(); it != datasets_.end();) {
+    it = it->second.use_count() == 1 ? datasets_.erase(it) : std::next(it);
+  }
   auto loaded = LoadDataset(spec, options_.data_root);
   if (!loaded.ok()) {
     *error = std::string(loaded.status().message());
@@ -162,19 +280,23 @@ std::shared_ptr<const DatasetPair> Agent::Dataset(const moe4::v1::DatasetSpec& s
     *retryable = loaded.status().code() != absl::StatusCode::kInvalidArgument;
     return nullptr;
   }
-  cached_dataset_ = std::make_shared<const DatasetPair>(std::move(*loaded));
-  cached_dataset_key_ = key;
-  return cached_dataset_;
+  auto dataset = std::make_shared<const DatasetPair>(std::move(*loaded));
+  datasets_[key] = dataset;
+  return dataset;
 }
 
 void Agent::SendFail(const moe4::v1::JobAssignment& job, const std::string& tag, const std::string& reason,
-                     bool retryable) {
+                     bool retryable, int64_t memory_needed_mb) {
   moe4::v1::FailRequest request;
   request.set_worker_id(worker_id_);
   request.set_job_id(job.job_id());
   request.set_attempt(job.attempt());
   request.set_reason(reason.substr(0, 2000));
   request.set_retryable(retryable);
+  if (memory_needed_mb > 0) {
+    request.set_kind(moe4::v1::FAILURE_KIND_OUT_OF_MEMORY);
+    request.set_memory_needed_mb(memory_needed_mb);
+  }
   moe4::v1::FailResponse response;
   const auto result = CallWithRetry(
       "Fail", tag, [&] { return client_.Fail(request, &response); }, false);
@@ -194,21 +316,39 @@ void Agent::Abandon(const moe4::v1::JobAssignment& job, const std::string& tag, 
   ++jobs_abandoned_;
 }
 
-void Agent::EnforceCheckpointLimit(int64_t running_job_id) {
+void Agent::EnforceCheckpointLimit() {
   if (options_.checkpoint_max_bytes == 0) return;
-  for (const int64_t job_id : checkpoints_.EnforceLimit(options_.checkpoint_max_bytes, running_job_id)) {
+  std::lock_guard<std::mutex> serial(checkpoint_limit_mu_);
+  std::set<int64_t> running;
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    for (const auto& [job_id, mb] : running_reserved_mb_) running.insert(job_id);
+  }
+  for (const int64_t job_id : checkpoints_.EnforceLimit(options_.checkpoint_max_bytes, running)) {
     spdlog::info("removed the checkpoint files of job {}: --checkpoint-dir over --checkpoint-max-bytes {}", job_id,
                  options_.checkpoint_max_bytes);
   }
   const uintmax_t used = checkpoints_.UsageBytes();
   if (used > options_.checkpoint_max_bytes) {
-    spdlog::warn("--checkpoint-dir holds {} bytes, over --checkpoint-max-bytes {}, with only the running job's files",
+    spdlog::warn("--checkpoint-dir holds {} bytes, over --checkpoint-max-bytes {}, with only the running jobs' files",
                  used, options_.checkpoint_max_bytes);
   }
 }
 
-void Agent::RunJob(moe4::v1::JobAssignment job) {
+void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, AdmissionTicket& admission) {
   const std::string tag = "job " + std::to_string(job.job_id()) + " attempt " + std::to_string(job.attempt());
+  // Running here from now on: its files are safe from the checkpoint bound,
+  // and what it is known to need is reserved until it ends.
+  JobStarted(job.job_id(), job.min_memory_mb());
+  struct EndJob {
+    Agent& agent;
+    int64_t job_id;
+    AdmissionTicket& admission;
+    ~EndJob() {
+      admission.Release();
+      agent.JobEnded(job_id);
+    }
+  } end_job{*this, job.job_id(), admission};
   std::string families;
   for (const auto& f : job.families()) families += (families.empty() ? "" : "+") + f;
   spdlog::info("{}: leased {} on {} ({} epochs, resume after epoch {})", tag, families, job.dataset().name(),
@@ -227,20 +367,26 @@ void Agent::RunJob(moe4::v1::JobAssignment job) {
       SendFail(job, tag, "invalid job: " + std::string(s.message()), false);
       return;
     }
+    // Heartbeats from the lease on: loading a dataset for the first time
+    // may take a while, and must not cost the lease.
+    const milliseconds interval(std::max<int64_t>(1000, job.lease_seconds() * 1000 / 3));
+    Heartbeater heartbeat(client_, worker_id_, job.job_id(), job.attempt(), interval);
     std::string error;
     bool retryable = true;
     auto data = Dataset(job.dataset(), &error, &retryable);
     if (!data) {
+      heartbeat.Stop();
+      if (heartbeat.fenced()) {
+        Abandon(job, tag, StopReason::kFenced);
+        return;
+      }
       SendFail(job, tag, "dataset: " + error, retryable);
       return;
     }
     // Reports still queued from an earlier attempt are re-derived by the
     // trainer from the checkpoint; start from a clean queue.
     if (auto s = queue.Clear(); !s.ok()) spdlog::warn("{}: {}", tag, std::string(s.message()));
-    EnforceCheckpointLimit(job.job_id());  // before the first checkpoint of this attempt
-
-    const milliseconds interval(std::max<int64_t>(1000, job.lease_seconds() * 1000 / 3));
-    Heartbeater heartbeat(client_, worker_id_, job.job_id(), job.attempt(), interval);
+    EnforceCheckpointLimit();  // before the first checkpoint of this attempt
 
     // Sends the queue in order, in chunks the coordinator accepts (it takes at
     // most 1000 epochs per call); stops at the first chunk not stored.
@@ -293,14 +439,20 @@ void Agent::RunJob(moe4::v1::JobAssignment job) {
     trainer_options.device = options_.device;
     trainer_options.threads = options_.threads;
     trainer_options.checkpoint_path = checkpoint_path;
+    trainer_options.memory_budget_mb = free_memory_mb;
     Trainer trainer(registry_, job, *data, trainer_options);
     TrainerHooks hooks;
+    hooks.on_model_built = [&](int64_t static_memory_mb) {
+      // Its memory is now reserved: the next slot may lease.
+      ReserveMemory(job.job_id(), static_memory_mb);
+      admission.Release();
+    };
     hooks.on_epoch = [&](const moe4::v1::EpochMetrics& m) {
       spdlog::info("{}: epoch {}/{} train_loss {:.4f} test_acc {:.4f} ({:.1f} s, {:.0f} img/s)", tag, m.epoch(),
                    job.recipe().epochs(), m.train_loss(), m.test_accuracy(), m.epoch_seconds(), m.images_per_second());
       if (auto s = queue.Push(m); !s.ok()) spdlog::warn("{}: {}", tag, std::string(s.message()));
       flush(/*retry=*/false);
-      EnforceCheckpointLimit(job.job_id());  // before the next epoch's checkpoint
+      EnforceCheckpointLimit();  // before the next epoch's checkpoint
     };
     hooks.on_step = [&](int epoch, int64_t step) { heartbeat.SetProgress(epoch, step); };
     const int64_t max_seconds = job.max_job_seconds();
@@ -405,7 +557,7 @@ void Agent::RunJob(moe4::v1::JobAssignment job) {
           return;
         }
         spdlog::error("{}: training failed: {}", tag, outcome.reason);
-        SendFail(job, tag, outcome.reason, outcome.retryable);
+        SendFail(job, tag, outcome.reason, outcome.retryable, outcome.out_of_memory ? std::max<int64_t>(1, outcome.memory_needed_mb) : 0);
         if (!outcome.retryable) {
           queue.Remove();
           checkpoints_.RemoveCheckpoint(job.job_id());

@@ -11,13 +11,25 @@
 // owns the job: abandon it and lease again. A heartbeat reply asking to stop
 // (paused, cancelled, timed out) stops training within one batch; the job is
 // dropped without a write (the coordinator already decided its state).
+// With jobs_per_device N > 1, N slots run that loop at once on the same
+// device, each job on its own CUDA stream (worker/train/job_stream.h).
+// Admission is by memory: a slot leases only when the device has at least
+// kMinLeaseMemoryMb free beyond what running jobs reserve, tells the
+// coordinator how much is free (LeaseRequest.free_memory_mb, so only jobs
+// whose known need fits are granted), and slots start jobs one at a time:
+// the next slot leases once the previous job's model is built and its
+// memory is reserved. A job that runs out of memory fails as
+// FAILURE_KIND_OUT_OF_MEMORY with the memory it needed at least, which the
+// coordinator records so the retry goes where that much is free.
+//
 // RequestShutdown() (SIGINT / SIGTERM) stops after the current batch and
 // sends Fail("worker shutting down", retryable) so the job is requeued at
 // once from its checkpoint. What each stop does with the checkpoint and the
 // report queue is one table: stop_reason.h. Checkpoints are also bounded in
 // size and swept by age at startup (AgentOptions).
 //
-// Run() is called on one thread; RequestShutdown() is safe from any thread.
+// Run() is called on one thread (it starts the other slots' threads and
+// joins them); RequestShutdown() is safe from any thread.
 #ifndef MOE4_WORKER_AGENT_AGENT_H_
 #define MOE4_WORKER_AGENT_AGENT_H_
 
@@ -27,6 +39,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -60,7 +73,14 @@ struct AgentOptions {
   // own, so age stands in: a paused job resumed after this retrains its
   // epochs from scratch (stored epochs are not re-reported), nothing is lost.
   std::chrono::seconds checkpoint_max_age{std::chrono::hours(24 * 7)};
+  // Jobs run at once on the device (--jobs-per-device), each on a thread and
+  // (on a GPU) a CUDA stream of its own. Default 1.
+  int jobs_per_device = 1;
 };
+
+// A slot with other jobs running leases only when at least this much device
+// memory (MiB) is free beyond their reservations.
+inline constexpr int64_t kMinLeaseMemoryMb = 256;
 
 // Exit codes of Run().
 inline constexpr int kExitOk = 0;
@@ -80,12 +100,25 @@ class Agent {
   int64_t jobs_completed() const { return jobs_completed_.load(); }
   int64_t jobs_failed() const { return jobs_failed_.load(); }
   int64_t jobs_abandoned() const { return jobs_abandoned_.load(); }
+  // The most jobs that ran here at the same time.
+  int max_concurrent_jobs() const { return max_concurrent_jobs_.load(); }
 
  private:
   enum class CallResult { kOk, kFenced, kRejected, kGaveUp };
+  class AdmissionTicket;
 
   bool Register();
-  void RunJob(moe4::v1::JobAssignment job);
+  // One slot: lease, run, repeat until shutdown; returns Run()'s exit code.
+  int LeaseLoop(int slot);
+  // Memory (MiB) one more job could use now: the device's free memory, at
+  // most its total less what running jobs reserve; 0 when unknown.
+  int64_t FreeMemoryForNextJobMb();
+  // `free_memory_mb`: what was free for it when it was leased (0 = unknown).
+  void RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, AdmissionTicket& admission);
+  // Bookkeeping of the jobs running here, by job id: the memory reserved.
+  void JobStarted(int64_t job_id, int64_t reserved_mb);
+  void ReserveMemory(int64_t job_id, int64_t reserved_mb);
+  void JobEnded(int64_t job_id);
   // Retries transient failures with backoff; gives up once shutting down and
   // the grace period passed (or at once if `stop_on_shutdown`).
   template <typename Call>
@@ -93,30 +126,44 @@ class Agent {
   // Sleeps unless shutdown is requested first; false if it was.
   bool SleepFor(std::chrono::milliseconds duration);
   std::shared_ptr<const DatasetPair> Dataset(const moe4::v1::DatasetSpec& spec, std::string* error, bool* retryable);
-  void SendFail(const moe4::v1::JobAssignment& job, const std::string& tag, const std::string& reason, bool retryable);
+  // `memory_needed_mb` > 0: the job ran out of memory and needs at least that.
+  void SendFail(const moe4::v1::JobAssignment& job, const std::string& tag, const std::string& reason, bool retryable,
+                int64_t memory_needed_mb = 0);
   // Applies StopActionFor(reason) to the job's files once nothing more will
   // be written for it (no Fail, no reports), and counts it abandoned.
   void Abandon(const moe4::v1::JobAssignment& job, const std::string& tag, StopReason reason);
-  void EnforceCheckpointLimit(int64_t running_job_id);
+  void EnforceCheckpointLimit();
 
   CoordinatorClient& client_;
   const FamilyRegistry& registry_;
   const AgentOptions options_;
   const CheckpointDir checkpoints_;
-  int64_t worker_id_ = 0;
-  bool unauthenticated_ = false;
+  std::atomic<int64_t> worker_id_{0};
+  std::atomic<bool> unauthenticated_{false};
+  std::mutex register_mu_;       // one slot re-registers at a time
+  int64_t device_memory_mb_ = 0;  // from the last Register; GUARDED_BY(register_mu_) for writes
 
   std::atomic<bool> shutdown_{false};
   std::chrono::steady_clock::time_point shutdown_at_;  // GUARDED_BY(mu_)
   std::mutex mu_;
   std::condition_variable cv_;
 
-  std::string cached_dataset_key_;  // last dataset spec loaded (serialized)
-  std::shared_ptr<const DatasetPair> cached_dataset_;
+  // Slots start jobs one at a time (AdmissionTicket).
+  bool admitting_ = false;  // GUARDED_BY(mu_)
+
+  std::mutex jobs_mu_;
+  std::map<int64_t, int64_t> running_reserved_mb_;  // job id -> MiB reserved; GUARDED_BY(jobs_mu_)
+  std::mutex checkpoint_limit_mu_;                  // one EnforceLimit at a time
+
+  // Datasets loaded, by serialized spec: kept while a job uses one, the
+  // least recent dropped once no job does (slots may run different campaigns).
+  std::mutex dataset_mu_;  // held while loading: a second slot waits for the same dataset
+  std::map<std::string, std::shared_ptr<const DatasetPair>> datasets_;  // GUARDED_BY(dataset_mu_)
 
   std::atomic<int64_t> jobs_completed_{0};
   std::atomic<int64_t> jobs_failed_{0};
   std::atomic<int64_t> jobs_abandoned_{0};
+  std::atomic<int> max_concurrent_jobs_{0};
 };
 
 }  // namespace moe4::worker

@@ -73,7 +73,7 @@ void CheckpointDir::RemoveJob(int64_t job_id) const {
   fs::remove(ReportsPath(job_id) + ".tmp", ignored);
 }
 
-std::vector<int64_t> CheckpointDir::EnforceLimit(uintmax_t max_bytes, int64_t running_job_id) const {
+std::vector<int64_t> CheckpointDir::EnforceLimit(uintmax_t max_bytes, const std::set<int64_t>& running_job_ids) const {
   std::vector<int64_t> removed;
   if (max_bytes == 0) return removed;
   const std::vector<Entry> entries = List();
@@ -86,7 +86,7 @@ std::vector<int64_t> CheckpointDir::EnforceLimit(uintmax_t max_bytes, int64_t ru
   // Oldest first: a job is as old as the first of its files in that order.
   for (const auto& entry : entries) {
     if (total <= max_bytes) break;
-    if (entry.job_id == running_job_id || job_bytes.count(entry.job_id) == 0) continue;
+    if (running_job_ids.count(entry.job_id) != 0 || job_bytes.count(entry.job_id) == 0) continue;
     RemoveJob(entry.job_id);
     total -= job_bytes[entry.job_id];
     job_bytes.erase(entry.job_id);

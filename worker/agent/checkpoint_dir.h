@@ -4,13 +4,15 @@
 // jobs not running here go first) and by age (a startup sweep of files of
 // jobs that are no longer this worker's). Only files named job-<digits>.*
 // are ever removed, so a directory shared with anything else is safe.
-// Stateless apart from the path; one agent thread uses it.
+// Stateless apart from the path; safe from several threads as long as only
+// one of them calls EnforceLimit or SweepOlderThan at a time.
 #ifndef MOE4_WORKER_AGENT_CHECKPOINT_DIR_H_
 #define MOE4_WORKER_AGENT_CHECKPOINT_DIR_H_
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,10 +43,10 @@ class CheckpointDir {
   void RemoveCheckpoint(int64_t job_id) const;
 
   // While the job files exceed `max_bytes` (0 = no bound), removes every file
-  // of the job with the oldest file, never those of `running_job_id` (0 =
-  // none). Returns the jobs removed; their checkpoints were of jobs that are
-  // either finished elsewhere or will retrain the lost epochs when resumed.
-  std::vector<int64_t> EnforceLimit(uintmax_t max_bytes, int64_t running_job_id) const;
+  // of the job with the oldest file, never those of the jobs running here.
+  // Returns the jobs removed; their checkpoints were of jobs that are either
+  // finished elsewhere or will retrain the lost epochs when resumed.
+  std::vector<int64_t> EnforceLimit(uintmax_t max_bytes, const std::set<int64_t>& running_job_ids) const;
 
   // Removes the files of every job whose newest file is older than `max_age`
   // (0 = keep everything). Run at startup, when no job runs here.

@@ -150,6 +150,7 @@ void BatchStream::Produce() {
   // the cores, so the producer runs single-threaded. OpenMP thread counts
   // are per thread: this leaves the training thread's setting alone.
   torch::set_num_threads(1);
+  if (options_.on_thread_start) options_.on_thread_start();
   for (int64_t i = 0; i < num_batches_; ++i) {
     Batch batch;
     try {

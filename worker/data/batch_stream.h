@@ -10,6 +10,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -53,6 +54,9 @@ struct BatchStreamOptions {
   double mixup_alpha = 0.0;  // Beta(alpha, alpha); 0 = off
   uint64_t seed = 0;         // shuffling/augmentation/mixup generator seed
   torch::Device device = torch::kCPU;
+  // Run first on the producer thread (none by default): the trainer makes its
+  // job's CUDA stream current there (worker/train/job_stream.h).
+  std::function<void()> on_thread_start;
 };
 
 class BatchStream {

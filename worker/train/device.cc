@@ -2,16 +2,23 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
 #include "absl/status/status.h"
 
 #include "worker/train/torch_cuda.h"
-// The GPU's properties come through LibTorch, so the binaries need no
-// libcudart of their own: the wheel's loads through LibTorch's RPATH.
+// The GPU's properties come through LibTorch; its free memory from the CUDA
+// runtime (libcudart.so.13), which the binaries link anyway through c10's
+// CUDA headers: on a box, the torch wheel's nvidia-* wheels provide it
+// (bench/gpu/run.sh puts them on LD_LIBRARY_PATH for a prebuilt pack).
 #ifdef MOE4_TORCH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace moe4::worker {
@@ -88,6 +95,35 @@ DeviceInfo DescribeDevice(const torch::Device& device) {
     info.memory_mb = static_cast<int64_t>(pages) * page_size / (1024 * 1024);
   }
   return info;
+}
+
+int64_t DeviceFreeMemoryMb(const torch::Device& device) {
+  constexpr int64_t kMiB = 1024 * 1024;
+  if (device.is_cuda()) {
+#ifdef MOE4_TORCH_CUDA
+    const int index = device.has_index() ? device.index() : 0;
+    const c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(index));
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+      (void)cudaGetLastError();  // clear the error so that LibTorch's next check does not see it
+      return 0;
+    }
+    // Index 0 of each stat array is the aggregate over pool kinds (StatType::AGGREGATE).
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(index));
+    const int64_t cached_unused = std::max<int64_t>(0, stats.reserved_bytes[0].current - stats.allocated_bytes[0].current);
+    return (static_cast<int64_t>(free_bytes) + cached_unused) / kMiB;
+#else
+    return 0;
+#endif
+  }
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);) {
+    if (line.rfind("MemAvailable:", 0) == 0) {
+      long long kib = 0;  // NOLINT(runtime/int): sscanf's %lld
+      if (std::sscanf(line.c_str(), "MemAvailable: %lld kB", &kib) == 1) return static_cast<int64_t>(kib / 1024);
+    }
+  }
+  return 0;
 }
 
 int CudaComputeCapability(const torch::Device& device) {

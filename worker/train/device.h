@@ -34,6 +34,13 @@ struct DeviceInfo {
 
 DeviceInfo DescribeDevice(const torch::Device& device);
 
+// Memory (MiB) that new allocations on the device can use now: for a GPU,
+// what the driver reports free plus what this process's caching allocator
+// holds but does not use (the next job of this process reuses it); for the
+// CPU, MemAvailable of /proc/meminfo. 0 when unknown (a binary built without
+// CUDA headers asked about a GPU).
+int64_t DeviceFreeMemoryMb(const torch::Device& device);
+
 // The GPU's compute capability as major * 10 + minor (86 for an RTX 3090,
 // 90 for an H100); 0 for the CPU or a binary built without CUDA headers.
 int CudaComputeCapability(const torch::Device& device);

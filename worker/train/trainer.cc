@@ -9,6 +9,7 @@
 #include "worker/data/batch_stream.h"
 #include "worker/moe/ensemble.h"
 #include "worker/train/checkpoint.h"
+#include "worker/train/job_stream.h"
 #include "worker/train/metrics.h"
 #include "worker/train/schedule.h"
 #include "worker/train/training_core.h"
@@ -63,15 +64,41 @@ Trainer::Trainer(const FamilyRegistry& registry, moe4::v1::JobAssignment job, co
                  TrainerOptions options)
     : registry_(registry), job_(std::move(job)), data_(data), options_(std::move(options)) {}
 
+int64_t StaticTrainingMemoryMb(int64_t parameters) {
+  constexpr int64_t kBytesPerParameter = 4 + 4 + 8;  // weight, gradient, AdamW's exp_avg and exp_avg_sq
+  return (parameters * kBytesPerParameter + (1 << 20) - 1) >> 20;
+}
+
+TrainOutcome Trainer::OutOfMemory(const std::string& what) const {
+  // What the job needs is at least its static memory and, when it had a
+  // budget, more than the budget it ran out of.
+  const int64_t needed = std::max(static_memory_mb_, options_.memory_budget_mb > 0 ? options_.memory_budget_mb + 1 : 0);
+  std::string reason = "out of memory";
+  if (needed > 0) reason += ": needed more than " + std::to_string(needed - 1) + " MiB";
+  if (options_.memory_budget_mb > 0) reason += " (" + std::to_string(options_.memory_budget_mb) + " MiB were free for it)";
+  reason += ": " + what;
+  TrainOutcome o = Failed(std::move(reason), /*retryable=*/true);  // elsewhere, where more is free
+  o.out_of_memory = true;
+  o.memory_needed_mb = needed;
+  return o;
+}
+
 TrainOutcome Trainer::Run(const TrainerHooks& hooks) {
   try {
     return RunOrThrow(hooks);
   } catch (const c10::OutOfMemoryError& e) {
-    return Failed(std::string("out of memory: ") + e.what_without_backtrace(), false);
+    return OutOfMemory(e.what_without_backtrace());
   } catch (const std::bad_alloc&) {
-    return Failed("out of memory (host allocation failed)", false);
+    return OutOfMemory("a host allocation failed");
   } catch (const c10::Error& e) {
-    return Failed(std::string("LibTorch error: ") + e.what_without_backtrace(), false);
+    // LibTorch's CPU allocator reports a failed allocation as a plain
+    // c10::Error ("DefaultCPUAllocator: can't allocate memory" in 1.13), so
+    // only its text tells it from other errors.
+    const std::string what = e.what_without_backtrace();
+    if (what.find("can't allocate memory") != std::string::npos || what.find("not enough memory") != std::string::npos) {
+      return OutOfMemory(what);
+    }
+    return Failed("LibTorch error: " + what, false);
   } catch (const std::invalid_argument& e) {
     return Failed(std::string("invalid job: ") + e.what(), false);
   } catch (const std::exception& e) {
@@ -87,6 +114,12 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
   // Per-thread OpenMP setting: also restores the global count that batch
   // producer threads lower to 1.
   torch::set_num_threads(std::max(1, options_.threads));
+  // Every kernel and copy of this job, the model's construction included,
+  // goes to a stream of its own (a no-op on the CPU), so that jobs sharing a
+  // GPU overlap instead of queueing on the default stream.
+  const JobStream job_stream(device);
+  job_stream.MakeCurrent();
+  const std::function<void()> use_job_stream = [&job_stream] { job_stream.MakeCurrent(); };
 
   DataShape shape;
   shape.channels = train.channels();
@@ -100,6 +133,14 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
 
   TrainOutcome outcome;
   outcome.parameter_count = CountParameters(*model);
+  static_memory_mb_ = StaticTrainingMemoryMb(outcome.parameter_count);
+  if (hooks.on_model_built) hooks.on_model_built(static_memory_mb_);
+  if (options_.memory_budget_mb > 0 && static_memory_mb_ > options_.memory_budget_mb) {
+    TrainOutcome o = OutOfMemory("its weights, gradients and AdamW state alone take " +
+                                 std::to_string(static_memory_mb_) + " MiB (estimated before the first step)");
+    o.parameter_count = outcome.parameter_count;
+    return o;
+  }
   CheckpointState state;
   state.identity = CheckpointIdentity(job_);
   const std::string& ckpt = options_.checkpoint_path;
@@ -141,6 +182,7 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
     train_stream_options.mixup_alpha = recipe.mixup_alpha();
     train_stream_options.seed = MixSeed(recipe.seed(), epoch, 2);
     train_stream_options.device = device;
+    if (job_stream.active()) train_stream_options.on_thread_start = use_job_stream;
     BatchStream stream(train, augment, train_stream_options);
     const int64_t steps = std::max<int64_t>(1, stream.num_batches());
     TrainAccumulator train_acc(device);
@@ -190,6 +232,7 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
       BatchStreamOptions eval_stream_options;
       eval_stream_options.batch_size = std::max<int64_t>(batch_size, 256);
       eval_stream_options.device = device;
+      if (job_stream.active()) eval_stream_options.on_thread_start = use_job_stream;
       BatchStream eval_stream(set, augment, eval_stream_options);
       EvalAccumulator eval(model->num_experts(), device);
       while (eval_stream.Next(&batch)) {

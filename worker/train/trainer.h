@@ -42,7 +42,17 @@ struct TrainerOptions {
   int threads = 1;                     // intra-op threads (torch::set_num_threads)
   std::string checkpoint_path;         // "" = no checkpoints
   WeightLayout weight_layout = WeightLayout::kAuto;  // see training_core.h
+  // Device memory (MiB) this job may use, 0 = no bound. A job whose weights,
+  // gradients and AdamW state alone (16 bytes a parameter) exceed it fails as
+  // out of memory before its first step, and an out-of-memory failure says
+  // the job needs more than this.
+  int64_t memory_budget_mb = 0;
 };
+
+// The device memory (MiB) a mixture of `parameters` parameters needs before
+// any activation: fp32 weights, gradients and AdamW's two moments. A lower
+// bound on a job's peak, known before its first step.
+int64_t StaticTrainingMemoryMb(int64_t parameters);
 
 struct TrainerHooks {
   // Each reportable epoch, in order, after its checkpoint is on disk.
@@ -51,6 +61,8 @@ struct TrainerHooks {
   std::function<void(int epoch, int64_t step)> on_step;
   // Polled before every batch; a value stops training with that reason.
   std::function<std::optional<std::string>()> stop_reason;
+  // Once the model is built: StaticTrainingMemoryMb of its parameters.
+  std::function<void(int64_t static_memory_mb)> on_model_built;
 };
 
 struct TrainOutcome {
@@ -58,6 +70,10 @@ struct TrainOutcome {
   Kind kind = Kind::kFailed;
   std::string reason;      // why it stopped or failed
   bool retryable = false;  // for kFailed: would another attempt help?
+  // For kFailed: the job ran out of device (or host) memory; another worker
+  // with more free may run it. memory_needed_mb is a lower bound on its need.
+  bool out_of_memory = false;
+  int64_t memory_needed_mb = 0;
   double final_test_accuracy = 0;
   double best_test_accuracy = 0;   // highest test accuracy of any epoch: reported, never used to select
   // The selected epoch: highest validation accuracy (earliest on ties), or
@@ -81,11 +97,14 @@ class Trainer {
 
  private:
   TrainOutcome RunOrThrow(const TrainerHooks& hooks);
+  // The kFailed outcome of running out of memory (`what` says where).
+  TrainOutcome OutOfMemory(const std::string& what) const;
 
   const FamilyRegistry& registry_;
   moe4::v1::JobAssignment job_;
   const DatasetPair& data_;
   TrainerOptions options_;
+  int64_t static_memory_mb_ = 0;  // StaticTrainingMemoryMb once the model is built
 };
 
 // Mixes a job seed with an epoch and a stream id (splitmix64).

@@ -36,6 +36,11 @@ for b in bench/training/throughput_bench worker/moe4-train; do
   cp "$build_dir/$b" "$pack/bin/"
   strip --strip-unneeded "$pack/bin/$(basename "$b")"
 done
+# The worker tests too, for the ones that need a GPU (run.sh runs those there).
+if [[ -x $build_dir/tests/worker/moe4_worker_tests ]]; then
+  cp "$build_dir/tests/worker/moe4_worker_tests" "$pack/bin/"
+  strip --strip-unneeded "$pack/bin/moe4_worker_tests"
+fi
 # Left to the box: the C library's own (every Linux has them, and they must match its loader), the
 # GPU driver's, and the torch wheel's (libtorch*, libc10*, its bundled libgomp and the nvidia-*
 # wheels' CUDA libraries), which come from the box's torch at run time.

@@ -66,9 +66,9 @@ else
   say "WARNING: $python cannot import torch: the peer will fail ($(tail -1 "$out/logs/python-torch.err"))"
 fi
 
-find_binary() {  # DIR NAME: the first of DIR/NAME, DIR/bin/NAME, DIR/{bench/training,worker}/NAME
+find_binary() {  # DIR NAME: the first of DIR/NAME, DIR/bin/NAME, DIR/{bench/training,worker,tests/worker}/NAME
   local d
-  for d in "$1" "$1/bin" "$1/bench/training" "$1/worker"; do
+  for d in "$1" "$1/bin" "$1/bench/training" "$1/worker" "$1/tests/worker"; do
     [[ -x "$d/$2" && -f "$d/$2" ]] && { echo "$d/$2"; return 0; }
   done
   return 1
@@ -130,6 +130,19 @@ say "ours: ${bench:-none} / ${train:-none} ($note)"
   --python "$python" --threads "$threads" --budget-s "$budget" --only "$only" --build-note "$note" \
   --ours-lib-path "$ours_lib_path" "${quick[@]}" ||
   say "gpu_bench.py exited $? (see above); whatever it saved is in $out"
+# The worker tests that only run where a GPU is (they skip, visibly, elsewhere):
+# a device-resident dataset gives the host's batches, precision on CUDA, ...
+tests_bin=""
+[[ -n $prebuilt ]] && tests_bin=$(find_binary "$prebuilt" moe4_worker_tests || true)
+if [[ -n $tests_bin && $device == cuda* ]]; then
+  say "worker tests that need a GPU (logs/gpu-tests.txt)"
+  if LD_LIBRARY_PATH=$ours_lib_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} timeout 120 "$tests_bin" \
+       --gtest_filter='*Gpu*:*Cuda*:*OnTheGpu*:Precision*' >"$out/logs/gpu-tests.txt" 2>&1; then
+    say "GPU worker tests: $(grep -E '^\[  PASSED  \]' "$out/logs/gpu-tests.txt" | head -1)"
+  else
+    say "GPU worker tests FAILED: $(grep -E '^\[  FAILED  \]' "$out/logs/gpu-tests.txt" | head -5 | tr '\n' ' ')"
+  fi
+fi
 if [[ -f $out/results.md ]]; then
   cat "$out/results.md"
 fi

@@ -63,6 +63,10 @@ class FakeCoordinator final : public v1::WorkerService::Service {
       --unavailable_reports;
       return {grpc::StatusCode::UNAVAILABLE, "coordinator down"};
     }
+    if (reject_reports_from_epoch > 0 && req->epochs_size() > 0 && req->epochs(0).epoch() >= reject_reports_from_epoch) {
+      ++rejected_reports;
+      return {grpc::StatusCode::INVALID_ARGUMENT, "epochs[0].gate_mean: 3 values for 2 experts"};
+    }
     if (req->attempt() != current_attempt || fence) {
       return {grpc::StatusCode::FAILED_PRECONDITION, "stale attempt"};
     }
@@ -80,6 +84,10 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   grpc::Status Complete(grpc::ServerContext* ctx, const v1::CompleteRequest* req, v1::CompleteResponse*) override {
     std::lock_guard<std::mutex> lock(mu);
     if (req->attempt() != current_attempt) return {grpc::StatusCode::FAILED_PRECONDITION, "stale"};
+    if (internal_completes) {
+      ++complete_calls;
+      return {grpc::StatusCode::INTERNAL, "column \"selected_epoch\" does not exist"};
+    }
     completes.push_back(*req);
     return grpc::Status::OK;
   }
@@ -105,6 +113,10 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   int unavailable_reports = 0;
   bool fence = false;
   bool cancel = false;
+  int reject_reports_from_epoch = 0;  // > 0: reports from this epoch on are refused as invalid
+  int rejected_reports = 0;
+  bool internal_completes = false;     // every Complete answers INTERNAL (a deterministic server error)
+  int complete_calls = 0;
   v1::StopReason stop_reason = v1::STOP_REASON_CANCELLED;
   int leases = 0, heartbeats = 0, conflicts = 0, unauthorised = 0;
   std::string registered_name, registered_kind;
@@ -260,6 +272,55 @@ TEST_F(AgentTest, OutOfMemoryIsReportedAsSuchWithTheMemoryNeededAndTheDaemonLeas
   EXPECT_EQ(fake_.completes.at(0).job_id(), 22);  // the daemon lived on and took the next job
 }
 
+TEST_F(AgentTest, RejectedEpochReportFailsTheJobAtOnceWithTheCoordinatorsAnswer) {
+  fake_.jobs.push_back(TinyJob({"AlexNet"}, 6, 64, 32));
+  fake_.reject_reports_from_epoch = 2;
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return !fake_.fails.empty(); }));
+  EXPECT_EQ(StopAgent(), kExitOk);
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  ASSERT_EQ(fake_.fails.size(), 1u);
+  const auto& fail = fake_.fails[0];
+  EXPECT_FALSE(fail.retryable());  // the same report would be refused again
+  EXPECT_NE(fail.reason().find("epoch report rejected by the coordinator"), std::string::npos) << fail.reason();
+  EXPECT_NE(fail.reason().find("gate_mean: 3 values for 2 experts"), std::string::npos) << fail.reason();
+  EXPECT_EQ(fake_.rejected_reports, 1);  // refused once, not resent
+  EXPECT_LT(fake_.stored.size(), 6u);    // stopped long before the end
+  EXPECT_TRUE(fake_.completes.empty());
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("job-7.pt")));
+}
+
+TEST_F(AgentTest, DeterministicServerErrorOnCompleteEndsInAFailureWithTheRealReason) {
+  fake_.jobs.push_back(TinyJob({"AlexNet"}, 1, 64, 32));
+  fake_.internal_completes = true;
+  StartAgent("secret", [](AgentOptions& o) {
+    o.suspect_retry_budget = 4;
+    o.max_backoff = std::chrono::milliseconds(40);
+  });
+  ASSERT_TRUE(WaitFor([&] { return !fake_.fails.empty(); }));
+  EXPECT_EQ(StopAgent(), kExitOk);
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  EXPECT_EQ(fake_.complete_calls, 4);  // the budget, then no more
+  ASSERT_EQ(fake_.fails.size(), 1u);
+  EXPECT_NE(fake_.fails[0].reason().find("selected_epoch"), std::string::npos) << fake_.fails[0].reason();
+  EXPECT_TRUE(fake_.completes.empty());
+}
+
+TEST(RpcErrorClassTest, EveryCodeHasAClass) {
+  EXPECT_EQ(ClassifyRpcError({grpc::StatusCode::UNAVAILABLE, ""}), RpcErrorClass::kTransient);
+  EXPECT_EQ(ClassifyRpcError({grpc::StatusCode::DEADLINE_EXCEEDED, ""}), RpcErrorClass::kTransient);
+  EXPECT_EQ(ClassifyRpcError({grpc::StatusCode::ABORTED, ""}), RpcErrorClass::kTransient);
+  EXPECT_EQ(ClassifyRpcError({grpc::StatusCode::INTERNAL, ""}), RpcErrorClass::kSuspect);
+  EXPECT_EQ(ClassifyRpcError({grpc::StatusCode::UNKNOWN, ""}), RpcErrorClass::kSuspect);
+  EXPECT_EQ(ClassifyRpcError({grpc::StatusCode::FAILED_PRECONDITION, ""}), RpcErrorClass::kFenced);
+  EXPECT_EQ(ClassifyRpcError({grpc::StatusCode::NOT_FOUND, ""}), RpcErrorClass::kFenced);
+  EXPECT_EQ(ClassifyRpcError({grpc::StatusCode::UNAUTHENTICATED, ""}), RpcErrorClass::kAuth);
+  EXPECT_EQ(ClassifyRpcError({grpc::StatusCode::INVALID_ARGUMENT, ""}), RpcErrorClass::kPermanent);
+  EXPECT_EQ(ClassifyRpcError({grpc::StatusCode::OUT_OF_RANGE, ""}), RpcErrorClass::kPermanent);
+  EXPECT_TRUE(IsTransient({grpc::StatusCode::INTERNAL, ""}));
+  EXPECT_FALSE(IsTransient({grpc::StatusCode::INVALID_ARGUMENT, ""}));
+}
+
 TEST_F(AgentTest, FencedAttemptIsAbandonedAndTheWorkerLeasesAgain) {
   fake_.jobs.push_back(TinyJob({"AlexNet"}, 5, 64, 32));
   fake_.fence = true;
@@ -364,6 +425,9 @@ TEST(StopReasonTest, EveryReasonHasANameAndAnAction) {
   EXPECT_EQ(StopReasonName(StopReason::kTimedOut), "timed out");
   EXPECT_EQ(StopReasonName(StopReason::kFenced), "fenced");
   EXPECT_EQ(StopReasonName(StopReason::kShutdown), "shutdown");
+  EXPECT_EQ(StopReasonName(StopReason::kReportRejected), "report rejected");
+  EXPECT_FALSE(StopActionFor(StopReason::kReportRejected).keep_checkpoint);
+  EXPECT_FALSE(StopActionFor(StopReason::kReportRejected).runs_again);
   EXPECT_TRUE(StopActionFor(StopReason::kPaused).keep_checkpoint);
   EXPECT_TRUE(StopActionFor(StopReason::kShutdown).keep_checkpoint);
   EXPECT_FALSE(StopActionFor(StopReason::kCancelled).keep_checkpoint);

@@ -118,5 +118,50 @@ TEST(BatchStreamTest, NormalisesAndResizes) {
   EXPECT_NEAR(b.images.mean().item<double>(), 0.0, 1e-5);
 }
 
+TEST(BatchStreamTest, DatasetsStayOnTheHostForTheCpuAndWhenTooLarge) {
+  const auto d = Numbered(16);
+  EXPECT_FALSE(DeviceResidentCopy(d, torch::kCPU, kMaxDeviceResidentBytes).has_value());
+  if (torch::cuda::is_available()) {
+    EXPECT_FALSE(DeviceResidentCopy(d, torch::Device(torch::kCUDA, 0), /*max_bytes=*/16).has_value());
+  }
+}
+
+// The same batches, made from the host or from a copy on the GPU: the random
+// draws come from the stream's CPU generator either way.
+TEST(BatchStreamTest, DeviceResidentDatasetGivesTheHostsBatchesOnTheGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "needs a CUDA device (bench/gpu runs the worker tests there)";
+  const torch::Device gpu(torch::kCUDA, 0);
+  const auto d = Numbered(64);
+  const auto resident = DeviceResidentCopy(d, gpu, kMaxDeviceResidentBytes);
+  ASSERT_TRUE(resident.has_value());
+  EXPECT_TRUE(resident->images.is_cuda());
+  AugmentOptions aug;
+  aug.pad = 2;
+  aug.flip = true;
+  aug.resize = 12;
+  aug.mean = {0.2};
+  aug.std = {0.3};
+  BatchStreamOptions o;
+  o.batch_size = 16;
+  o.train = true;
+  o.mixup_alpha = 0.4;
+  o.seed = 5;
+  o.device = gpu;
+  BatchStream from_host(d, aug, o);
+  BatchStream from_device(*resident, aug, o);
+  Batch a, b;
+  int batches = 0;
+  while (from_host.Next(&a)) {
+    ASSERT_TRUE(from_device.Next(&b));
+    ASSERT_TRUE(b.images.is_cuda());
+    EXPECT_TRUE(torch::allclose(a.images.cpu(), b.images.cpu(), 1e-5, 1e-6));
+    EXPECT_TRUE(torch::equal(a.labels.cpu(), b.labels.cpu()));
+    EXPECT_TRUE(torch::equal(a.labels_b.cpu(), b.labels_b.cpu()));
+    EXPECT_DOUBLE_EQ(a.lam, b.lam);
+    ++batches;
+  }
+  EXPECT_EQ(batches, 4);
+}
+
 }  // namespace
 }  // namespace moe4::worker

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <random>
 #include <set>
 #include <thread>
 #include <vector>
@@ -125,23 +126,35 @@ bool Agent::SleepFor(milliseconds duration) {
 }
 
 template <typename Call>
-Agent::CallResult Agent::CallWithRetry(const char* what, const std::string& tag, Call call, bool stop_on_shutdown) {
+Agent::CallResult Agent::CallWithRetry(const char* what, const std::string& tag, Call call, bool stop_on_shutdown,
+                                       std::string* last_error) {
   milliseconds backoff = kInitialBackoff;
+  int suspect_tries = 0;
   for (;;) {
     const grpc::Status s = call();
     if (s.ok()) return CallResult::kOk;
-    if (IsFenced(s)) {
-      spdlog::warn("{}: {} rejected ({}): this attempt was fenced, abandoning the job", tag, what, Describe(s));
-      return CallResult::kFenced;
-    }
-    if (IsAuthError(s)) {
-      unauthenticated_ = true;
-      spdlog::error("{}: {} refused ({}): check the worker token", tag, what, Describe(s));
-      return CallResult::kRejected;
-    }
-    if (!IsTransient(s)) {
-      spdlog::error("{}: {} rejected ({})", tag, what, Describe(s));
-      return CallResult::kRejected;
+    if (last_error != nullptr) *last_error = Describe(s);
+    const RpcErrorClass error_class = ClassifyRpcError(s);
+    switch (error_class) {
+      case RpcErrorClass::kFenced:
+        spdlog::warn("{}: {} rejected ({}): this attempt was fenced, abandoning the job", tag, what, Describe(s));
+        return CallResult::kFenced;
+      case RpcErrorClass::kAuth:
+        unauthenticated_ = true;
+        spdlog::error("{}: {} refused ({}): check the worker token", tag, what, Describe(s));
+        return CallResult::kRejected;
+      case RpcErrorClass::kPermanent:
+        spdlog::error("{}: {} rejected ({})", tag, what, Describe(s));
+        return CallResult::kRejected;
+      case RpcErrorClass::kSuspect:
+        if (++suspect_tries >= options_.suspect_retry_budget) {
+          spdlog::error("{}: {} failed {} times ({}): a deterministic server error, not retried further", tag, what,
+                        suspect_tries, Describe(s));
+          return CallResult::kRejected;
+        }
+        break;
+      case RpcErrorClass::kTransient:
+        break;
     }
     if (shutdown_.load()) {
       std::chrono::steady_clock::time_point since;
@@ -155,8 +168,13 @@ Agent::CallResult Agent::CallWithRetry(const char* what, const std::string& tag,
       }
       std::this_thread::sleep_for(std::min(backoff, milliseconds(1000)));
     } else {
-      spdlog::warn("{}: {} failed ({}); retrying in {} ms", tag, what, Describe(s), backoff.count());
-      SleepFor(backoff);
+      // Full jitter in [backoff/2, backoff]: workers that lost the same
+      // coordinator do not come back in step.
+      thread_local std::mt19937_64 rng{std::random_device{}()};
+      const milliseconds wait(std::uniform_int_distribution<int64_t>(backoff.count() / 2, backoff.count())(rng));
+      spdlog::warn("{}: {} failed ({}, {}); retrying in {} ms", tag, what, RpcErrorClassName(error_class),
+                   Describe(s), wait.count());
+      SleepFor(wait);
     }
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
@@ -390,6 +408,9 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
 
     // Sends the queue in order, in chunks the coordinator accepts (it takes at
     // most 1000 epochs per call); stops at the first chunk not stored.
+    // The coordinator's answer to an epoch report it refused as invalid;
+    // the job then fails at once with it (stop_reason.h).
+    std::string report_rejected;
     auto flush = [&](bool retry) {
       while (!queue.empty() && !fenced) {
         moe4::v1::ReportEpochsRequest request;
@@ -404,7 +425,9 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
         auto call = [&] { return client_.ReportEpochs(request, &response); };
         CallResult result;
         if (retry) {
-          result = CallWithRetry("ReportEpochs", tag, call, false);
+          std::string error;
+          result = CallWithRetry("ReportEpochs", tag, call, false, &error);
+          if (result == CallResult::kRejected) report_rejected = error;
         } else {
           const grpc::Status s = call();
           result = s.ok()           ? CallResult::kOk
@@ -416,6 +439,7 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
                          queue.pending().size());
           } else if (result == CallResult::kRejected) {
             spdlog::error("{}: ReportEpochs rejected ({})", tag, Describe(s));
+            report_rejected = Describe(s);
           } else if (result == CallResult::kFenced) {
             spdlog::warn("{}: ReportEpochs rejected ({}): attempt fenced", tag, Describe(s));
           }
@@ -458,6 +482,10 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
     const int64_t max_seconds = job.max_job_seconds();
     // Runs on this thread (the trainer polls it before every batch).
     hooks.stop_reason = [&]() -> std::optional<std::string> {
+      if (!report_rejected.empty()) {
+        stop = StopReason::kReportRejected, stop_by_worker = true;
+        return std::string(StopActionFor(*stop).log) + ": " + report_rejected;
+      }
       if (shutdown_.load()) {
         stop = StopReason::kShutdown, stop_by_worker = true;
       } else if (heartbeat.cancel_requested()) {
@@ -494,6 +522,14 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
           Abandon(job, tag, StopReason::kFenced);
           return;
         }
+        if (!report_rejected.empty()) {
+          // An epoch can never be stored: the job cannot complete.
+          SendFail(job, tag, std::string(StopActionFor(StopReason::kReportRejected).log) + ": " + report_rejected,
+                   /*retryable=*/false);
+          queue.Remove();
+          checkpoints_.RemoveCheckpoint(job.job_id());
+          return;
+        }
         if (!queue.empty()) {
           // Never complete a job whose epochs the coordinator has not stored.
           spdlog::warn("{}: {} epoch report(s) undelivered; leaving the job to be requeued", tag,
@@ -509,8 +545,9 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
         request.set_parameter_count(outcome.parameter_count);
         request.set_train_seconds(outcome.train_seconds);
         moe4::v1::CompleteResponse response;
+        std::string complete_error;
         const auto result = CallWithRetry(
-            "Complete", tag, [&] { return client_.Complete(request, &response); }, false);
+            "Complete", tag, [&] { return client_.Complete(request, &response); }, false, &complete_error);
         if (result == CallResult::kOk) {
           spdlog::info(
               "{}: completed: final test accuracy {:.4f}, best {:.4f}, {} parameters, "
@@ -522,6 +559,13 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
           checkpoints_.RemoveCheckpoint(job.job_id());
         } else if (result == CallResult::kFenced) {
           Abandon(job, tag, StopReason::kFenced);
+        } else if (result == CallResult::kRejected && !unauthenticated_) {
+          // A permanent answer: the job's record says so, instead of its
+          // lease running out with the cause in this log only. Retryable,
+          // checkpoint kept: a later attempt (after the server is fixed)
+          // resumes at the end and completes.
+          SendFail(job, tag, "Complete refused by the coordinator: " + complete_error, /*retryable=*/true);
+          queue.Remove();
         }
         return;
       }

@@ -76,6 +76,11 @@ struct AgentOptions {
   // Jobs run at once on the device (--jobs-per-device), each on a thread and
   // (on a GPU) a CUDA stream of its own. Default 1.
   int jobs_per_device = 1;
+  // Tries of one call answered INTERNAL or UNKNOWN (RpcErrorClass::kSuspect)
+  // before the error counts as permanent; outages (UNAVAILABLE, ...) are
+  // retried without a bound. With the backoff doubling to max_backoff, the
+  // default gives a server about 3 minutes to recover.
+  int suspect_retry_budget = 10;
 };
 
 // A slot with other jobs running leases only when at least this much device
@@ -119,10 +124,13 @@ class Agent {
   void JobStarted(int64_t job_id, int64_t reserved_mb);
   void ReserveMemory(int64_t job_id, int64_t reserved_mb);
   void JobEnded(int64_t job_id);
-  // Retries transient failures with backoff; gives up once shutting down and
-  // the grace period passed (or at once if `stop_on_shutdown`).
+  // Retries transient failures with jittered exponential backoff (suspect
+  // ones within suspect_retry_budget tries); gives up once shutting down and
+  // the grace period passed (or at once if `stop_on_shutdown`). `last_error`,
+  // when given, receives the last failure's description.
   template <typename Call>
-  CallResult CallWithRetry(const char* what, const std::string& job_tag, Call call, bool stop_on_shutdown);
+  CallResult CallWithRetry(const char* what, const std::string& job_tag, Call call, bool stop_on_shutdown,
+                           std::string* last_error = nullptr);
   // Sleeps unless shutdown is requested first; false if it was.
   bool SleepFor(std::chrono::milliseconds duration);
   std::shared_ptr<const DatasetPair> Dataset(const moe4::v1::DatasetSpec& spec, std::string* error, bool* retryable);

@@ -140,18 +140,41 @@ MOE4_UNARY(Complete, CompleteRequest, CompleteResponse, rpc_timeout_)
 MOE4_UNARY(Fail, FailRequest, FailResponse, rpc_timeout_)
 #undef MOE4_UNARY
 
-bool IsTransient(const grpc::Status& status) {
+RpcErrorClass ClassifyRpcError(const grpc::Status& status) {
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
     case grpc::StatusCode::ABORTED:
+      return RpcErrorClass::kTransient;
     case grpc::StatusCode::INTERNAL:
     case grpc::StatusCode::UNKNOWN:
-      return true;
+      return RpcErrorClass::kSuspect;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::NOT_FOUND:
+      return RpcErrorClass::kFenced;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return RpcErrorClass::kAuth;
     default:
-      return false;
+      return RpcErrorClass::kPermanent;
   }
+}
+
+const char* RpcErrorClassName(RpcErrorClass error_class) {
+  switch (error_class) {
+    case RpcErrorClass::kTransient: return "transient";
+    case RpcErrorClass::kSuspect: return "suspect";
+    case RpcErrorClass::kFenced: return "fenced";
+    case RpcErrorClass::kAuth: return "unauthorised";
+    case RpcErrorClass::kPermanent: return "permanent";
+  }
+  return "unknown";
+}
+
+bool IsTransient(const grpc::Status& status) {
+  const RpcErrorClass c = ClassifyRpcError(status);
+  return c == RpcErrorClass::kTransient || c == RpcErrorClass::kSuspect;
 }
 
 }  // namespace moe4::worker

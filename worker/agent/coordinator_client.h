@@ -69,8 +69,23 @@ class CoordinatorClient {
   const std::chrono::milliseconds rpc_timeout_;
 };
 
-// True for statuses worth retrying with backoff (the coordinator or network
-// is down or overloaded), false for answers (fenced, invalid, unauthorised).
+// What a failed WorkerService call means for the worker, by status code.
+enum class RpcErrorClass {
+  kTransient,  // the coordinator or network is down or overloaded (UNAVAILABLE,
+               // DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED): retry for as
+               // long as it takes, with backoff
+  kSuspect,    // INTERNAL, UNKNOWN: an outage's symptom or a deterministic
+               // server error (a schema mismatch in a rolling upgrade):
+               // retried within a budget, then treated as permanent
+  kFenced,     // FAILED_PRECONDITION, NOT_FOUND: another attempt owns the job
+  kAuth,       // UNAUTHENTICATED, PERMISSION_DENIED: the token is refused
+  kPermanent,  // anything else (INVALID_ARGUMENT, OUT_OF_RANGE, ...): the
+               // same request can never succeed
+};
+RpcErrorClass ClassifyRpcError(const grpc::Status& status);
+const char* RpcErrorClassName(RpcErrorClass error_class);
+
+// True for statuses worth retrying with backoff (kTransient and kSuspect).
 bool IsTransient(const grpc::Status& status);
 
 }  // namespace moe4::worker

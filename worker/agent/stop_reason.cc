@@ -13,12 +13,13 @@ struct Row {
 };
 
 // Indexed by the enum; the header's table explains each row.
-constexpr std::array<Row, 5> kRows = {{
+constexpr std::array<Row, 6> kRows = {{
     {StopReason::kPaused, "paused", {true, false, true, "paused by the coordinator"}},
     {StopReason::kCancelled, "cancelled", {false, false, false, "cancelled by the coordinator"}},
     {StopReason::kTimedOut, "timed out", {false, true, false, "exceeded max_job_seconds"}},
     {StopReason::kFenced, "fenced", {false, false, true, "fenced: another attempt owns the job"}},
     {StopReason::kShutdown, "shutdown", {true, true, true, "worker shutting down"}},
+    {StopReason::kReportRejected, "report rejected", {false, false, false, "epoch report rejected by the coordinator"}},
 }};
 
 constexpr bool RowsInEnumOrder() {

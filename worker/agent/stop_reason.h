@@ -9,6 +9,8 @@
 //   fenced     coordinator  removed     discarded                   no
 //   shutdown   worker       kept        delivered within the grace, retryable
 //                                       then discarded
+//   report     worker       removed     discarded                   non-retryable, with the
+//   rejected                                                        coordinator's answer
 //
 // Why: a paused job goes back to the queue and resumes later, most cheaply
 // here from its checkpoint; a shut-down worker's job is requeued at once and
@@ -21,7 +23,11 @@
 // epochs, so removing it costs time, never correctness). A queue is
 // discarded when the coordinator already ended the attempt (it would refuse
 // the reports); the next attempt re-derives unstored epochs from the
-// checkpoint. Constants; safe from any thread.
+// checkpoint. An epoch report the coordinator refuses as invalid (not
+// fenced, not an outage) can never be stored, and a job is only complete
+// with every epoch stored: the job fails at once with the coordinator's
+// answer as its reason, instead of training on towards a Complete that must
+// be refused. Constants; safe from any thread.
 #ifndef MOE4_WORKER_AGENT_STOP_REASON_H_
 #define MOE4_WORKER_AGENT_STOP_REASON_H_
 
@@ -31,9 +37,9 @@
 
 namespace moe4::worker {
 
-enum class StopReason { kPaused, kCancelled, kTimedOut, kFenced, kShutdown };
+enum class StopReason { kPaused, kCancelled, kTimedOut, kFenced, kShutdown, kReportRejected };
 
-// "paused", "cancelled", "timed out", "fenced", "shutdown".
+// "paused", "cancelled", "timed out", "fenced", "shutdown", "report rejected".
 std::string_view StopReasonName(StopReason reason);
 
 struct StopAction {

@@ -5,6 +5,32 @@
 
 namespace moe4::worker {
 
+std::optional<Dataset> DeviceResidentCopy(const Dataset& dataset, const torch::Device& device, int64_t max_bytes) {
+  if (!device.is_cuda() || !dataset.images.defined()) return std::nullopt;
+  const int64_t bytes = dataset.images.numel() * dataset.images.element_size() +
+                        dataset.labels.numel() * dataset.labels.element_size();
+  if (bytes > max_bytes) return std::nullopt;
+  Dataset copy;
+  copy.name = dataset.name;
+  copy.num_classes = dataset.num_classes;
+  copy.images = dataset.images.to(device);
+  copy.labels = dataset.labels.to(device);
+  return copy;
+}
+
+namespace {
+
+// To the device without blocking the host: a CPU tensor goes through pinned
+// memory (the caching host allocator keeps the buffer until the copy on the
+// current stream is done); a tensor already there is returned as it is.
+torch::Tensor ToDevice(const torch::Tensor& t, const torch::Device& device) {
+  if (t.device() == device) return t;
+  if (device.is_cuda() && t.is_cpu()) return t.pin_memory().to(device, /*non_blocking=*/true);
+  return t.to(device);
+}
+
+}  // namespace
+
 AugmentOptions DefaultAugment(const std::string& dataset_name, const Dataset& train, int resize) {
   AugmentOptions a;
   a.resize = resize;
@@ -53,10 +79,12 @@ torch::Tensor RandomCrop(const torch::Tensor& x, int pad, at::Generator* gen) {
   const int64_t b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   auto padded = torch::constant_pad_nd(x, {pad, pad, pad, pad}, 0);
   const int64_t pw = w + 2 * pad;
-  auto oy = torch::randint(0, 2 * pad + 1, {b, 1, 1}, *gen, torch::kLong);
-  auto ox = torch::randint(0, 2 * pad + 1, {b, 1, 1}, *gen, torch::kLong);
-  auto rows = torch::arange(h, torch::kLong).view({1, h, 1}) + oy;
-  auto cols = torch::arange(w, torch::kLong).view({1, 1, w}) + ox;
+  // Drawn on the host's generator, applied where the images are.
+  auto oy = ToDevice(torch::randint(0, 2 * pad + 1, {b, 1, 1}, *gen, torch::kLong), x.device());
+  auto ox = ToDevice(torch::randint(0, 2 * pad + 1, {b, 1, 1}, *gen, torch::kLong), x.device());
+  const auto on_device = torch::TensorOptions().dtype(torch::kLong).device(x.device());
+  auto rows = torch::arange(h, on_device).view({1, h, 1}) + oy;
+  auto cols = torch::arange(w, on_device).view({1, 1, w}) + ox;
   auto index = (rows * pw + cols).view({b, 1, h * w}).expand({b, c, h * w});
   return padded.reshape({b, c, -1}).gather(2, index).view({b, c, h, w});
 }
@@ -69,7 +97,7 @@ torch::Tensor Preprocess(const torch::Tensor& images, const AugmentOptions& opti
     x = RandomCrop(x, options.pad, generator);
   }
   if (generator != nullptr && options.flip) {
-    auto flip = torch::rand({x.size(0)}, *generator) < 0.5;
+    auto flip = ToDevice(torch::rand({x.size(0)}, *generator) < 0.5, x.device());
     x = torch::where(flip.view({-1, 1, 1, 1}), x.flip({3}), x);
   }
   return x;
@@ -78,7 +106,7 @@ torch::Tensor Preprocess(const torch::Tensor& images, const AugmentOptions& opti
 namespace {
 
 torch::Tensor ToFloat(const torch::Tensor& x_uint8, const AugmentOptions& options, torch::Device device) {
-  auto x = x_uint8.to(device).to(torch::kFloat).div_(255.0);
+  auto x = ToDevice(x_uint8, device).to(torch::kFloat).div_(255.0);
   if (options.resize > 0 && (x.size(2) != options.resize || x.size(3) != options.resize)) {
     x = torch::nn::functional::interpolate(x, torch::nn::functional::InterpolateFuncOptions()
                                                   .size(std::vector<int64_t>{options.resize, options.resize})
@@ -121,7 +149,8 @@ BatchStream::~BatchStream() {
 Batch BatchStream::Make(int64_t index) {
   const int64_t begin = index * options_.batch_size;
   const int64_t end = std::min(dataset_.size(), begin + options_.batch_size);
-  auto idx = order_.slice(0, begin, end);
+  // The order lives on the host; a device-resident dataset is indexed there.
+  auto idx = ToDevice(order_.slice(0, begin, end), dataset_.images.device());
   auto images = dataset_.images.index_select(0, idx);
   Batch batch;
   batch.labels = dataset_.labels.index_select(0, idx);
@@ -135,12 +164,12 @@ Batch BatchStream::Make(int64_t index) {
     const double g0 = g[0].item<double>(), g1 = g[1].item<double>();
     batch.lam = (g0 + g1) > 0 ? g0 / (g0 + g1) : 1.0;
     auto perm = torch::randperm(end - begin, generator_, torch::kLong);
-    batch.labels_b = batch.labels.index_select(0, perm);
-    auto perm_d = perm.to(options_.device);
+    batch.labels_b = batch.labels.index_select(0, ToDevice(perm, batch.labels.device()));
+    auto perm_d = ToDevice(perm, options_.device);
     batch.images = batch.images.mul(batch.lam).add_(batch.images.index_select(0, perm_d), 1.0 - batch.lam);
   }
-  batch.labels = batch.labels.to(options_.device);
-  batch.labels_b = batch.labels_b.to(options_.device);
+  batch.labels = ToDevice(batch.labels, options_.device);
+  batch.labels_b = ToDevice(batch.labels_b, options_.device);
   return batch;
 }
 

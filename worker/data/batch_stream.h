@@ -2,6 +2,12 @@
 // batched augmentation (random crop with padding, horizontal flip), optional
 // resize, normalisation and mixup, all as tensor ops on whole batches. A
 // background thread prepares the next batch while the current one trains.
+// The dataset may live on the training device (DeviceResidentCopy): every
+// gather, crop, flip, resize and mixup then runs there, and only the random
+// draws (a few numbers per image, from the stream's CPU generator, so the
+// batches do not depend on where they are made) cross from the host. A
+// dataset held on the host reaches a GPU through pinned memory with
+// asynchronous copies on the producer's (the job's) stream.
 // A BatchStream is used by one consumer thread; it owns its producer thread.
 #ifndef MOE4_WORKER_DATA_BATCH_STREAM_H_
 #define MOE4_WORKER_DATA_BATCH_STREAM_H_
@@ -21,6 +27,15 @@
 
 namespace moe4::worker {
 
+// Datasets up to this size are held on a GPU for the whole job (Fashion-MNIST,
+// MNIST, CIFAR-10/100 are 47-184 MB as uint8).
+inline constexpr int64_t kMaxDeviceResidentBytes = int64_t{2} << 30;
+
+// A copy of `dataset` (uint8 images and labels) on `device`, for a dataset of
+// at most `max_bytes` on a CUDA device; nullopt otherwise (the CPU, or too
+// large: batches are then copied per step from pinned host memory).
+std::optional<Dataset> DeviceResidentCopy(const Dataset& dataset, const torch::Device& device, int64_t max_bytes);
+
 struct AugmentOptions {
   int pad = 0;               // random-crop padding in pixels (0 = no crop)
   bool flip = false;         // random horizontal flip
@@ -38,7 +53,8 @@ AugmentOptions DefaultAugment(const std::string& dataset_name, const Dataset& tr
 void ChannelStats(const torch::Tensor& images, std::vector<double>* mean, std::vector<double>* std);
 
 // Batched random crop (zero padding) and horizontal flip of uint8 [B,C,H,W]
-// images, drawing only from `generator` (so the result depends only on it).
+// images, drawing only from `generator` (so the result depends only on it),
+// on the images' device.
 torch::Tensor Preprocess(const torch::Tensor& images, const AugmentOptions& options, at::Generator* generator);
 
 struct Batch {

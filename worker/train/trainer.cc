@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -171,6 +172,17 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
   }
 
   const AugmentOptions augment = DefaultAugment(job_.dataset().name(), train, job_.dataset().resize());
+  // On a GPU, datasets that fit are uploaded once and every batch is made
+  // there (batch_stream.h); at most a quarter of the job's memory budget.
+  int64_t resident_limit = kMaxDeviceResidentBytes;
+  if (options_.memory_budget_mb > 0) resident_limit = std::min(resident_limit, (options_.memory_budget_mb << 20) / 4);
+  const std::optional<Dataset> train_resident = DeviceResidentCopy(train, device, resident_limit);
+  const std::optional<Dataset> test_resident = DeviceResidentCopy(test, device, resident_limit);
+  const std::optional<Dataset> validation_resident = DeviceResidentCopy(data_.validation, device, resident_limit);
+  const Dataset& train_set = train_resident ? *train_resident : train;
+  const Dataset& test_set = test_resident ? *test_resident : test;
+  const Dataset& validation_set = validation_resident ? *validation_resident : data_.validation;
+  if (train_resident) spdlog::info("dataset held on {} for the job", device.str());
   const int epochs = recipe.epochs();
   const int64_t batch_size = recipe.batch_size();
   for (int epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
@@ -183,7 +195,7 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
     train_stream_options.seed = MixSeed(recipe.seed(), epoch, 2);
     train_stream_options.device = device;
     if (job_stream.active()) train_stream_options.on_thread_start = use_job_stream;
-    BatchStream stream(train, augment, train_stream_options);
+    BatchStream stream(train_set, augment, train_stream_options);
     const int64_t steps = std::max<int64_t>(1, stream.num_batches());
     TrainAccumulator train_acc(device);
     double lr = schedule.At(epoch - 1);
@@ -248,12 +260,12 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
       eval.Fill(into);
       return true;
     };
-    bool finished = evaluate(test, &m);
+    bool finished = evaluate(test_set, &m);
     if (finished && data_.validation.size() > 0) {
       // The validation images only ever choose the epoch: their loss and
       // accuracy go beside the test figures, nothing else of them is kept.
       moe4::v1::EpochMetrics validation;
-      finished = evaluate(data_.validation, &validation);
+      finished = evaluate(validation_set, &validation);
       m.set_validation_loss(validation.test_loss());
       m.set_validation_accuracy(validation.test_accuracy());
     }

@@ -5,7 +5,7 @@
 //               [--device cpu|cuda:N] [--threads N] [--checkpoint-dir DIR]
 //               [--data-root DIR] [--log-level info] [--tls] [--tls-ca FILE]
 //               [--checkpoint-max-bytes N] [--checkpoint-max-age-hours H]
-//               [--jobs-per-device N]
+//               [--jobs-per-device N] [--device-memory-mb MiB]
 //
 // The token comes from --token-file or $MOE4_WORKER_TOKEN, never from the
 // command line (it would show in ps). SIGINT/SIGTERM: stop after the current
@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   uint64_t checkpoint_max_bytes = 0;
   int64_t checkpoint_max_age_hours = 24 * 7;
   int jobs_per_device = 1;
+  int64_t device_memory_mb = 0;
   app.add_option("--coordinator", client_options.target, "coordinator host:port")->capture_default_str();
   app.add_option("--token-file", token_file, "file holding the worker bearer token (else $MOE4_WORKER_TOKEN)");
   app.add_option("--name", name, "unique worker name (default: <hostname>-<device>)");
@@ -85,6 +86,11 @@ int main(int argc, char** argv) {
                  "only while the device has memory free for it (on a CPU, give each job --threads cores / N)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  app.add_option("--device-memory-mb", device_memory_mb,
+                 "memory of the device this daemon may use, for a device shared with other work "
+                 "(0 = all of it): registered as the device's memory, and no job is given more")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   app.add_option("--data-root", data_root,
                  "where datasets live: default directories are looked up here and a campaign's dataset.path "
                  "must resolve inside it")
@@ -158,6 +164,7 @@ int main(int argc, char** argv) {
   agent_options.checkpoint_max_bytes = checkpoint_max_bytes;
   agent_options.checkpoint_max_age = std::chrono::hours(checkpoint_max_age_hours);
   agent_options.jobs_per_device = jobs_per_device;
+  agent_options.device_memory_cap_mb = device_memory_mb;
   Agent agent(client, BuiltinRegistry(), agent_options);
 
   // Signals are handled on their own io_context thread: the first asks the

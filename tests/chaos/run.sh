@@ -18,6 +18,10 @@
 #   net_stall       a silently dead connection (proxy moves no byte) past the lease
 #   net_reset       every connection of a worker reset (RST) mid-job
 #   ckpt_unwritable a worker whose checkpoint dir cannot be written
+#   oom_job         jobs that do not fit a worker's memory: they fail as out of
+#                   memory, the coordinator learns their need, a bigger worker runs them
+#   complete_error  a deterministic server error on Complete (a constraint the
+#                   write violates, as a bad schema change would), then fixed
 # Exit 0 when every scenario passed.
 set -euo pipefail
 
@@ -549,8 +553,77 @@ scenario_ckpt_unwritable() {
   [[ $result == PASS ]] || { for f in "$work"/*.log; do echo "---- $(basename "$f")" >&2; tail -15 "$f" >&2; done; }
 }
 
+# Seconds from t0 until the SQL query (a timestamp's epoch, or empty) gives a
+# value; "" on timeout.
+wait_sql_time() {  # t0 timeout query
+  local deadline=$(( $(date +%s) + $2 )) at
+  while (( $(date +%s) < deadline )); do
+    at=$(sql "$3" 2>/dev/null || true)
+    if [[ -n $at ]]; then awk -v a="$at" -v s="$1" 'BEGIN { printf "%.2f", a - s }'; return 0; fi
+    sleep 0.2
+  done
+  echo ""
+}
+
+scenario_oom_job() {
+  new_world oom_job
+  : >"$work/killed-jobs"  # nothing is killed: no epoch may be trained twice
+  start_coord 0
+  # 45 MiB: AirNet + BagNet at width 0.25 fits (weights, gradients and AdamW
+  # state ~24 MiB); the AlexNet pairs (~68 MiB) do not.
+  start_worker small1 "${coord_port[0]}" --device-memory-mb 45
+  local id; id=$(submit "${coord_port[0]}" "$budget" "$epochs")
+  local extra="" rec=""
+  local oom; oom=$(wait_sql_time "$(now)" 120 "SELECT extract(epoch FROM min(at)) FROM events
+                     WHERE campaign_id = ${id:-0} AND kind = 'job_retry' AND detail LIKE '%out_of_memory memory_needed_mb=%'")
+  [[ -z $oom ]] && extra="no job failed as out of memory on the 45 MiB worker"
+  # What fits is done by the small worker alone; the rest waits for memory.
+  local t_big; t_big=$(now)
+  log "oom_job: starting a worker with all of its memory"
+  start_worker big1 "${coord_port[0]}"
+  rec=$(wait_sql_time "$t_big" 120 "SELECT extract(epoch FROM min(a.started_at)) FROM attempts a
+           JOIN jobs j ON j.id = a.job_id JOIN workers w ON w.id = a.worker_id
+           WHERE j.campaign_id = ${id:-0} AND w.name = 'big1' AND j.min_memory_mb > 45")
+  wait_done "$id" "$timeout_s" || extra=${extra:-"campaign not done after ${timeout_s} s"}
+  local learned on_small
+  learned=$(sql "SELECT count(*) FROM jobs WHERE campaign_id = ${id:-0} AND min_memory_mb > 45")
+  # No job that needs more than 45 MiB ever succeeded on the small worker,
+  # and the small worker was never given one after its need was learned.
+  on_small=$(sql "SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id JOIN workers w ON w.id = a.worker_id
+                  WHERE j.campaign_id = ${id:-0} AND w.name = 'small1' AND j.min_memory_mb > 45 AND a.outcome = 'succeeded'")
+  [[ -z $extra && $learned == 0 ]] && extra="no job's min_memory_mb was raised"
+  [[ -z $extra && $on_small != 0 ]] && extra="a job needing more than 45 MiB succeeded on the 45 MiB worker"
+  kill -0 "${worker_pid[small1]}" 2>/dev/null || extra=${extra:-"the small worker's daemon died"}
+  log "oom_job: $learned job(s) learned to need more than 45 MiB: $(sql "SELECT string_agg(DISTINCT min_memory_mb::text, ',') FROM jobs WHERE campaign_id = ${id:-0}") MiB"
+  report oom_job "$learned" "$id" "${rec:--}" "$extra" "$(fenced_in_logs)"
+}
+
+scenario_complete_error() {
+  new_world complete_error
+  : >"$work/killed-jobs"
+  start_coord 0
+  start_worker ce1 "${coord_port[0]}"
+  # Every Complete now violates a constraint: the same answer however often
+  # it is retried, as after a bad schema change.
+  sql "ALTER TABLE jobs ADD CONSTRAINT chaos_complete_refused CHECK (state <> 'succeeded') NOT VALID" >/dev/null
+  local id; id=$(submit "${coord_port[0]}" "$budget" "$epochs")
+  local extra="" rec=""
+  local refused; refused=$(wait_sql_time "$(now)" 180 "SELECT extract(epoch FROM min(at)) FROM events
+                     WHERE campaign_id = ${id:-0} AND kind = 'job_retry' AND detail LIKE '%Complete refused%chaos_complete_refused%'")
+  [[ -z $refused ]] && extra="no Complete refusal reached the job's record"
+  local t_fix; t_fix=$(now)
+  sql "ALTER TABLE jobs DROP CONSTRAINT chaos_complete_refused" >/dev/null
+  log "complete_error: constraint dropped"
+  rec=$(wait_sql_time "$t_fix" 120 "SELECT extract(epoch FROM min(at)) FROM events
+           WHERE campaign_id = ${id:-0} AND kind = 'job_succeeded'")
+  wait_done "$id" "$timeout_s" || extra=${extra:-"campaign not done after ${timeout_s} s"}
+  kill -0 "${worker_pid[ce1]}" 2>/dev/null || extra=${extra:-"the worker daemon died"}
+  log "complete_error: reason recorded: $(sql "SELECT left(detail, 200) FROM events WHERE campaign_id = ${id:-0} AND kind = 'job_retry' ORDER BY id LIMIT 1")"
+  report complete_error 1 "$id" "${rec:--}" "$extra" "$(fenced_in_logs)"
+}
+
 echo "moe4 chaos ($([[ $long == 1 ]] && echo long || echo short)): $budget jobs x $epochs epochs per campaign, lease 3-4 s"
-for s in worker_kill coord_kill two_coords pg_restart zombie net_stall net_reset ckpt_unwritable; do
+for s in worker_kill coord_kill two_coords pg_restart zombie net_stall net_reset ckpt_unwritable oom_job complete_error; do
   selected "$s" || continue
   start=$(date +%s)
   "scenario_$s" || { echo "$s: scenario aborted"; failed=1; }

@@ -182,7 +182,11 @@ Agent::CallResult Agent::CallWithRetry(const char* what, const std::string& tag,
 
 bool Agent::Register() {
   std::lock_guard<std::mutex> lock(register_mu_);
-  const DeviceInfo info = DescribeDevice(options_.device);
+  DeviceInfo info = DescribeDevice(options_.device);
+  if (options_.device_memory_cap_mb > 0) {
+    info.memory_mb = info.memory_mb > 0 ? std::min(info.memory_mb, options_.device_memory_cap_mb)
+                                        : options_.device_memory_cap_mb;
+  }
   moe4::v1::RegisterRequest request;
   request.set_name(options_.name);
   request.set_device_kind(info.kind);

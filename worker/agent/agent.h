@@ -76,6 +76,10 @@ struct AgentOptions {
   // Jobs run at once on the device (--jobs-per-device), each on a thread and
   // (on a GPU) a CUDA stream of its own. Default 1.
   int jobs_per_device = 1;
+  // Memory (MiB) of the device this daemon may use (--device-memory-mb), for
+  // a device shared with other work; 0 = all of it. Registered as the
+  // device's memory and bounds what each lease offers.
+  int64_t device_memory_cap_mb = 0;
   // Tries of one call answered INTERNAL or UNKNOWN (RpcErrorClass::kSuspect)
   // before the error counts as permanent; outages (UNAVAILABLE, ...) are
   // retried without a bound. With the backoff doubling to max_backoff, the

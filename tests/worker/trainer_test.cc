@@ -276,6 +276,26 @@ TEST(TrainerTest, JobWhoseWeightsAndOptimiserStateExceedTheBudgetFailsBeforeItsF
   EXPECT_NE(outcome.reason.find("estimated before the first step"), std::string::npos) << outcome.reason;
 }
 
+// A full disk under the checkpoint: /dev/full answers every write with
+// ENOSPC. LibTorch's archive writer, given a short write, throws from its
+// destructor (std::terminate: the whole daemon gone); the job must fail
+// instead, retryable, naming the disk, and nothing half-written may remain.
+TEST(TrainerTest, FullDiskFailsTheJobRetryablyInsteadOfKillingTheProcess) {
+  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full on this system";
+  ScratchDir dir;
+  const std::string ckpt = dir.File("job-7.pt");
+  std::filesystem::create_symlink("/dev/full", ckpt + ".tmp");
+  auto job = TinyJob({"AlexNet"}, 2, 64, 32);
+  const auto data = Load(job);
+  const auto run = Train(job, data, ckpt);
+  ASSERT_EQ(run.outcome.kind, TrainOutcome::Kind::kFailed);
+  EXPECT_TRUE(run.outcome.retryable);  // another worker may have room
+  EXPECT_NE(run.outcome.reason.find("checkpoint not written"), std::string::npos) << run.outcome.reason;
+  EXPECT_NE(run.outcome.reason.find("No space left on device"), std::string::npos) << run.outcome.reason;
+  EXPECT_FALSE(std::filesystem::exists(ckpt));
+  EXPECT_TRUE(run.reported.empty());  // epoch 1 is reported only once its checkpoint is on disk
+}
+
 TEST(TrainerTest, FashionMnistSubsetBeats80Percent) {
   const std::string dir = "/usr/share/datasets/fashion-mnist";
   if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz")) {

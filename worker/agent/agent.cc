@@ -93,6 +93,24 @@ int64_t Agent::FreeMemoryForNextJobMb() {
   return std::max<int64_t>(free, 0);
 }
 
+bool Agent::LeasePaused() {
+  std::lock_guard<std::mutex> lock(jobs_mu_);
+  return std::chrono::steady_clock::now() < lease_paused_until_;
+}
+
+void Agent::NoteCheckpointOutcome(bool failed) {
+  std::lock_guard<std::mutex> lock(jobs_mu_);
+  if (!failed) {
+    checkpoint_failures_in_a_row_ = 0;
+    return;
+  }
+  const int doublings = std::min(checkpoint_failures_in_a_row_++, 5);
+  const auto pause = options_.checkpoint_failure_pause * (1 << doublings);
+  lease_paused_until_ = std::chrono::steady_clock::now() + pause;
+  spdlog::warn("--checkpoint-dir {} cannot take a checkpoint: no job taken for {} s (its jobs go to other workers)",
+               options_.checkpoint_dir, std::chrono::duration_cast<std::chrono::seconds>(pause).count());
+}
+
 void Agent::JobStarted(int64_t job_id, int64_t reserved_mb) {
   std::lock_guard<std::mutex> lock(jobs_mu_);
   running_reserved_mb_[job_id] = reserved_mb;
@@ -237,6 +255,15 @@ int Agent::LeaseLoop(int slot) {
   };
   milliseconds backoff = kInitialBackoff;
   while (!shutdown_.load()) {
+    if (LeasePaused()) {
+      // Alive, but taking no job: tell the coordinator so.
+      moe4::v1::HeartbeatRequest idle;
+      idle.set_worker_id(worker_id_);
+      moe4::v1::HeartbeatResponse ignored;
+      (void)client_.Heartbeat(idle, &ignored);
+      SleepFor(std::min<milliseconds>(options_.idle_poll * 5, std::chrono::seconds(5)));
+      continue;
+    }
     AdmissionTicket admission(*this);
     if (!admission.held()) break;  // shutting down
     const int64_t free_mb = FreeMemoryForNextJobMb();
@@ -559,6 +586,7 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
               tag, outcome.final_test_accuracy, outcome.best_test_accuracy, outcome.parameter_count,
               outcome.train_seconds);
           ++jobs_completed_;
+          NoteCheckpointOutcome(false);
           queue.Remove();
           checkpoints_.RemoveCheckpoint(job.job_id());
         } else if (result == CallResult::kFenced) {
@@ -605,6 +633,7 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
           return;
         }
         spdlog::error("{}: training failed: {}", tag, outcome.reason);
+        NoteCheckpointOutcome(outcome.checkpoint_failed);
         SendFail(job, tag, outcome.reason, outcome.retryable, outcome.out_of_memory ? std::max<int64_t>(1, outcome.memory_needed_mb) : 0);
         if (!outcome.retryable) {
           queue.Remove();

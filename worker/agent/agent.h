@@ -80,6 +80,11 @@ struct AgentOptions {
   // a device shared with other work; 0 = all of it. Registered as the
   // device's memory and bounds what each lease offers.
   int64_t device_memory_cap_mb = 0;
+  // After a job failed because its checkpoint could not be written (a full
+  // or unwritable --checkpoint-dir), this daemon takes no job for this long,
+  // doubling while it keeps happening up to 32 times as long: its jobs go to
+  // other workers meanwhile instead of using up their attempts here.
+  std::chrono::seconds checkpoint_failure_pause{10};
   // Tries of one call answered INTERNAL or UNKNOWN (RpcErrorClass::kSuspect)
   // before the error counts as permanent; outages (UNAVAILABLE, ...) are
   // retried without a bound. With the backoff doubling to max_backoff, the
@@ -119,6 +124,10 @@ class Agent {
   bool Register();
   // One slot: lease, run, repeat until shutdown; returns Run()'s exit code.
   int LeaseLoop(int slot);
+  // Whether leasing is paused after a checkpoint failure (then an idle
+  // heartbeat keeps this worker alive in the coordinator's eyes).
+  bool LeasePaused();
+  void NoteCheckpointOutcome(bool failed);
   // Memory (MiB) one more job could use now: the device's free memory, at
   // most its total less what running jobs reserve; 0 when unknown.
   int64_t FreeMemoryForNextJobMb();
@@ -166,6 +175,10 @@ class Agent {
   std::mutex jobs_mu_;
   std::map<int64_t, int64_t> running_reserved_mb_;  // job id -> MiB reserved; GUARDED_BY(jobs_mu_)
   std::mutex checkpoint_limit_mu_;                  // one EnforceLimit at a time
+  // No lease before this (a checkpoint failure's pause) and how many
+  // checkpoint failures in a row led to it; GUARDED_BY(jobs_mu_).
+  std::chrono::steady_clock::time_point lease_paused_until_{};
+  int checkpoint_failures_in_a_row_ = 0;
 
   // Datasets loaded, by serialized spec: kept while a job uses one, the
   // least recent dropped once no job does (slots may run different campaigns).

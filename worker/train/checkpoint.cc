@@ -1,5 +1,9 @@
 #include "worker/train/checkpoint.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -80,7 +84,39 @@ absl::Status SaveCheckpoint(const std::string& path, torch::nn::Module& model, t
     moe4::v1::ReportEpochsRequest container;
     for (const auto& m : state.history) *container.add_epochs() = m;
     archive.write("meta_history", StringTensor(container.SerializeAsString()));
-    archive.save_to(tmp);
+    // Written through our own descriptor, never short: LibTorch's stream
+    // writer, handed a short write (a full disk), throws from its destructor
+    // and std::terminate takes the whole daemon. The first error is kept and
+    // the rest of the archive is skipped; fsync before the rename, so that a
+    // crash never leaves a renamed but unwritten checkpoint.
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return absl::InternalError(path + ": cannot write checkpoint: " + std::strerror(errno));
+    int write_errno = 0;
+    try {
+      archive.save_to([&](const void* data, size_t n) -> size_t {
+        const char* p = static_cast<const char*>(data);
+        size_t left = n;
+        while (write_errno == 0 && left > 0) {
+          const ssize_t written = ::write(fd, p, left);
+          if (written < 0) {
+            if (errno != EINTR) write_errno = errno;
+            continue;
+          }
+          p += written;
+          left -= static_cast<size_t>(written);
+        }
+        return n;
+      });
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    if (write_errno == 0 && ::fsync(fd) != 0) write_errno = errno;
+    if (::close(fd) != 0 && write_errno == 0) write_errno = errno;
+    if (write_errno != 0) {
+      std::remove(tmp.c_str());
+      return absl::InternalError(path + ": cannot write checkpoint: " + std::strerror(write_errno));
+    }
   } catch (const std::exception& e) {
     std::remove(tmp.c_str());
     return absl::InternalError(path + ": cannot write checkpoint: " + e.what());

@@ -293,7 +293,9 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
         // Without checkpoints a crash silently loses every epoch so far: stop
         // with a reason the operator can act on (disk full, bad
         // --checkpoint-dir). Retryable: another worker may have room.
-        return Failed("checkpoint not written: " + std::string(saved.message()), true);
+        TrainOutcome failed = Failed("checkpoint not written: " + std::string(saved.message()), true);
+        failed.checkpoint_failed = true;
+        return failed;
       }
     }
     if (epoch > reported_through && hooks.on_epoch) hooks.on_epoch(m);

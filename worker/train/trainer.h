@@ -74,6 +74,9 @@ struct TrainOutcome {
   // with more free may run it. memory_needed_mb is a lower bound on its need.
   bool out_of_memory = false;
   int64_t memory_needed_mb = 0;
+  // For kFailed: the checkpoint could not be written (a full or unwritable
+  // --checkpoint-dir): a problem of this machine, not of the job.
+  bool checkpoint_failed = false;
   double final_test_accuracy = 0;
   double best_test_accuracy = 0;   // highest test accuracy of any epoch: reported, never used to select
   // The selected epoch: highest validation accuracy (earliest on ties), or

@@ -439,6 +439,131 @@ void CheckValidationSplit(const YAML::Node& root, CampaignSpec& spec, Problems& 
                             " training images per class (dataset.train_subset) or a larger validation_fraction"));
 }
 
+// `schedule` (common/schedule.h). Runs after the recipe, the dataset and
+// `replicates` are parsed: asha sets recipe.epochs to max_epochs (or takes
+// it from there) and needs a validation split to promote by.
+void ParseSchedule(const YAML::Node& root, const SpecLimits& limits, CampaignSpec& spec, Problems& problems) {
+  const YAML::Node node = root["schedule"];
+  if (!node.IsDefined()) return;
+  if (!node.IsMap()) {
+    problems.Add(node, "schedule", absl::StrCat("expected a mapping, got ", Describe(node)));
+    return;
+  }
+  CheckKeys(node, "schedule", {"kind", "min_epochs", "max_epochs", "reduction_factor", "metric"}, problems);
+  ScheduleSpec& schedule = spec.schedule;
+  if (node["kind"].IsDefined()) {
+    if (auto name = ReadString(node["kind"], "schedule.kind", kMaxNameLength, problems)) {
+      if (auto kind = ParseScheduleKind(*name)) {
+        schedule.kind = *kind;
+      } else {
+        const std::string hint = ClosestMatch(*name, {"full", "asha"});
+        problems.Add(node["kind"], "schedule.kind",
+                     absl::StrCat("unknown schedule ", Quote(*name), " (expected full or asha)",
+                                  hint.empty() ? "" : absl::StrCat("; did you mean \"", hint, "\"?")));
+        return;
+      }
+    } else {
+      return;
+    }
+  }
+  if (node["metric"].IsDefined()) {
+    if (auto metric = ReadString(node["metric"], "schedule.metric", kMaxNameLength, problems)) {
+      if (*metric != kScheduleMetric) {
+        problems.Add(node["metric"], "schedule.metric",
+                     absl::StrCat("unknown metric ", Quote(*metric), " (expected ", std::string(kScheduleMetric),
+                                  "; promotions never look at test accuracy)"));
+      }
+    }
+  }
+  if (schedule.kind == ScheduleKind::kFull) {
+    for (const char* field : {"min_epochs", "max_epochs", "reduction_factor"}) {
+      if (node[field].IsDefined()) {
+        problems.Add(node[field], absl::StrCat("schedule.", field),
+                     "only with kind: asha (a full schedule trains every job recipe.epochs)");
+      }
+    }
+    return;
+  }
+  // asha.
+  bool bounds_ok = true;
+  schedule.min_epochs = 1;
+  if (node["min_epochs"].IsDefined()) {
+    auto v = ReadInteger(node["min_epochs"], "schedule.min_epochs", 1, std::numeric_limits<int32_t>::max(), problems);
+    if (v) schedule.min_epochs = static_cast<int>(*v); else bounds_ok = false;
+  }
+  // A default-constructed YAML::Node is a defined null: look the key up only
+  // in a recipe mapping.
+  const bool recipe_epochs_given = root["recipe"].IsMap() && root["recipe"]["epochs"].IsDefined();
+  const int recipe_epochs_line = recipe_epochs_given ? root["recipe"]["epochs"].Mark().line + 1 : 0;
+  schedule.max_epochs = spec.recipe.epochs();
+  if (node["max_epochs"].IsDefined()) {
+    auto v = ReadInteger(node["max_epochs"], "schedule.max_epochs", 1, std::numeric_limits<int32_t>::max(), problems);
+    if (!v) {
+      bounds_ok = false;
+    } else if (*v > limits.max_epochs) {
+      // The top rung's epochs are a job's epochs: the coordinator's bound holds.
+      problems.Add(node["max_epochs"], "schedule.max_epochs",
+                   absl::StrCat(*v, " exceeds this coordinator's --max-epochs of ", limits.max_epochs,
+                                " (the top rung trains max_epochs)"));
+      bounds_ok = false;
+    } else if (recipe_epochs_given && spec.recipe.epochs() != *v) {
+      problems.Add(node["max_epochs"], "schedule.max_epochs",
+                   absl::StrCat(*v, " differs from recipe.epochs ", spec.recipe.epochs(),
+                                " (line ", recipe_epochs_line,
+                                "); under asha the learning-rate schedule spans max_epochs: set one of them"));
+      bounds_ok = false;
+    } else {
+      schedule.max_epochs = static_cast<int>(*v);
+    }
+  }
+  if (node["reduction_factor"].IsDefined()) {
+    auto v = ReadInteger(node["reduction_factor"], "schedule.reduction_factor", std::numeric_limits<int32_t>::min(),
+                         std::numeric_limits<int32_t>::max(), problems);
+    if (v && (*v < 2 || *v > kMaxReductionFactor)) {
+      problems.Add(node["reduction_factor"], "schedule.reduction_factor",
+                   absl::StrCat(*v, " is out of range [2, ", kMaxReductionFactor,
+                                "] (eta: the top 1/eta of a rung is promoted; eta < 2 would promote everyone)"));
+    } else if (v) {
+      schedule.reduction_factor = static_cast<int>(*v);
+    }
+  }
+  if (bounds_ok && schedule.min_epochs > schedule.max_epochs) {
+    problems.Add(node["min_epochs"], "schedule.min_epochs",
+                 absl::StrCat(schedule.min_epochs, " is greater than schedule.max_epochs ", schedule.max_epochs,
+                              node["max_epochs"].IsDefined() ? "" : " (recipe.epochs)"));
+  }
+  if (bounds_ok && !node["max_epochs"].IsDefined() && schedule.max_epochs > limits.max_epochs) {
+    problems.Add(node, "schedule.max_epochs",
+                 absl::StrCat(schedule.max_epochs, " exceeds this coordinator's --max-epochs of ", limits.max_epochs));
+  }
+  spec.recipe.set_epochs(schedule.max_epochs);
+  // The default warm-up (5 epochs, at most all but the last) follows the
+  // epochs max_epochs gave.
+  const bool warmup_given = root["recipe"].IsMap() && root["recipe"]["warmup_epochs"].IsDefined();
+  if (!warmup_given) {
+    spec.recipe.set_warmup_epochs(
+        std::min(DefaultRecipe().warmup_epochs(), std::max(0, spec.recipe.epochs() - 1)));
+  } else if (spec.recipe.warmup_epochs() > spec.recipe.epochs()) {
+    problems.Add(root["recipe"]["warmup_epochs"], "recipe.warmup_epochs",
+                 absl::StrCat(spec.recipe.warmup_epochs(), " is greater than schedule.max_epochs ",
+                              spec.recipe.epochs()));
+  }
+  if (spec.dataset.validation_fraction() <= 0) {
+    const YAML::Node dataset = root["dataset"];
+    const YAML::Node fraction = dataset.IsMap() && dataset["validation_fraction"].IsDefined()
+                                    ? dataset["validation_fraction"]
+                                    : node["kind"];
+    problems.Add(fraction, "schedule.kind",
+                 "asha promotes by validation accuracy, but dataset.validation_fraction is 0 (no validation "
+                 "split); set dataset.validation_fraction above 0 (and drop selection: final), or use kind: full");
+  }
+  if (spec.replicates > 1) {
+    problems.Add(root["replicates"], "schedule.kind",
+                 absl::StrCat("asha promotes single runs; replicates ", spec.replicates,
+                              " is not supported with it (set replicates: 1 or kind: full)"));
+  }
+}
+
 bool ValidName(const std::string& name) {
   if (name.empty() || name.size() > kMaxNameLength) return false;
   return std::all_of(name.begin(), name.end(), [](unsigned char c) {
@@ -631,7 +756,7 @@ absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const Spec
   CheckKeys(root, "",
             {"name", "families", "exclude", "k", "sampler", "budget", "seed", "max_attempts", "priority",
              "max_job_seconds", "catalogue", "replicates", "selection", "refill", "dataset", "recipe",
-             "requirements"},
+             "requirements", "schedule"},
             problems);
 
   if (!root["name"].IsDefined()) {
@@ -775,6 +900,7 @@ absl::StatusOr<CampaignSpec> ParseCampaignSpec(std::string_view yaml, const Spec
   }
   spec.dataset.set_split_seed(spec.seed);
   CheckValidationSplit(root, spec, problems);
+  ParseSchedule(root, limits, spec, problems);
   if (pool_ok) {
     const YAML::Node where = root["dataset"].IsDefined() ? root["dataset"] : root;
     for (const auto& problem : InputSizeProblems(spec.catalogue, spec.pool, spec.dataset)) {

@@ -27,6 +27,8 @@
 //             validation_fraction: 0.1}
 //   recipe: {epochs: 10, batch_size: 128, lr: 0.001, ...}   # see moe4.proto Recipe
 //   requirements: {device_kind: "", min_memory_mb: 0}
+//   schedule: {kind: asha, min_epochs: 1, max_epochs: 9, reduction_factor: 3,   # default {kind: full}
+//              metric: validation_accuracy}
 #pragma once
 
 #include <cstdint>
@@ -37,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "common/catalogue_kind.h"
 #include "common/sampling.h"
+#include "common/schedule.h"
 #include "moe4/v1/moe4.pb.h"
 
 namespace moe4 {
@@ -74,6 +77,9 @@ struct CampaignSpec {
   moe4::v1::Recipe recipe;         // every field resolved to a value
   moe4::v1::DatasetSpec dataset;   // validation_fraction resolved, split_seed = seed
   moe4::v1::DeviceRequirement requirements;
+  // asha: min/max epochs resolved, and recipe.epochs = max_epochs (the
+  // learning-rate schedule spans the top rung). full: min = max = 0.
+  ScheduleSpec schedule;
 };
 
 // Validation images held out of a class with `class_images` training images:

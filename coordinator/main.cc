@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   int64_t backoff_max_ms = absl::ToInt64Milliseconds(o.backoff_max);
   uint64_t max_budget = o.limits.max_budget;
   int max_epochs = o.limits.max_epochs;
+  int64_t checkpoint_affinity_seconds = absl::ToInt64Seconds(o.checkpoint_affinity);
 
   CLI::App app{"moe4-coordinator: runs MoE architecture-search campaigns over gRPC workers"};
   app.add_option("--listen", o.listen, "gRPC listen address")->capture_default_str();
@@ -50,6 +51,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{10000000}));
   app.add_option("--max-epochs", max_epochs, "most epochs a recipe may ask for")
       ->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--checkpoint-affinity-seconds", checkpoint_affinity_seconds,
+                 "asha: how long a promoted job waits for the worker holding its rung checkpoint "
+                 "before another worker may retrain it from scratch")
+      ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{86400}));
   app.add_option("--admin-token-file", admin_token_file,
                  "file holding the admin token (default: env MOE4_ADMIN_TOKEN)");
   app.add_option("--worker-token-file", worker_token_file,
@@ -99,6 +104,7 @@ int main(int argc, char** argv) {
   o.backoff_max = absl::Milliseconds(backoff_max_ms);
   o.limits.max_budget = max_budget;
   o.limits.max_epochs = max_epochs;
+  o.checkpoint_affinity = absl::Seconds(checkpoint_affinity_seconds);
 
   // Installed before any server thread starts, so SIGINT/SIGTERM always reach
   // this io_context rather than killing the process mid-transaction.

@@ -81,6 +81,7 @@ int RunCli(int argc, char** argv) {
   commands.emplace_back(cmd, [&] { return List(env); });
 
   int64_t campaign_id = 0;
+  int families_rung = -1;  // moe4ctl families --rung
   cmd = Command(app, "status", "Job counts, progress bar, ETA, busy workers and why jobs wait",
                 {"moe4ctl status 1", "moe4ctl status 1 -o json"});
   CampaignId(cmd, campaign_id);
@@ -139,7 +140,10 @@ int RunCli(int argc, char** argv) {
                 "at the selected epoch, best validation first; low-yield families flagged",
                 {"moe4ctl families 1", "moe4ctl families 1 -o json | jq '.families[] | select(.low_yield)'"});
   CampaignId(cmd, campaign_id);
-  commands.emplace_back(cmd, [&] { return Families(campaign_id, env); });
+  cmd->add_option("--rung", families_rung,
+                  "asha campaigns: the rung whose results to use (default 0: every sampled combination, unbiased)")
+      ->check(CLI::Range(0, 1000));
+  commands.emplace_back(cmd, [&] { return Families(campaign_id, families_rung, env); });
 
   int64_t compare_a = 0, compare_b = 0;
   cmd = Command(app, "compare",
@@ -157,6 +161,9 @@ int RunCli(int argc, char** argv) {
   cmd->add_option("--top-fraction", pairs.top_fraction, "What counts as the best ensembles (default 0.1: the top 10%)")
       ->check(CLI::Range(0.001, 1.0));
   cmd->add_flag("--all", pairs.all, "Every pair, not only those with lift > 1");
+  cmd->add_option("--rung", pairs.rung,
+                  "asha campaigns: the rung whose candidates to use (default 0: every sampled combination)")
+      ->check(CLI::Range(0, 1000));
   commands.emplace_back(cmd, [&] { return Pairs(pairs, env); });
 
   cmd = Command(app, "coverage", "Per-family share of the candidates against the ideal K/N; anchor warning",

@@ -65,7 +65,7 @@ int Resume(int64_t campaign_id, const CommandEnv& env);
 int Workers(const CommandEnv& env);
 struct JobsOptions {
   int64_t campaign_id = 0;
-  std::string state;      // "" = all, else pending|leased|running|succeeded|failed|cancelled
+  std::string state;      // "" = all, else pending|leased|running|succeeded|failed|cancelled|waiting|stopped
   int limit = 0;          // 0 = every job
 };
 int Jobs(const JobsOptions& options, const CommandEnv& env);
@@ -78,13 +78,16 @@ struct LeaderboardOptions {
   std::string by = "validation";   // validation | final
 };
 int Leaderboard(const LeaderboardOptions& options, const CommandEnv& env);
-int Families(int64_t campaign_id, const CommandEnv& env);
+// rung: an asha campaign's rung (-1 = the server's default, rung 0: every
+// sampled combination).
+int Families(int64_t campaign_id, int rung, const CommandEnv& env);
 // Both campaigns' FamilyStats joined by family (commands/families.cc).
 int Compare(int64_t campaign_a, int64_t campaign_b, const CommandEnv& env);
 struct PairsOptions {
   int64_t campaign_id = 0;
   double top_fraction = 0.1;  // what "the best ensembles" means
   bool all = false;           // every pair, not only those with lift > 1
+  int rung = -1;              // asha: the rung's candidates (-1 = rung 0, every sampled combination)
 };
 int Pairs(const PairsOptions& options, const CommandEnv& env);
 int Coverage(int64_t campaign_id, const CommandEnv& env);

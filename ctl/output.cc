@@ -209,13 +209,16 @@ std::string_view JobStateName(moe4::v1::JobState state) {
     case moe4::v1::JOB_STATE_SUCCEEDED: return "succeeded";
     case moe4::v1::JOB_STATE_FAILED: return "failed";
     case moe4::v1::JOB_STATE_CANCELLED: return "cancelled";
+    case moe4::v1::JOB_STATE_WAITING: return "waiting";
+    case moe4::v1::JOB_STATE_STOPPED: return "stopped";
     default: return "unknown";
   }
 }
 
 moe4::v1::JobState JobStateFromName(std::string_view name) {
   for (auto state : {moe4::v1::JOB_STATE_PENDING, moe4::v1::JOB_STATE_LEASED, moe4::v1::JOB_STATE_RUNNING,
-                     moe4::v1::JOB_STATE_SUCCEEDED, moe4::v1::JOB_STATE_FAILED, moe4::v1::JOB_STATE_CANCELLED}) {
+                     moe4::v1::JOB_STATE_SUCCEEDED, moe4::v1::JOB_STATE_FAILED, moe4::v1::JOB_STATE_CANCELLED,
+                     moe4::v1::JOB_STATE_WAITING, moe4::v1::JOB_STATE_STOPPED}) {
     if (JobStateName(state) == name) return state;
   }
   return moe4::v1::JOB_STATE_UNSPECIFIED;

@@ -167,15 +167,17 @@ bool CursorParam(const HttpRequest& req, int64_t* out, HttpResponse* error) {
   return true;
 }
 
-const char* const kJobStates[] = {"pending", "leased", "running", "succeeded", "failed", "cancelled"};
+const char* const kJobStates[] = {"pending", "leased",    "running", "succeeded",
+                                  "failed",  "cancelled", "waiting", "stopped"};
 
 // ---- response shapes ------------------------------------------------------
 
 json CampaignJson(const moe4::v1::CampaignSummary& c) {
   json j = ProtoJson(c);
-  const int total = c.pending() + c.leased() + c.running() + c.succeeded() + c.failed() + c.cancelled();
+  const int total = c.pending() + c.leased() + c.running() + c.succeeded() + c.failed() + c.cancelled() +
+                    c.waiting() + c.stopped();
   j["jobs"] = total;
-  j["finished"] = c.succeeded() + c.failed() + c.cancelled();
+  j["finished"] = c.succeeded() + c.failed() + c.cancelled() + c.stopped();
   // best_test_accuracy is 0 until a combination has a result.
   if (c.succeeded() == 0) j["best_test_accuracy"] = nullptr;
   return j;

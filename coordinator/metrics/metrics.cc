@@ -43,7 +43,8 @@ std::string Metrics::Render(const std::map<std::string, int64_t>* jobs_by_state,
   absl::StrAppend(&out, "moe4_database_up ", db_up ? 1 : 0, "\n");
   if (jobs_by_state != nullptr) {
     Header(&out, "moe4_jobs", "gauge", "Jobs by state, over all campaigns.");
-    for (const char* state : {"pending", "leased", "running", "succeeded", "failed", "cancelled"}) {
+    for (const char* state :
+         {"pending", "leased", "running", "succeeded", "failed", "cancelled", "waiting", "stopped"}) {
       auto it = jobs_by_state->find(state);
       absl::StrAppend(&out, "moe4_jobs{state=\"", state, "\"} ",
                       it == jobs_by_state->end() ? 0 : it->second, "\n");

@@ -191,6 +191,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   store_options.backoff_base = options.backoff_base;
   store_options.backoff_max = options.backoff_max;
   store_options.worker_liveness = options.worker_liveness;
+  store_options.checkpoint_affinity = options.checkpoint_affinity;
   p->store = std::make_unique<PgJobStore>(*p->pool, store_options);
   p->auth = std::make_unique<Authenticator>(options.admin_token, options.worker_token);
   p->runner = std::make_unique<RpcRunner>(*p->auth, p->metrics);

@@ -28,6 +28,9 @@ struct CoordinatorOptions {
   absl::Duration backoff_base = absl::Seconds(5);  // retry delay after attempt 1, doubling
   absl::Duration backoff_max = absl::Minutes(5);
   absl::Duration worker_liveness = absl::ZeroDuration();  // 0 = 2 * lease
+  // asha: a promoted job waits this long for the worker holding its rung
+  // checkpoint before any other worker may retrain it (PgJobStoreOptions).
+  absl::Duration checkpoint_affinity = absl::Seconds(60);
   int retry_after_ms = 1000;                   // idle workers poll this often
   absl::Duration watch_poll = absl::Seconds(1);
   SpecLimits limits;                           // max_budget etc.

@@ -1,6 +1,7 @@
 #include "coordinator/service/campaign_service.h"
 
 #include <cstdint>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +24,8 @@ const char* JobStateText(moe4::v1::JobState s) {
     case moe4::v1::JOB_STATE_SUCCEEDED: return "succeeded";
     case moe4::v1::JOB_STATE_FAILED: return "failed";
     case moe4::v1::JOB_STATE_CANCELLED: return "cancelled";
+    case moe4::v1::JOB_STATE_WAITING: return "waiting";
+    case moe4::v1::JOB_STATE_STOPPED: return "stopped";
     default: return "";
   }
 }
@@ -213,9 +216,18 @@ grpc::Status CampaignServiceImpl::FamilyStats(grpc::ServerContext* ctx,
   return runner_.Run(ctx, "CampaignService/FamilyStats", kScope, [&]() -> absl::Status {
     absl::Status s = CheckId("campaign_id", req->campaign_id());
     if (!s.ok()) return s;
-    auto stats = store_.FamilyStats(req->campaign_id());
+    std::optional<int> rung;
+    if (req->has_rung()) rung = req->rung();
+    auto stats = store_.FamilyStats(req->campaign_id(), rung);
     if (!stats.ok()) return stats.status();
     for (auto& f : *stats) *resp->add_families() = std::move(f);
+    resp->set_rung(rung.value_or(0));
+    // The epochs behind the figures: the rung's (asha) or the recipe's.
+    auto campaign = store_.GetCampaign(req->campaign_id());
+    if (!campaign.ok()) return campaign.status();
+    const moe4::v1::Schedule& schedule = campaign->response.campaign().schedule();
+    resp->set_rung_epochs(resp->rung() < schedule.rung_epochs_size() ? schedule.rung_epochs(resp->rung())
+                                                                     : campaign->response.campaign().epochs());
     return absl::OkStatus();
   });
 }
@@ -295,10 +307,13 @@ grpc::Status CampaignServiceImpl::PairStats(grpc::ServerContext* ctx,
     absl::Status s = CheckId("campaign_id", req->campaign_id());
     if (s.ok()) s = CheckFiniteRange("top_fraction", req->top_fraction(), 0, 1);
     if (!s.ok()) return s;
+    std::optional<int> rung;
+    if (req->has_rung()) rung = req->rung();
     auto pairs =
-        store_.PairStats(req->campaign_id(), req->top_fraction() == 0 ? 0.1 : req->top_fraction());
+        store_.PairStats(req->campaign_id(), req->top_fraction() == 0 ? 0.1 : req->top_fraction(), rung);
     if (!pairs.ok()) return pairs.status();
     for (auto& p : *pairs) *resp->add_pairs() = std::move(p);
+    resp->set_rung(rung.value_or(0));
     return absl::OkStatus();
   });
 }

@@ -126,7 +126,9 @@ class JobStore {
   // heartbeat and go back to pending without using up an attempt.
   virtual absl::Status PauseCampaign(int64_t campaign_id) = 0;
   virtual absl::Status ResumeCampaign(int64_t campaign_id) = 0;
-  // One entry per combination with a succeeded job (its replicates
+  // asha campaigns: one entry per job with a rung result, at the highest
+  // rung it reached, ranked by that rung first (LeaderboardEntry.rung).
+  // Otherwise one entry per combination with a succeeded job (its replicates
   // averaged), best first: by validation accuracy at the selected epoch
   // (a campaign without a validation split: by the test accuracy there), or
   // with by_final by the final test accuracy. Ties by the first job id.
@@ -135,7 +137,11 @@ class JobStore {
                                                                              bool by_final) = 0;
   // Per family over the combinations containing it (v_family_stats), best
   // mean validation accuracy first.
-  virtual absl::StatusOr<std::vector<moe4::v1::FamilyStat>> FamilyStats(int64_t campaign_id) = 0;
+  // asha campaigns: over the results of one rung (rung 0, every sampled
+  // combination, by default; v_rung_family_stats). INVALID_ARGUMENT for a
+  // rung the campaign does not have (any rung but 0 of a full campaign).
+  virtual absl::StatusOr<std::vector<moe4::v1::FamilyStat>> FamilyStats(int64_t campaign_id,
+                                                                       std::optional<int> rung = std::nullopt) = 0;
   virtual absl::StatusOr<CampaignCandidates> Candidates(int64_t campaign_id) = 0;
   virtual absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> ListWorkers() = 0;
   // NOT_FOUND for an unknown campaign.
@@ -147,9 +153,10 @@ class JobStore {
   // ceil(top_fraction * combinations) best by validation accuracy (a campaign
   // without a validation split: test accuracy at the selected epoch; ties by
   // first job id); expected_top = n * that realised top share. Ordered by
-  // lift, then n_top, descending. top_fraction in (0, 1].
-  virtual absl::StatusOr<std::vector<moe4::v1::PairStat>> PairStats(int64_t campaign_id,
-                                                                   double top_fraction) = 0;
+  // lift, then n_top, descending. top_fraction in (0, 1]. `rung` as in
+  // FamilyStats (asha: the candidates of that rung, single runs).
+  virtual absl::StatusOr<std::vector<moe4::v1::PairStat>> PairStats(int64_t campaign_id, double top_fraction,
+                                                                   std::optional<int> rung = std::nullopt) = 0;
   // One point per succeeded job with at least one epoch, at its last epoch,
   // in job id order.
   virtual absl::StatusOr<std::vector<moe4::v1::EcologyPoint>> Ecology(int64_t campaign_id) = 0;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "common/combinatorics.h"
 #include "common/sampling.h"
+#include "coordinator/scheduler/asha.h"
 #include "coordinator/scheduler/campaign_planner.h"
 #include "coordinator/store/pg_rows.h"
 #include "spdlog/spdlog.h"
@@ -58,7 +59,8 @@ constexpr const char* kLockCampaignOfJobSql =
 constexpr const char* kLockJobName = "moe4_lock_job";
 constexpr const char* kLockJobSql =
     "SELECT j.campaign_id, j.state, j.attempt, coalesce(j.worker_id, 0), j.max_attempts, "
-    "       cardinality(j.families), c.epochs, c.state "
+    "       cardinality(j.families), coalesce(j.target_epochs, c.epochs), c.state, j.rung, "
+    "       c.schedule = 'asha', cardinality(c.rung_epochs) "
     "FROM jobs j JOIN campaigns c ON c.id = j.campaign_id WHERE j.id = $1 FOR UPDATE OF j";
 
 constexpr const char* kTouchWorkerName = "moe4_touch_worker";
@@ -69,7 +71,7 @@ constexpr const char* kMaybeFinishCampaignSql =
     "UPDATE campaigns c SET state = 'done', finished_at = now(), updated_at = now() "
     "WHERE c.id = $1 AND c.state = 'active' AND NOT EXISTS ("
     "  SELECT 1 FROM jobs j WHERE j.campaign_id = c.id "
-    "  AND j.state IN ('pending', 'leased', 'running')) RETURNING c.id";
+    "  AND j.state IN ('pending', 'leased', 'running', 'waiting')) RETURNING c.id";
 
 constexpr const char* kEndAttemptName = "moe4_end_attempt";
 constexpr const char* kEndAttemptSql =
@@ -84,30 +86,56 @@ constexpr const char* kLeaseWorkerSql =
 // The claim: one statement. SKIP LOCKED makes concurrent claimers (other
 // threads, other coordinators) pass over a row another claimer holds instead
 // of waiting for it or taking it too.
+//
+// Checkpoint affinity (asha): a promoted job (rung > 0) continues from the
+// checkpoint of the worker that finished its last rung (jobs.worker_id).
+// Until affinity_until (--checkpoint-affinity-seconds after the promotion)
+// only that worker may take it: if it is busy, it usually finishes a short
+// rung-0 job sooner than another worker would retrain the promoted one, and
+// the other workers take other jobs meanwhile. After, anyone may, and
+// retrains it from scratch with the same seed. Promoted jobs are looked for
+// first (kClaimPromotedSql, the holder's own before others'), as ASHA
+// promotes before it starts new candidates.
+#define MOE4_CLAIM_AFFINITY                                                                  \
+  "    AND (j.affinity_until IS NULL OR j.affinity_until <= now() OR j.worker_id = $1) "
+#define MOE4_CLAIM_CANDIDATE(extra_where, order)                                             \
+  "WITH cand AS ("                                                                           \
+  "  SELECT j.id FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "                      \
+  "  WHERE j.state = 'pending' AND c.state = 'active' AND j.not_before <= now() "            \
+  "    AND (j.device_kind = '' OR j.device_kind = $2) AND j.min_memory_mb <= $3 "            \
+  extra_where MOE4_CLAIM_AFFINITY                                                            \
+  "  ORDER BY " order " LIMIT 1 "                                                             \
+  "  FOR UPDATE OF j SKIP LOCKED), "
+#define MOE4_CLAIM_TAIL                                                                      \
+    "claimed AS ("                                                                          \
+    "  UPDATE jobs j SET state = 'leased', attempt = j.attempt + 1, worker_id = $1, "       \
+    "    lease_owner = $4, lease_deadline = now() + make_interval(secs => $5), "            \
+    "    attempt_started_at = now(), started_at = coalesce(j.started_at, now()), "          \
+    "    progress_epoch = NULL, progress_step = NULL, updated_at = now() "                  \
+    "  FROM cand WHERE j.id = cand.id "                                                     \
+    "  RETURNING j.id, j.attempt, j.campaign_id, j.families, j.seed, j.lease_deadline, "    \
+    "    j.max_job_seconds, j.min_memory_mb, j.target_epochs, j.rung), "                    \
+    "att AS ("                                                                              \
+    "  INSERT INTO attempts (job_id, attempt, worker_id, lease_owner) "                     \
+    "  SELECT id, attempt, $1, $4 FROM claimed) "                                           \
+    "SELECT cl.id, cl.attempt, cl.campaign_id, array_to_json(cl.families)::text, "          \
+    "  cl.seed::text, c.recipe::text, c.dataset::text, cl.max_job_seconds, "                \
+    "  (extract(epoch FROM cl.lease_deadline) * 1000)::bigint, "                            \
+    "  (SELECT coalesce(max(e.epoch), 0) FROM epochs e WHERE e.job_id = cl.id), "           \
+    "  cl.min_memory_mb, coalesce(cl.target_epochs, 0), cl.rung "                          \
+    "FROM claimed cl JOIN campaigns c ON c.id = cl.campaign_id"
+
 constexpr const char* kClaimJobName = "moe4_claim_job";
 constexpr const char* kClaimJobSql =
-    "WITH cand AS ("
-    "  SELECT j.id FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "
-    "  WHERE j.state = 'pending' AND c.state = 'active' AND j.not_before <= now() "
-    "    AND (j.device_kind = '' OR j.device_kind = $2) AND j.min_memory_mb <= $3 "
-    "  ORDER BY j.priority DESC, j.id LIMIT 1 "
-    "  FOR UPDATE OF j SKIP LOCKED), "
-    "claimed AS ("
-    "  UPDATE jobs j SET state = 'leased', attempt = j.attempt + 1, worker_id = $1, "
-    "    lease_owner = $4, lease_deadline = now() + make_interval(secs => $5), "
-    "    attempt_started_at = now(), started_at = coalesce(j.started_at, now()), "
-    "    progress_epoch = NULL, progress_step = NULL, updated_at = now() "
-    "  FROM cand WHERE j.id = cand.id "
-    "  RETURNING j.id, j.attempt, j.campaign_id, j.families, j.seed, j.lease_deadline, "
-    "    j.max_job_seconds, j.min_memory_mb), "
-    "att AS ("
-    "  INSERT INTO attempts (job_id, attempt, worker_id, lease_owner) "
-    "  SELECT id, attempt, $1, $4 FROM claimed) "
-    "SELECT cl.id, cl.attempt, cl.campaign_id, array_to_json(cl.families)::text, "
-    "  cl.seed::text, c.recipe::text, c.dataset::text, cl.max_job_seconds, "
-    "  (extract(epoch FROM cl.lease_deadline) * 1000)::bigint, "
-    "  (SELECT coalesce(max(e.epoch), 0) FROM epochs e WHERE e.job_id = cl.id), cl.min_memory_mb "
-    "FROM claimed cl JOIN campaigns c ON c.id = cl.campaign_id";
+    MOE4_CLAIM_CANDIDATE("", "j.priority DESC, j.id") MOE4_CLAIM_TAIL;
+
+constexpr const char* kClaimPromotedName = "moe4_claim_promoted";
+constexpr const char* kClaimPromotedSql =
+    MOE4_CLAIM_CANDIDATE("    AND j.rung > 0 ", "coalesce(j.worker_id = $1, false) DESC, j.priority DESC, j.id") MOE4_CLAIM_TAIL;
+
+#undef MOE4_CLAIM_AFFINITY
+#undef MOE4_CLAIM_CANDIDATE
+#undef MOE4_CLAIM_TAIL
 
 constexpr const char* kHeartbeatWorkerName = "moe4_heartbeat_worker";
 constexpr const char* kHeartbeatWorkerSql =
@@ -196,7 +224,8 @@ constexpr const char* kReportOneEpochSql =
     "WITH j AS ("
     "  SELECT j.id FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "
     "  WHERE j.id = $1 AND j.worker_id = $26 AND j.attempt = $3 "
-    "    AND j.state IN ('leased', 'running') AND $2::int BETWEEN 1 AND c.epochs "
+    "    AND j.state IN ('leased', 'running') "
+    "    AND $2::int BETWEEN 1 AND coalesce(j.target_epochs, c.epochs) "
     "    AND cardinality($9::float8[]) IN (0, cardinality(j.families)) "
     "    AND cardinality($10::float8[]) IN (0, cardinality(j.families)) "
     "    AND cardinality($11::float8[]) IN (0, cardinality(j.families)) "
@@ -241,14 +270,19 @@ constexpr const char* kCountEpochsSql =
 // accuracy, the earliest on ties; with 'final' (or epochs without
 // validation figures, from a worker that predates the split), the last one.
 // The test accuracy never enters the choice.
+//
+// $10 is the state the job goes to: 'succeeded', or, for a rung of an asha
+// campaign below the top, 'waiting' (for the promotion decision; the
+// selected epoch is then the rung's, chosen among its epochs).
 constexpr const char* kCompleteJobName = "moe4_complete_job";
 constexpr const char* kCompleteJobSql =
-    "WITH j AS (UPDATE jobs SET state = 'succeeded', final_test_accuracy = $2::float8, "
+    "WITH j AS (UPDATE jobs SET state = $10::text, final_test_accuracy = $2::float8, "
     "    best_test_accuracy = $3::float8, parameter_count = $4, train_seconds = $5::float8, "
     "    (selected_epoch, selected_validation_accuracy, selected_test_accuracy) = ("
     "      SELECT e.epoch, e.validation_accuracy, e.test_accuracy "
     "      FROM epochs e, campaigns c "
-    "      WHERE e.job_id = $1 AND c.id = $8::bigint AND e.epoch <= c.epochs "
+    "      WHERE e.job_id = $1 AND c.id = $8::bigint "
+    "        AND e.epoch <= coalesce(jobs.target_epochs, c.epochs) "
     "      ORDER BY CASE WHEN c.selection = 'best_validation' "
     "                     AND e.validation_accuracy <> 'NaN'::float8 "
     "                THEN e.validation_accuracy END DESC NULLS LAST, "
@@ -262,7 +296,8 @@ constexpr const char* kCompleteJobSql =
     "  WHERE job_id = $1 AND attempt = $6), "
     "w AS (UPDATE workers SET last_seen = now() WHERE id = $7) "
     "INSERT INTO events (kind, campaign_id, job_id, worker_id, detail) "
-    "VALUES ('job_succeeded', nullif($8::bigint, 0), nullif($1::bigint, 0), "
+    "VALUES (CASE WHEN $10::text = 'waiting' THEN 'rung_completed' ELSE 'job_succeeded' END, "
+    "  nullif($8::bigint, 0), nullif($1::bigint, 0), "
     "  nullif($7::bigint, 0), $9)";
 
 constexpr const char* kFailRetryName = "moe4_fail_retry";
@@ -292,6 +327,7 @@ const std::vector<PreparedStatement>& PreparedStatements() {
       {kEndAttemptName, kEndAttemptSql},
       {kLeaseWorkerName, kLeaseWorkerSql},
       {kClaimJobName, kClaimJobSql},
+      {kClaimPromotedName, kClaimPromotedSql},
       {kHeartbeatWorkerName, kHeartbeatWorkerSql},
       {kPauseJobName, kPauseJobSql},
       {kExtendLeaseName, kExtendLeaseSql},
@@ -323,8 +359,11 @@ struct HeldJob {
   int64_t worker_id = 0;
   int max_attempts = 0;
   int k = 0;
-  int epochs = 0;
+  int epochs = 0;              // the epoch its current rung ends at (the campaign's epochs for full)
   std::string campaign_state;
+  int rung = 0;                // asha: the rung it trains towards
+  bool asha = false;           // the campaign's schedule is asha
+  int rungs = 1;               // rungs of the campaign's schedule
 };
 
 // Locks the job row (and, when lock_campaign, its campaign row first: the lock
@@ -345,6 +384,9 @@ absl::StatusOr<HeldJob> LockJob(pqxx::work& txn, int64_t job_id, bool lock_campa
   h.k = r[0][5].as<int>();
   h.epochs = r[0][6].as<int>();
   h.campaign_state = r[0][7].as<std::string>();
+  h.rung = r[0][8].as<int>();
+  h.asha = r[0][9].as<bool>();
+  h.rungs = r[0][10].as<int>();
   return h;
 }
 
@@ -400,10 +442,12 @@ void MaybeRefill(pqxx::work& txn, int64_t campaign_id, int64_t job_id) {
   pqxx::row failed_job = txn.exec_params1(
       "SELECT combo_rank, array_to_json(families)::text, "
       "  EXISTS (SELECT 1 FROM jobs o WHERE o.campaign_id = j.campaign_id AND o.combo_rank = j.combo_rank "
-      "          AND o.state IN ('pending', 'leased', 'running', 'succeeded')) "
+      "          AND o.state IN ('pending', 'leased', 'running', 'succeeded', 'waiting', 'stopped')), "
+      "  EXISTS (SELECT 1 FROM rung_results r WHERE r.job_id = j.id) "
       "FROM jobs j WHERE j.id = $1",
       job_id);
   if (failed_job[2].as<bool>()) return;  // another replicate has or may still give a result
+  if (failed_job[3].as<bool>()) return;  // asha: it has a rung result, so the combination was evaluated
   const std::string failed_families = absl::StrJoin(JsonTextArray(failed_job[1]), "+");
   if (refills >= budget) {
     Event(txn, "refill_exhausted", campaign_id, job_id, 0,
@@ -415,8 +459,8 @@ void MaybeRefill(pqxx::work& txn, int64_t campaign_id, int64_t job_id) {
   std::set<uint64_t> taken;
   for (const auto& row : txn.exec_params(
            "SELECT combo_rank, array_to_json(families)::text, "
-           "  bool_or(state IN ('pending', 'leased', 'running', 'succeeded')), bool_and(state = 'failed'), "
-           "  bool_or(state = 'succeeded') "
+           "  bool_or(state IN ('pending', 'leased', 'running', 'succeeded', 'waiting', 'stopped')), "
+           "  bool_and(state = 'failed'), bool_or(state IN ('succeeded', 'waiting', 'stopped')) "
            "FROM jobs WHERE campaign_id = $1 GROUP BY combo_rank, families",
            campaign_id)) {
     taken.insert(row[0].as<uint64_t>());
@@ -447,9 +491,10 @@ void MaybeRefill(pqxx::work& txn, int64_t campaign_id, int64_t job_id) {
   }
   txn.exec_params(
       "INSERT INTO jobs (campaign_id, ordinal, combo_rank, families, seed, max_attempts, priority, "
-      "  device_kind, min_memory_mb, max_job_seconds, replicate, replaces_job_id) "
+      "  device_kind, min_memory_mb, max_job_seconds, replicate, replaces_job_id, target_epochs) "
       "SELECT $1, (SELECT coalesce(max(ordinal), -1) FROM jobs WHERE campaign_id = $1) + p + 1, $2, $3::text[], "
-      "  s::numeric, $4, $5, $6, $7, $8, p, $9 "
+      "  s::numeric, $4, $5, $6, $7, $8, p, $9, "
+      "  (SELECT CASE WHEN schedule = 'asha' THEN rung_epochs[1] END FROM campaigns WHERE id = $1) "
       "FROM unnest($10::int[], $11::text[]) AS t(p, s)",
       campaign_id, static_cast<int64_t>(*rank), TextArrayLiteral(families), c[0][8].as<int>(), c[0][9].as<int>(),
       c[0][11].as<std::string>(), c[0][12].as<int64_t>(), c[0][10].as<int64_t>(), job_id,
@@ -461,6 +506,100 @@ void MaybeRefill(pqxx::work& txn, int64_t campaign_id, int64_t job_id) {
                         failed_families, absl::StrJoin(families, "+"), *rank, replicates, replicates == 1 ? "" : "s"));
   spdlog::info("campaign {} job {}: combination {} failed for good; refilled with {}", campaign_id, job_id,
                failed_families, absl::StrJoin(families, "+"));
+}
+
+// asha: the rung result of job `job_id`, which just completed its rung at
+// `attempt` (kCompleteJobSql selected the rung's epoch): the metric
+// promotions rank by (NULL for a NaN validation accuracy, which ranks last),
+// the selected epoch and the test accuracies. A duplicate is a no-op.
+void RecordRungResult(pqxx::work& txn, int64_t job_id, int attempt) {
+  txn.exec_params(
+      "INSERT INTO rung_results (job_id, campaign_id, rung, epochs, attempt, metric, selected_epoch, "
+      "  selected_test_accuracy, test_accuracy) "
+      "SELECT j.id, j.campaign_id, j.rung, coalesce(j.target_epochs, c.epochs), $2, "
+      "  nullif(j.selected_validation_accuracy, 'NaN'::float8), coalesce(j.selected_epoch, 0), "
+      "  j.selected_test_accuracy, "
+      "  (SELECT e.test_accuracy FROM epochs e WHERE e.job_id = j.id "
+      "     AND e.epoch = coalesce(j.target_epochs, c.epochs)) "
+      "FROM jobs j JOIN campaigns c ON c.id = j.campaign_id WHERE j.id = $1 "
+      "ON CONFLICT (job_id, rung) DO NOTHING",
+      job_id, attempt);
+}
+
+// asha: promotes and stops what the campaign's rungs call for now
+// (DecideAsha, coordinator/scheduler/asha.h). The caller holds the campaign
+// row lock, which every transaction that ends a job, cancels or decides
+// takes first: two coordinators never decide for one campaign at once, and
+// each sees the other's committed results (READ COMMITTED reads afresh per
+// statement). A promoted job goes back to pending at the next rung with a
+// fresh retry budget, kept for its checkpoint holder for `affinity_seconds`.
+void AdvanceRungs(pqxx::work& txn, int64_t campaign_id, double affinity_seconds) {
+  pqxx::result c = txn.exec_params(
+      "SELECT schedule = 'asha', reduction_factor, cardinality(rung_epochs), state FROM campaigns WHERE id = $1",
+      campaign_id);
+  if (c.empty() || !c[0][0].as<bool>()) return;
+  const std::string state = c[0][3].as<std::string>();
+  if (state == "cancelled" || state == "done") return;
+  const int eta = c[0][1].as<int>();
+  const int num_rungs = c[0][2].as<int>();
+  std::vector<RungSnapshot> rungs(static_cast<size_t>(std::max(1, num_rungs)));
+  auto at = [&](int rung) -> RungSnapshot* {
+    return rung >= 0 && rung < static_cast<int>(rungs.size()) ? &rungs[static_cast<size_t>(rung)] : nullptr;
+  };
+  for (const auto& row : txn.exec_params(
+           "SELECT rung, count(*) FILTER (WHERE state IN ('pending', 'leased', 'running')), "
+           "  count(*) FILTER (WHERE state = 'waiting') "
+           "FROM jobs WHERE campaign_id = $1 GROUP BY rung",
+           campaign_id)) {
+    if (RungSnapshot* r = at(row[0].as<int>())) {
+      r->training = row[1].as<int>();
+      r->waiting = row[2].as<int>();
+    }
+  }
+  for (const auto& row : txn.exec_params(
+           "SELECT r.rung, r.job_id, coalesce(r.metric, 'NaN'::float8), r.promoted_at IS NOT NULL, "
+           "  j.state = 'waiting' AND j.rung = r.rung "
+           "FROM rung_results r JOIN jobs j ON j.id = r.job_id WHERE r.campaign_id = $1",
+           campaign_id)) {
+    if (RungSnapshot* r = at(row[0].as<int>())) {
+      r->finished.push_back({row[1].as<int64_t>(), row[2].as<double>(), row[3].as<bool>(), row[4].as<bool>()});
+    }
+  }
+  const AshaDecisions decisions = DecideAsha(std::move(rungs), eta);
+  if (!decisions.promotions.empty()) {
+    std::vector<int64_t> ids;
+    for (const Promotion& p : decisions.promotions) ids.push_back(p.job_id);
+    pqxx::result promoted = txn.exec_params(
+        "WITH p AS (UPDATE jobs j SET state = 'pending', rung = j.rung + 1, "
+        "    target_epochs = c.rung_epochs[j.rung + 2], max_attempts = j.attempt + c.max_attempts, "
+        "    not_before = now(), affinity_until = now() + make_interval(secs => $3::float8), "
+        "    lease_deadline = NULL, finished_at = NULL, updated_at = now() "
+        "  FROM campaigns c WHERE c.id = j.campaign_id AND j.campaign_id = $2 "
+        "    AND j.id = ANY($1::bigint[]) AND j.state = 'waiting' "
+        "  RETURNING j.id, j.rung, j.target_epochs, j.worker_id), "
+        "r AS (UPDATE rung_results rr SET promoted_at = now() FROM p "
+        "  WHERE rr.job_id = p.id AND rr.rung = p.rung - 1 AND rr.promoted_at IS NULL), "
+        "ev AS (INSERT INTO events (kind, campaign_id, job_id, worker_id, detail) "
+        "  SELECT 'job_promoted', $2, p.id, p.worker_id, "
+        "    format('rung %s -> %s (through epoch %s)', p.rung - 1, p.rung, p.target_epochs) FROM p) "
+        "SELECT p.id, p.rung FROM p ORDER BY p.id",
+        "{" + absl::StrJoin(ids, ",") + "}", campaign_id, affinity_seconds);
+    for (const auto& row : promoted) {
+      spdlog::info("campaign {} job {}: promoted to rung {}", campaign_id, row[0].as<int64_t>(), row[1].as<int>());
+    }
+  }
+  if (!decisions.stops.empty()) {
+    std::vector<int64_t> ids;
+    for (const Stop& st : decisions.stops) ids.push_back(st.job_id);
+    pqxx::result stopped = txn.exec_params(
+        "WITH s AS (UPDATE jobs SET state = 'stopped', finished_at = now(), updated_at = now() "
+        "  WHERE campaign_id = $2 AND id = ANY($1::bigint[]) AND state = 'waiting' RETURNING id, rung, worker_id), "
+        "ev AS (INSERT INTO events (kind, campaign_id, job_id, worker_id, detail) "
+        "  SELECT 'job_stopped', $2, s.id, s.worker_id, format('stopped at rung %s', s.rung) FROM s) "
+        "SELECT count(*) FROM s",
+        "{" + absl::StrJoin(ids, ",") + "}", campaign_id);
+    spdlog::info("campaign {}: {} job(s) stopped at their rung", campaign_id, stopped[0][0].as<int>());
+  }
 }
 
 void EndAttempt(pqxx::work& txn, int64_t job_id, int attempt, absl::string_view outcome,
@@ -541,6 +680,13 @@ absl::StatusOr<int64_t> PgJobStore::CreateCampaign(const CampaignPlan& plan) {
   const CampaignSpec& spec = plan.spec;
   moe4::v1::Recipe recipe = spec.recipe;
   recipe.set_seed(0);  // per-job seeds live on the jobs
+  const bool asha = spec.schedule.kind == ScheduleKind::kAsha;
+  ScheduleSpec schedule = spec.schedule;
+  if (!asha) schedule.max_epochs = spec.recipe.epochs();
+  const std::vector<int> rung_epochs = RungEpochs(schedule);
+  // asha: every job starts at rung 0, which ends at min_epochs; full: NULL
+  // (the campaign's epochs).
+  const int64_t first_target = asha ? rung_epochs.front() : 0;
   int64_t campaign_id = 0;
   absl::Status s = pool_.Run("creating a campaign", [&](pqxx::connection& conn) {
     pqxx::work txn(conn);
@@ -548,9 +694,11 @@ absl::StatusOr<int64_t> PgJobStore::CreateCampaign(const CampaignPlan& plan) {
         txn.exec_params1(
                "INSERT INTO campaigns (name, k, sampler, budget, seed, pool, max_attempts, "
                "  priority, max_job_seconds, dataset_name, epochs, recipe, dataset, device_kind, "
-               "  min_memory_mb, spec_yaml, catalogue, selection, validation_fraction, replicates, refill) "
+               "  min_memory_mb, spec_yaml, catalogue, selection, validation_fraction, replicates, refill, "
+               "  schedule, min_epochs, max_epochs, reduction_factor, rung_epochs) "
                "VALUES ($1, $2, $3, $4, $5::numeric, $6::text[], $7, $8, $9, $10, $11, "
-               "  $12::jsonb, $13::jsonb, $14, $15, $16, $17, $18, $19::float8, $20, $21) RETURNING id",
+               "  $12::jsonb, $13::jsonb, $14, $15, $16, $17, $18, $19::float8, $20, $21, "
+               "  $22, $23, $24, $25, $26::int[]) RETURNING id",
                spec.name, spec.k, std::string(SamplerName(spec.sampler)),
                static_cast<int64_t>(plan.jobs.size()), std::to_string(spec.seed),
                TextArrayLiteral(spec.pool), spec.max_attempts, spec.priority,
@@ -558,7 +706,10 @@ absl::StatusOr<int64_t> PgJobStore::CreateCampaign(const CampaignPlan& plan) {
                MessageJson(spec.dataset), spec.requirements.device_kind(),
                static_cast<int64_t>(spec.requirements.min_memory_mb()), plan.spec_yaml,
                std::string(CatalogueName(spec.catalogue)), std::string(SelectionName(spec.selection)),
-               Float8Text(spec.dataset.validation_fraction()), spec.replicates, spec.refill)[0]
+               Float8Text(spec.dataset.validation_fraction()), spec.replicates, spec.refill,
+               std::string(ScheduleKindName(spec.schedule.kind)), asha ? spec.schedule.min_epochs : 0,
+               asha ? spec.schedule.max_epochs : 0, asha ? spec.schedule.reduction_factor : 0,
+               "{" + absl::StrJoin(rung_epochs, ",") + "}")[0]
             .as<int64_t>();
     for (size_t begin = 0; begin < plan.jobs.size(); begin += kJobInsertChunk) {
       const size_t end = std::min(plan.jobs.size(), begin + kJobInsertChunk);
@@ -573,19 +724,20 @@ absl::StatusOr<int64_t> PgJobStore::CreateCampaign(const CampaignPlan& plan) {
       }
       txn.exec_params(
           "INSERT INTO jobs (campaign_id, ordinal, combo_rank, families, seed, max_attempts, "
-          "  priority, device_kind, min_memory_mb, max_job_seconds, replicate) "
-          "SELECT $1, o, r, string_to_array(f, ','), s::numeric, $2, $3, $4, $5, $6, p "
+          "  priority, device_kind, min_memory_mb, max_job_seconds, replicate, target_epochs) "
+          "SELECT $1, o, r, string_to_array(f, ','), s::numeric, $2, $3, $4, $5, $6, p, nullif($12::int, 0) "
           "FROM unnest($7::int[], $8::bigint[], $9::text[], $10::text[], $11::int[]) AS t(o, r, f, s, p)",
           campaign_id, spec.max_attempts, spec.priority, spec.requirements.device_kind(),
           static_cast<int64_t>(spec.requirements.min_memory_mb()), spec.max_job_seconds,
           "{" + absl::StrJoin(ordinals, ",") + "}", "{" + absl::StrJoin(ranks, ",") + "}",
           TextArrayLiteral(families), "{" + absl::StrJoin(seeds, ",") + "}",
-          "{" + absl::StrJoin(replicates, ",") + "}");
+          "{" + absl::StrJoin(replicates, ",") + "}", first_target);
     }
     Event(txn, "campaign_submitted", campaign_id, 0, 0,
-          absl::StrFormat("name=%s sampler=%s k=%d jobs=%d replicates=%d selection=%s", spec.name,
-                          SamplerName(spec.sampler), spec.k, plan.jobs.size(), spec.replicates,
-                          SelectionName(spec.selection)));
+          absl::StrFormat("name=%s sampler=%s k=%d jobs=%d replicates=%d selection=%s schedule=%s rungs=%s",
+                          spec.name, SamplerName(spec.sampler), spec.k, plan.jobs.size(), spec.replicates,
+                          SelectionName(spec.selection), ScheduleKindName(spec.schedule.kind),
+                          absl::StrJoin(rung_epochs, ",")));
     txn.commit();
     return absl::OkStatus();
   });
@@ -632,7 +784,7 @@ absl::StatusOr<int> PgJobStore::CancelCampaign(int64_t campaign_id) {
     pqxx::result jobs = txn.exec_params(
         "WITH j AS (UPDATE jobs SET state = 'cancelled', error = 'campaign cancelled', "
         "  lease_deadline = NULL, finished_at = now(), updated_at = now() "
-        "  WHERE campaign_id = $1 AND state IN ('pending', 'leased', 'running') "
+        "  WHERE campaign_id = $1 AND state IN ('pending', 'leased', 'running', 'waiting') "
         "  RETURNING id, attempt), "
         "a AS (UPDATE attempts a SET ended_at = now(), outcome = 'cancelled' FROM j "
         "  WHERE a.job_id = j.id AND a.attempt = j.attempt AND a.ended_at IS NULL) "
@@ -740,9 +892,14 @@ absl::StatusOr<std::optional<moe4::v1::JobAssignment>> PgJobStore::LeaseJob(cons
     // run on its device), never in more than the device has.
     int64_t memory_mb = w[0][1].as<int64_t>();
     if (req.free_memory_mb() > 0) memory_mb = memory_mb > 0 ? std::min(memory_mb, req.free_memory_mb()) : req.free_memory_mb();
-    // The claim (kClaimJobSql): one statement.
-    pqxx::result r = txn.exec_prepared(kClaimJobName,
-        worker_id, device_kind, memory_mb, options_.instance_id, Seconds(lease));
+    // The claim: one statement; promoted asha jobs first (kClaimPromotedSql),
+    // the holder of their checkpoint first among them.
+    pqxx::result r = txn.exec_prepared(kClaimPromotedName, worker_id, device_kind, memory_mb,
+                                       options_.instance_id, Seconds(lease));
+    if (r.empty()) {
+      r = txn.exec_prepared(kClaimJobName, worker_id, device_kind, memory_mb, options_.instance_id,
+                            Seconds(lease));
+    }
     if (r.empty()) {
       txn.commit();  // keeps last_seen
       return absl::OkStatus();
@@ -766,8 +923,13 @@ absl::StatusOr<std::optional<moe4::v1::JobAssignment>> PgJobStore::LeaseJob(cons
     a.set_lease_seconds(static_cast<int64_t>(std::ceil(Seconds(lease))));
     a.set_resume_from_epoch(row[9].as<int>());
     a.set_min_memory_mb(row[10].as<int64_t>());
+    a.set_stop_after_epoch(row[11].as<int>());
+    a.set_rung(row[12].as<int>());
     Event(txn, "job_leased", a.campaign_id(), a.job_id(), worker_id,
-          absl::StrCat("attempt=", a.attempt(), " resume_from_epoch=", a.resume_from_epoch()));
+          absl::StrCat("attempt=", a.attempt(), " resume_from_epoch=", a.resume_from_epoch(),
+                       a.stop_after_epoch() > 0
+                           ? absl::StrCat(" rung=", a.rung(), " stop_after_epoch=", a.stop_after_epoch())
+                           : std::string()));
     txn.commit();
     out = std::move(a);
     return absl::OkStatus();
@@ -806,12 +968,16 @@ absl::StatusOr<HeartbeatResult> PgJobStore::Heartbeat(const moe4::v1::HeartbeatR
     }
     const HeldJob& h = *held;
     if (SameHolder(h, req.worker_id(), req.attempt()) &&
-        (h.state == "cancelled" || h.state == "failed" || h.state == "succeeded")) {
+        (h.state == "cancelled" || h.state == "failed" || h.state == "succeeded" || h.state == "waiting" ||
+         h.state == "stopped")) {
       // The coordinator ended this attempt (cancel, time budget): stop.
       out.cancel = true;
       // 'failed' while its holder still runs it: the reaper did that, for
       // max_job_seconds (or a last lease that expired); it never runs again.
-      out.stop_reason = h.state == "failed" ? moe4::v1::STOP_REASON_TIMED_OUT : moe4::v1::STOP_REASON_CANCELLED;
+      // 'waiting' (an asha rung completed): its checkpoint may be continued.
+      out.stop_reason = h.state == "failed"    ? moe4::v1::STOP_REASON_TIMED_OUT
+                        : h.state == "waiting" ? moe4::v1::STOP_REASON_PAUSED
+                                               : moe4::v1::STOP_REASON_CANCELLED;
       txn.commit();
       return absl::OkStatus();
     }
@@ -918,8 +1084,13 @@ absl::Status PgJobStore::Complete(const moe4::v1::CompleteRequest& req) {
     if (!held.ok()) return held.status();
     const HeldJob& h = *held;
     campaign_id = h.campaign_id;
-    if (h.state == "succeeded" && SameHolder(h, req.worker_id(), req.attempt())) {
-      duplicate = true;  // the reply to an earlier Complete was lost; it took effect
+    if (SameHolder(h, req.worker_id(), req.attempt()) && !IsHeld(h.state) &&
+        txn.exec_params("SELECT 1 FROM attempts WHERE job_id = $1 AND attempt = $2 AND outcome = 'succeeded'",
+                        req.job_id(), req.attempt())
+                .size() == 1) {
+      // The reply to an earlier Complete was lost; it took effect (the job
+      // may since have been promoted to its next rung, or stopped).
+      duplicate = true;
       return absl::OkStatus();
     }
     absl::Status fenced = Fence(h, req.job_id(), req.worker_id(), req.attempt());
@@ -935,14 +1106,22 @@ absl::Status PgJobStore::Complete(const moe4::v1::CompleteRequest& req) {
           "must be reported first)",
           req.job_id(), req.attempt(), stored, h.epochs));
     }
+    // An asha rung below the top waits for its promotion decision.
+    const bool rung_below_top = h.asha && h.rung + 1 < h.rungs;
     // The result, the end of the attempt, the worker seen and the event, in
     // one statement (kCompleteJobSql).
     txn.exec_prepared(
         kCompleteJobName, req.job_id(), Float8Text(req.final_test_accuracy()),
         Float8Text(req.best_test_accuracy()), static_cast<int64_t>(req.parameter_count()),
         Float8Text(req.train_seconds()), req.attempt(), req.worker_id(), h.campaign_id,
-        absl::StrFormat("attempt=%d final=%.4f best=%.4f", req.attempt(),
-                        req.final_test_accuracy(), req.best_test_accuracy()));
+        absl::StrFormat("attempt=%d final=%.4f best=%.4f%s", req.attempt(), req.final_test_accuracy(),
+                        req.best_test_accuracy(),
+                        h.asha ? absl::StrFormat(" rung=%d epochs=%d", h.rung, h.epochs) : ""),
+        std::string(rung_below_top ? "waiting" : "succeeded"));
+    if (h.asha) {
+      RecordRungResult(txn, req.job_id(), req.attempt());
+      AdvanceRungs(txn, h.campaign_id, Seconds(options_.checkpoint_affinity));
+    }
     MaybeFinishCampaign(txn, h.campaign_id);
     txn.commit();
     return absl::OkStatus();
@@ -1006,6 +1185,8 @@ absl::StatusOr<FailResult> PgJobStore::Fail(const moe4::v1::FailRequest& req) {
                        " reason=", req.reason()));
     if (!out.will_retry) {
       MaybeRefill(txn, h.campaign_id, req.job_id());
+      // asha: a failure may close a rung (its waiting members then stop).
+      AdvanceRungs(txn, h.campaign_id, Seconds(options_.checkpoint_affinity));
       MaybeFinishCampaign(txn, h.campaign_id);
     }
     txn.commit();
@@ -1127,6 +1308,7 @@ absl::StatusOr<ReapResult> PgJobStore::Reap() {
       pqxx::work txn(conn);
       txn.exec_params("SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE", campaign_id);
       MaybeRefill(txn, campaign_id, job_id);
+      AdvanceRungs(txn, campaign_id, Seconds(options_.checkpoint_affinity));
       txn.commit();
       return absl::OkStatus();
     });
@@ -1141,7 +1323,7 @@ absl::StatusOr<ReapResult> PgJobStore::Reap() {
         "WITH d AS (UPDATE campaigns c SET state = 'done', finished_at = now(), "
         "    updated_at = now() "
         "  WHERE c.state = 'active' AND NOT EXISTS (SELECT 1 FROM jobs j "
-        "    WHERE j.campaign_id = c.id AND j.state IN ('pending', 'leased', 'running')) "
+        "    WHERE j.campaign_id = c.id AND j.state IN ('pending', 'leased', 'running', 'waiting')) "
         "  RETURNING c.id), "
         "ev AS (INSERT INTO events (kind, campaign_id) SELECT 'campaign_done', id FROM d) "
         "SELECT id FROM d");

@@ -33,6 +33,9 @@ struct PgJobStoreOptions {
   absl::Duration backoff_base = absl::Seconds(5);      // retry delay after attempt 1, doubling
   absl::Duration backoff_max = absl::Minutes(5);       // cap of the retry delay
   absl::Duration worker_liveness = absl::Seconds(120); // a worker is live if seen this recently
+  // asha: how long a promoted job waits for the worker holding its rung
+  // checkpoint before any other worker may take it and retrain it from scratch.
+  absl::Duration checkpoint_affinity = absl::Seconds(60);
 };
 
 class PgJobStore : public JobStore {
@@ -50,13 +53,14 @@ class PgJobStore : public JobStore {
   absl::Status ResumeCampaign(int64_t campaign_id) override;
   absl::StatusOr<std::vector<moe4::v1::LeaderboardEntry>> Leaderboard(int64_t campaign_id, int top,
                                                                      bool by_final) override;
-  absl::StatusOr<std::vector<moe4::v1::FamilyStat>> FamilyStats(int64_t campaign_id) override;
+  absl::StatusOr<std::vector<moe4::v1::FamilyStat>> FamilyStats(int64_t campaign_id,
+                                                               std::optional<int> rung = std::nullopt) override;
   absl::StatusOr<CampaignCandidates> Candidates(int64_t campaign_id) override;
   absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> ListWorkers() override;
   absl::StatusOr<std::vector<moe4::v1::JobInfo>> ListJobs(const JobQuery& query) override;
   absl::StatusOr<moe4::v1::GetJobResponse> GetJob(int64_t job_id) override;
-  absl::StatusOr<std::vector<moe4::v1::PairStat>> PairStats(int64_t campaign_id,
-                                                           double top_fraction) override;
+  absl::StatusOr<std::vector<moe4::v1::PairStat>> PairStats(int64_t campaign_id, double top_fraction,
+                                                           std::optional<int> rung = std::nullopt) override;
   absl::StatusOr<std::vector<moe4::v1::EcologyPoint>> Ecology(int64_t campaign_id) override;
   absl::StatusOr<std::map<std::string, int64_t>> CountJobsByState() override;
 

@@ -2,6 +2,8 @@
 // (leaderboard, family and pair statistics, ecology). Each runs in one
 // read-only transaction, so what it returns is one consistent snapshot. The
 // writes are in pg_job_store.cc.
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <pqxx/pqxx>
@@ -10,7 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/schedule.h"
 #include "coordinator/store/pg_job_store.h"
+#include "coordinator/scheduler/asha.h"
 #include "coordinator/store/pg_rows.h"
 
 namespace moe4::coordinator {
@@ -46,6 +50,24 @@ bool CampaignExists(pqxx::read_transaction& txn, int64_t campaign_id) {
   return !txn.exec_params("SELECT 1 FROM campaigns WHERE id = $1", campaign_id).empty();
 }
 
+// The rung the statistics of campaign `campaign_id` are asked for: for an
+// asha campaign `rung` (default 0, every sampled combination), -1 for any
+// other campaign, which has one rung (0). NOT_FOUND for an unknown
+// campaign, INVALID_ARGUMENT for a rung it does not have.
+absl::StatusOr<int> RungOf(pqxx::read_transaction& txn, int64_t campaign_id, std::optional<int> rung) {
+  pqxx::result c =
+      txn.exec_params("SELECT schedule = 'asha', cardinality(rung_epochs) FROM campaigns WHERE id = $1", campaign_id);
+  if (c.empty()) return NoCampaign(campaign_id);
+  const int rungs = c[0][0].as<bool>() ? c[0][1].as<int>() : 1;
+  const int r = rung.value_or(0);
+  if (r < 0 || r >= rungs) {
+    return absl::InvalidArgumentError(absl::StrCat("rung: campaign ", campaign_id, " has ",
+                                                   rungs == 1 ? "only rung 0" : absl::StrCat("rungs 0..", rungs - 1),
+                                                   ", not ", r));
+  }
+  return c[0][0].as<bool>() ? r : -1;
+}
+
 // Shared by ListCampaigns and GetCampaign: campaign rows with job counts.
 constexpr const char* kSummarySql =
     "SELECT c.id, c.name, c.state, c.k, c.sampler, c.budget, "
@@ -57,7 +79,9 @@ constexpr const char* kSummarySql =
     "       count(j.id) FILTER (WHERE j.state = 'failed'), "
     "       count(j.id) FILTER (WHERE j.state = 'cancelled'), "
     "       (SELECT x.selected_test_accuracy FROM v_combinations x WHERE x.campaign_id = c.id "
-    "          AND x.rank = 1), c.catalogue, c.selection, c.validation_fraction, c.replicates, c.refill "
+    "          AND x.rank = 1), c.catalogue, c.selection, c.validation_fraction, c.replicates, c.refill, "
+    "       c.schedule, c.min_epochs, c.max_epochs, c.reduction_factor, array_to_string(c.rung_epochs, ','), "
+    "       count(j.id) FILTER (WHERE j.state = 'waiting'), count(j.id) FILTER (WHERE j.state = 'stopped') "
     "FROM campaigns c LEFT JOIN jobs j ON j.campaign_id = c.id "
     "WHERE ($1::bigint = 0 OR c.id = $1) "
     "GROUP BY c.id ORDER BY c.id DESC LIMIT $2";
@@ -85,6 +109,19 @@ moe4::v1::CampaignSummary SummaryFromRow(const pqxx::row& row) {
   s.set_validation_fraction(row[18].as<double>());
   s.set_replicates(row[19].as<int>());
   s.set_refill(row[20].as<bool>());
+  moe4::v1::Schedule& schedule = *s.mutable_schedule();
+  const bool asha = row[21].as<std::string>() == "asha";
+  schedule.set_kind(asha ? moe4::v1::SCHEDULE_KIND_ASHA : moe4::v1::SCHEDULE_KIND_FULL);
+  schedule.set_min_epochs(row[22].as<int>());
+  schedule.set_max_epochs(row[23].as<int>());
+  schedule.set_reduction_factor(row[24].as<int>());
+  if (asha) schedule.set_metric(std::string(kScheduleMetric));
+  for (absl::string_view e : absl::StrSplit(row[25].as<std::string>(), ',', absl::SkipEmpty())) {
+    int v = 0;
+    if (absl::SimpleAtoi(e, &v)) schedule.add_rung_epochs(v);
+  }
+  s.set_waiting(row[26].as<int>());
+  s.set_stopped(row[27].as<int>());
   return s;
 }
 
@@ -141,7 +178,8 @@ constexpr const char* kJobsSql =
     "  j.max_attempts, j.final_test_accuracy, j.best_test_accuracy, "
     "  (SELECT count(*) FROM epochs e WHERE e.job_id = j.id), c.epochs, w.name, j.error, "
     "  j.parameter_count, j.train_seconds, j.progress_epoch, j.progress_step, "
-    "  j.selected_epoch, j.selected_validation_accuracy, j.selected_test_accuracy, j.seed::text, j.replicate "
+    "  j.selected_epoch, j.selected_validation_accuracy, j.selected_test_accuracy, j.seed::text, j.replicate, "
+    "  j.rung, coalesce(j.target_epochs, c.epochs) "
     "FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "
     "LEFT JOIN workers w ON w.id = j.worker_id "
     "WHERE ($1::bigint = 0 OR j.campaign_id = $1) AND ($2::bigint = 0 OR j.id = $2) "
@@ -176,7 +214,86 @@ moe4::v1::JobInfo JobInfoFromRow(const pqxx::row& row) {
   uint64_t seed = 0;
   if (absl::SimpleAtoi(row[19].as<std::string>(), &seed)) j.set_seed(seed);
   j.set_replicate(row[20].as<int>());
+  j.set_rung(row[21].as<int>());
+  // asha: the epochs of its current rung; the whole recipe otherwise.
+  j.set_epochs_total(row[22].as<int>());
   return j;
+}
+
+// An asha campaign's rungs as they stand (GetResponse.rungs), and the
+// epochs it will train in all (epochs_total): each rung's members times the
+// epochs the rung adds, where a rung still open counts the members the rule
+// will send it (floor(n / eta) of the rung below, at least one).
+void ReadRungs(pqxx::read_transaction& txn, int64_t campaign_id, int jobs, moe4::v1::GetResponse& resp) {
+  const moe4::v1::Schedule& schedule = resp.campaign().schedule();
+  const int n = schedule.rung_epochs_size();
+  if (n == 0) return;
+  const int eta = std::max(2, schedule.reduction_factor());
+  std::vector<RungSnapshot> snaps(static_cast<size_t>(n));
+  std::vector<moe4::v1::RungStat> stats(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    stats[static_cast<size_t>(i)].set_rung(i);
+    stats[static_cast<size_t>(i)].set_epochs(schedule.rung_epochs(i));
+  }
+  for (const auto& row : txn.exec_params(
+           "SELECT rung, count(*) FILTER (WHERE state IN ('pending', 'leased', 'running')), "
+           "  count(*) FILTER (WHERE state = 'waiting'), count(*) FILTER (WHERE state = 'stopped'), "
+           "  count(*) FILTER (WHERE state = 'failed') "
+           "FROM jobs WHERE campaign_id = $1 GROUP BY rung",
+           campaign_id)) {
+    const int r = row[0].as<int>();
+    if (r < 0 || r >= n) continue;
+    auto& st = stats[static_cast<size_t>(r)];
+    st.set_training(row[1].as<int>());
+    st.set_waiting(row[2].as<int>());
+    st.set_stopped(row[3].as<int>());
+    st.set_failed(row[4].as<int>());
+    snaps[static_cast<size_t>(r)].training = st.training();
+    snaps[static_cast<size_t>(r)].waiting = st.waiting();
+  }
+  for (const auto& row : txn.exec_params(
+           "SELECT r.rung, r.job_id, coalesce(r.metric, 'NaN'::float8), r.promoted_at IS NOT NULL, "
+           "  j.state = 'waiting' AND j.rung = r.rung "
+           "FROM rung_results r JOIN jobs j ON j.id = r.job_id WHERE r.campaign_id = $1",
+           campaign_id)) {
+    const int r = row[0].as<int>();
+    if (r < 0 || r >= n) continue;
+    snaps[static_cast<size_t>(r)].finished.push_back(
+        {row[1].as<int64_t>(), row[2].as<double>(), row[3].as<bool>(), row[4].as<bool>()});
+  }
+  // What the rule says now (no decision is taken here): which rungs are closed.
+  const AshaDecisions now = DecideAsha(snaps, eta);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  int64_t total = 0;
+  double expected = jobs;  // members expected at this rung
+  for (int i = 0; i < n; ++i) {
+    auto& st = stats[static_cast<size_t>(i)];
+    const RungSnapshot& snap = snaps[static_cast<size_t>(i)];
+    int promoted = 0;
+    double best = nan;
+    for (const RungMember& m : snap.finished) {
+      promoted += m.promoted;
+      if (!std::isnan(m.metric) && (std::isnan(best) || m.metric > best)) best = m.metric;
+    }
+    st.set_finished(static_cast<int>(snap.finished.size()));
+    st.set_promoted(promoted);
+    st.set_best(best);
+    const bool closed = now.closed[static_cast<size_t>(i)];
+    st.set_closed(closed);
+    const bool top = i + 1 == n;
+    st.set_threshold(top ? nan : PromotionThreshold(snap, eta, closed));
+    const int entered = i == 0 ? jobs : stats[static_cast<size_t>(i - 1)].promoted();
+    st.set_entered(entered);
+    // A closed rung below has sent all it will; an open one the rule's share.
+    if (i > 0) {
+      const auto& below = stats[static_cast<size_t>(i - 1)];
+      expected = below.closed() ? entered : std::max<double>(entered, std::max(1.0, std::floor(expected / eta)));
+    }
+    total += static_cast<int64_t>(std::llround(expected)) *
+             (schedule.rung_epochs(i) - (i == 0 ? 0 : schedule.rung_epochs(i - 1)));
+  }
+  for (auto& st : stats) *resp.add_rungs() = std::move(st);
+  resp.set_epochs_total(static_cast<int32_t>(std::min<int64_t>(total, std::numeric_limits<int32_t>::max())));
 }
 
 }  // namespace
@@ -204,6 +321,9 @@ absl::StatusOr<CampaignStatus> PgJobStore::GetCampaign(int64_t campaign_id) {
         campaign_id);
     resp.set_spec_yaml(spec[0].as<std::string>());
     resp.set_epochs_total(spec[1].as<int>() * resp.campaign().epochs());
+    if (resp.campaign().schedule().kind() == moe4::v1::SCHEDULE_KIND_ASHA) {
+      ReadRungs(txn, campaign_id, spec[1].as<int>(), resp);
+    }
     pqxx::row ep = txn.exec_params1(
         "SELECT count(*), avg(e.epoch_seconds) FROM epochs e JOIN jobs j ON j.id = e.job_id "
         "WHERE j.campaign_id = $1",
@@ -256,10 +376,48 @@ absl::StatusOr<std::vector<moe4::v1::LeaderboardEntry>> PgJobStore::Leaderboard(
                : "moe4_ranking_accuracy(min(c.selection), avg(j.selected_validation_accuracy), "
                  "avg(j.selected_test_accuracy))",
       " DESC NULLS LAST, min(j.id) LIMIT $2");
+  // asha: one row per job with a rung result, at the highest rung it
+  // reached; ranked by that rung, then its validation accuracy there (or
+  // with by_final its test accuracy at the rung's last epoch). A candidate
+  // stopped early never outranks one that trained longer.
+  const std::string asha_sql = absl::StrCat(
+      "WITH b AS (SELECT DISTINCT ON (r.job_id) r.job_id, r.rung, r.epochs, r.metric, r.selected_epoch, "
+      "    r.selected_test_accuracy, r.test_accuracy "
+      "  FROM rung_results r WHERE r.campaign_id = $1 ORDER BY r.job_id, r.rung DESC) "
+      "SELECT j.id, array_to_json(j.families)::text, j.state, b.rung, b.epochs, b.metric, b.selected_epoch, "
+      "  b.selected_test_accuracy, b.test_accuracy, j.best_test_accuracy, j.train_seconds, j.parameter_count "
+      "FROM b JOIN jobs j ON j.id = b.job_id ORDER BY b.rung DESC, ",
+      by_final ? "b.test_accuracy" : "b.metric", " DESC NULLS LAST, j.id LIMIT $2");
   return ReadOnly<std::vector<moe4::v1::LeaderboardEntry>>(
       pool_, "reading the leaderboard", [&](pqxx::read_transaction& txn, auto& out) {
-        if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
+        pqxx::result c = txn.exec_params("SELECT schedule = 'asha', epochs FROM campaigns WHERE id = $1", campaign_id);
+        if (c.empty()) return NoCampaign(campaign_id);
         const double nan = std::numeric_limits<double>::quiet_NaN();
+        if (c[0][0].as<bool>()) {
+          for (const auto& row : txn.exec_params(asha_sql, campaign_id, top)) {
+            moe4::v1::LeaderboardEntry e;
+            e.set_job_id(row[0].as<int64_t>());
+            e.add_job_ids(e.job_id());
+            for (auto& f : JsonTextArray(row[1])) e.add_families(std::move(f));
+            e.set_state(JobStateFromText(row[2].as<std::string>()));
+            e.set_n(1);
+            e.set_rung(row[3].as<int>());
+            e.set_rung_epochs(row[4].as<int>());
+            e.set_epochs_done(e.rung_epochs());
+            e.set_validation_accuracy(DoubleOr(row[5], nan));
+            e.set_selected_epoch(row[6].as<int>());
+            e.set_selected_test_accuracy(DoubleOr(row[7]));
+            e.set_final_test_accuracy(DoubleOr(row[8]));
+            e.set_best_test_accuracy(DoubleOr(row[9]));
+            e.set_train_seconds(DoubleOr(row[10]));
+            e.set_parameter_count(Int64Or(row[11]));
+            e.set_validation_accuracy_sd(nan);
+            e.set_selected_test_accuracy_sd(nan);
+            e.set_final_test_accuracy_sd(nan);
+            out.push_back(std::move(e));
+          }
+          return absl::OkStatus();
+        }
         for (const auto& row : txn.exec_params(sql, campaign_id, top)) {
           moe4::v1::LeaderboardEntry e;
           e.set_job_id(row[0].as<int64_t>());
@@ -281,23 +439,29 @@ absl::StatusOr<std::vector<moe4::v1::LeaderboardEntry>> PgJobStore::Leaderboard(
             int64_t v = 0;
             if (absl::SimpleAtoi(id, &v)) e.add_job_ids(v);
           }
+          e.set_rung_epochs(c[0][1].as<int>());
           out.push_back(std::move(e));
         }
         return absl::OkStatus();
       });
 }
 
-absl::StatusOr<std::vector<moe4::v1::FamilyStat>> PgJobStore::FamilyStats(int64_t campaign_id) {
+absl::StatusOr<std::vector<moe4::v1::FamilyStat>> PgJobStore::FamilyStats(int64_t campaign_id,
+                                                                         std::optional<int> rung) {
   return ReadOnly<std::vector<moe4::v1::FamilyStat>>(
       pool_, "reading family statistics", [&](pqxx::read_transaction& txn, auto& out) {
-        if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
-        // One definition of the statistics: the analysts' view.
-        for (const auto& row :
-             txn.exec_params("SELECT family, n, mean, std, ci95_low, ci95_high, best, validation_mean, "
-                             "  final_mean, runs FROM v_family_stats WHERE campaign_id = $1 "
-                             "ORDER BY validation_mean DESC NULLS LAST, "
-                             "  CASE WHEN validation_mean IS NULL THEN mean END DESC NULLS LAST, family",
-                             campaign_id)) {
+        absl::StatusOr<int> asha_rung = RungOf(txn, campaign_id, rung);
+        if (!asha_rung.ok()) return asha_rung.status();
+        // One definition of the statistics: the analysts' views (asha: per
+        // rung; rung 0 is what v_family_stats gives for it).
+        const bool per_rung = *asha_rung >= 0;
+        const std::string sql = absl::StrCat(
+            "SELECT family, n, mean, std, ci95_low, ci95_high, best, validation_mean, final_mean, runs FROM ",
+            per_rung ? "v_rung_family_stats WHERE campaign_id = $1 AND rung = $2 "
+                     : "v_family_stats WHERE campaign_id = $1 AND $2::int < 0 ",
+            "ORDER BY validation_mean DESC NULLS LAST, "
+            "  CASE WHEN validation_mean IS NULL THEN mean END DESC NULLS LAST, family");
+        for (const auto& row : txn.exec_params(sql, campaign_id, *asha_rung)) {
           moe4::v1::FamilyStat f;
           f.set_family(row[0].as<std::string>());
           f.set_n(row[1].as<int>());
@@ -400,21 +564,30 @@ absl::StatusOr<moe4::v1::GetJobResponse> PgJobStore::GetJob(int64_t job_id) {
   });
 }
 
-absl::StatusOr<std::vector<moe4::v1::PairStat>> PgJobStore::PairStats(int64_t campaign_id, double top_fraction) {
+absl::StatusOr<std::vector<moe4::v1::PairStat>> PgJobStore::PairStats(int64_t campaign_id, double top_fraction,
+                                                                     std::optional<int> rung) {
   return ReadOnly<std::vector<moe4::v1::PairStat>>(
       pool_, "reading pair statistics", [&](pqxx::read_transaction& txn, auto& out) {
-        if (!CampaignExists(txn, campaign_id)) return NoCampaign(campaign_id);
+        absl::StatusOr<int> asha_rung = RungOf(txn, campaign_id, rung);
+        if (!asha_rung.ok()) return asha_rung.status();
+        // asha: the candidates of one rung (v_rung_results; rung 0 = every
+        // sampled combination), each a single run.
+        const std::string source =
+            *asha_rung >= 0
+                ? "SELECT x.families, x.selected_test_accuracy AS acc, x.validation_accuracy AS val, "
+                  "  x.test_accuracy AS fin, x.rank AS pos, count(*) OVER () AS total "
+                  "FROM v_rung_results x WHERE x.campaign_id = $1 AND x.rung = $3"
+                : "SELECT x.families, x.selected_test_accuracy AS acc, "
+                  "  x.validation_accuracy AS val, x.final_test_accuracy AS fin, "
+                  "  x.rank AS pos, count(*) OVER () AS total "
+                  "FROM v_combinations x WHERE x.campaign_id = $1 AND $3::int < 0";
         // v_pair_stats fixes the top at a quartile; here the caller picks it. The
         // unit is the combination (v_combinations: replicates averaged), and
         // the top is by its ranking accuracy (validation). The epsilon keeps
         // 0.3 * 10 from rounding up to 4. Pairs compare in byte order
         // (COLLATE "C"), the order of jobs.families.
         for (const auto& row :
-             txn.exec_params("WITH r AS ("
-                             "  SELECT x.families, x.selected_test_accuracy AS acc, "
-                             "    x.validation_accuracy AS val, x.final_test_accuracy AS fin, "
-                             "    x.rank AS pos, count(*) OVER () AS total "
-                             "  FROM v_combinations x WHERE x.campaign_id = $1), "
+             txn.exec_params("WITH r AS (" + source + "), "
                              "t AS (SELECT r.*, greatest(1, ceil($2::float8 * total - 1e-9)) AS top_n FROM r), "
                              "p AS (SELECT a.family AS fa, b.family AS fb, t.acc, t.val, t.fin, "
                              "    t.pos <= t.top_n AS top, t.top_n / t.total::float8 AS top_share "
@@ -426,7 +599,7 @@ absl::StatusOr<std::vector<moe4::v1::PairStat>> PgJobStore::PairStats(int64_t ca
                              "  avg(val), avg(fin) "
                              "FROM p GROUP BY fa, fb "
                              "ORDER BY lift DESC, n_top DESC, fa COLLATE \"C\", fb COLLATE \"C\"",
-                             campaign_id, top_fraction)) {
+                             campaign_id, top_fraction, *asha_rung)) {
           moe4::v1::PairStat p;
           p.set_family_a(row[0].as<std::string>());
           p.set_family_b(row[1].as<std::string>());

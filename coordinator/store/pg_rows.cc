@@ -19,6 +19,8 @@ moe4::v1::JobState JobStateFromText(absl::string_view s) {
   if (s == "succeeded") return moe4::v1::JOB_STATE_SUCCEEDED;
   if (s == "failed") return moe4::v1::JOB_STATE_FAILED;
   if (s == "cancelled") return moe4::v1::JOB_STATE_CANCELLED;
+  if (s == "waiting") return moe4::v1::JOB_STATE_WAITING;
+  if (s == "stopped") return moe4::v1::JOB_STATE_STOPPED;
   return moe4::v1::JOB_STATE_UNSPECIFIED;
 }
 

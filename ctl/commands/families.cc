@@ -41,12 +41,13 @@ bool LowYield(const moe4::v1::FamilyStat& f, double campaign_mean) {
 
 }  // namespace
 
-int Families(int64_t campaign_id, const CommandEnv& env) {
+int Families(int64_t campaign_id, int rung, const CommandEnv& env) {
   int code = kExitOk;
   auto client = CampaignClient::Open(env.connection, &code);
   if (!client) return code;
   moe4::v1::FamilyStatsRequest request;
   request.set_campaign_id(campaign_id);
+  if (rung >= 0) request.set_rung(rung);
   moe4::v1::FamilyStatsResponse response;
   if ((code = client->Call(&moe4::v1::CampaignService::Stub::FamilyStats, request, &response,
                            absl::StrCat("families ", campaign_id)))) {
@@ -96,6 +97,10 @@ int Families(int64_t campaign_id, const CommandEnv& env) {
   if (response.families_size() == 0) {
     out << "campaign " << campaign_id << " has no succeeded jobs yet\n";
     return kExitOk;
+  }
+  if (response.rung() > 0 || rung >= 0) {
+    out << "rung " << response.rung() << " (" << response.rung_epochs() << " epochs): every candidate that finished it"
+        << (response.rung() == 0 ? " (rung 0: every sampled combination, the unbiased sample)" : "") << "\n";
   }
   out << "test accuracy at the selected epoch by family (campaign mean " << Percent(mean)
       << "), best mean validation accuracy first; N = combinations (replicates averaged), RUNS = jobs;\n"

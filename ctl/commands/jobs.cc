@@ -38,7 +38,7 @@ int FetchJobs(CampaignClient& client, const JobsOptions& options, moe4::v1::List
 int Jobs(const JobsOptions& options, const CommandEnv& env) {
   if (!options.state.empty() && JobStateFromName(options.state) == moe4::v1::JOB_STATE_UNSPECIFIED) {
     std::cerr << "moe4ctl: --state: unknown state \"" << options.state
-              << "\" (expected pending, leased, running, succeeded, failed or cancelled)\n";
+              << "\" (expected pending, leased, running, succeeded, failed, cancelled, waiting or stopped)\n";
     return kExitUsage;
   }
   int code = kExitOk;
@@ -53,8 +53,13 @@ int Jobs(const JobsOptions& options, const CommandEnv& env) {
   // VALID and TEST at the selected epoch (SEL), FINAL at the last one.
   Table table({"JOB", "FAMILIES", "STATE", "ATTEMPT", "EPOCHS", "SEL", "VALID", "TEST", "FINAL", "WORKER", "NOTE"});
   for (const auto& j : response.jobs()) {
-    const bool done = j.state() == moe4::v1::JOB_STATE_SUCCEEDED;
+    // Stopped and waiting (asha) jobs have their rung's selected epoch.
+    const bool done = j.state() == moe4::v1::JOB_STATE_SUCCEEDED || j.state() == moe4::v1::JOB_STATE_STOPPED ||
+                      j.state() == moe4::v1::JOB_STATE_WAITING;
     std::string note = j.error();
+    if (j.state() == moe4::v1::JOB_STATE_STOPPED) note = absl::StrCat("stopped at rung ", j.rung());
+    if (j.state() == moe4::v1::JOB_STATE_WAITING) note = absl::StrCat("rung ", j.rung(), " done; awaiting promotion");
+    if (j.rung() > 0 && note.empty()) note = absl::StrCat("rung ", j.rung());
     if (j.state() == moe4::v1::JOB_STATE_RUNNING && j.progress_epoch() > 0) {
       note = absl::StrCat("training epoch ", j.progress_epoch(), j.progress_step() > 0 ? absl::StrCat(", step ", j.progress_step()) : "");
     }
@@ -114,6 +119,10 @@ int Job(int64_t job_id, const CommandEnv& env) {
   out << "state " << env.style.State(JobStateName(j.state())) << ", attempt " << j.attempt() << "/" << j.max_attempts()
       << ", epochs " << j.epochs_done() << "/" << j.epochs_total();
   if (!j.worker_name().empty()) out << ", worker " << j.worker_name();
+  if (j.rung() > 0 || j.state() == moe4::v1::JOB_STATE_STOPPED || j.state() == moe4::v1::JOB_STATE_WAITING) {
+    out << ", rung " << j.rung();
+    if (j.state() == moe4::v1::JOB_STATE_STOPPED) out << " (stopped at it: not promoted)";
+  }
   out << "\n";
   if (j.state() == moe4::v1::JOB_STATE_SUCCEEDED) {
     out << "selected epoch " << j.selected_epoch() << " (*): validation accuracy "

@@ -16,6 +16,7 @@ int Pairs(const PairsOptions& options, const CommandEnv& env) {
   moe4::v1::PairStatsRequest request;
   request.set_campaign_id(options.campaign_id);
   request.set_top_fraction(options.top_fraction);
+  if (options.rung >= 0) request.set_rung(options.rung);
   moe4::v1::PairStatsResponse response;
   if ((code = client->Call(&moe4::v1::CampaignService::Stub::PairStats, request, &response,
                            absl::StrCat("pairs ", options.campaign_id)))) {
@@ -48,6 +49,7 @@ int Pairs(const PairsOptions& options, const CommandEnv& env) {
     out << "campaign " << options.campaign_id << " has no succeeded jobs yet\n";
     return kExitOk;
   }
+  if (options.rung >= 0) out << "rung " << response.rung() << ": the candidates that finished it\n";
   out << (options.all ? "every pair" : "pairs over-represented")
       << " among the best " << top << " of the finished combinations by validation accuracy\n"
       << "(N = combinations with the pair, replicates averaged; IN TOP = of those in the top, EXPECTED = what chance "

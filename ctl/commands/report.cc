@@ -68,6 +68,13 @@ int Report(const ReportOptions& options, const CommandEnv& env) {
   moe4::v1::CoverageRequest coverage;
   coverage.set_campaign_id(options.campaign_id);
   if ((code = client->Call(&Stub::Coverage, coverage, &in.coverage, what))) return code;
+  for (const auto& rung : in.campaign.rungs()) {
+    moe4::v1::FamilyStatsRequest per_rung;
+    per_rung.set_campaign_id(options.campaign_id);
+    per_rung.set_rung(rung.rung());
+    in.rung_families.emplace_back();
+    if ((code = client->Call(&Stub::FamilyStats, per_rung, &in.rung_families.back(), what))) return code;
+  }
 
   const std::string html = RenderHtmlReport(in);
   std::ofstream file(options.html, std::ios::binary | std::ios::trunc);

@@ -1,6 +1,7 @@
 #include "ctl/commands/status_view.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 
@@ -29,6 +30,36 @@ void PrintStatusCounts(const moe4::v1::GetResponse& response, OutputFormat forma
   row("succeeded", c.succeeded());
   row("failed", c.failed());
   row("cancelled", c.cancelled());
+  if (c.schedule().kind() == moe4::v1::SCHEDULE_KIND_ASHA) {
+    row("waiting", c.waiting());
+    row("stopped", c.stopped());
+  }
+  table.Print(format, out);
+}
+
+std::string ScheduleLine(const moe4::v1::CampaignSummary& c) {
+  const moe4::v1::Schedule& s = c.schedule();
+  if (s.kind() != moe4::v1::SCHEDULE_KIND_ASHA) return absl::StrCat("schedule full: every job trains ", c.epochs(), " epochs");
+  std::string rungs;
+  for (int e : s.rung_epochs()) absl::StrAppend(&rungs, rungs.empty() ? "" : ", ", e);
+  return absl::StrCat("schedule asha: rungs at ", rungs, " epochs (min ", s.min_epochs(), ", max ", s.max_epochs(),
+                      "), reduction factor ", s.reduction_factor(), ", promoted by ", s.metric());
+}
+
+void PrintRungs(const moe4::v1::GetResponse& response, OutputFormat format, const Style& style, std::ostream& out) {
+  // ENTERED: sent to the rung (rung 0: every sampled combination);
+  // THRESHOLD: the validation accuracy a finished member needs to be
+  // promoted now ("-": no slot open yet, or the top rung).
+  Table table({"RUNG", "EPOCHS", "ENTERED", "FINISHED", "TRAINING", "WAITING", "PROMOTED", "STOPPED", "FAILED",
+               "THRESHOLD", "BEST", "CLOSED"});
+  const bool csv = format != OutputFormat::kTable;
+  auto pct = [&](double v) { return csv ? ExactNumber(v) : (std::isfinite(v) ? Percent(v) : std::string("-")); };
+  for (const auto& r : response.rungs()) {
+    table.AddRow({std::to_string(r.rung()), std::to_string(r.epochs()), std::to_string(r.entered()),
+                  std::to_string(r.finished()), std::to_string(r.training()), std::to_string(r.waiting()),
+                  std::to_string(r.promoted()), std::to_string(r.stopped()), std::to_string(r.failed()),
+                  pct(r.threshold()), pct(r.best()), r.closed() ? (csv ? "yes" : style.Green("yes")) : "no"});
+  }
   table.Print(format, out);
 }
 
@@ -46,6 +77,7 @@ void PrintStatusView(const moe4::v1::GetResponse& response, const Style& style, 
     out << ", ETA " << Duration(remaining_epochs * response.mean_epoch_seconds() / workers);
   }
   out << "\nworkers " << response.busy_workers() << " busy of " << response.live_workers() << " live\n";
+  out << ScheduleLine(c) << "\n";
   if (c.succeeded() > 0) {
     out << "top combination: test accuracy " << Percent(c.best_test_accuracy())
         << (c.selection() == "final" ? " (ranked by final test accuracy: no validation split)\n"
@@ -54,6 +86,11 @@ void PrintStatusView(const moe4::v1::GetResponse& response, const Style& style, 
   if (!response.pending_reason().empty()) out << "waiting: " << style.Yellow(response.pending_reason()) << "\n";
   out << "\n";
   PrintStatusCounts(response, OutputFormat::kTable, style, out);
+  if (response.rungs_size() > 0) {
+    out << "\nrungs (promotion: the top 1/" << c.schedule().reduction_factor()
+        << " of a rung's finished members by validation accuracy)\n";
+    PrintRungs(response, OutputFormat::kTable, style, out);
+  }
 }
 
 std::string StatusLine(const moe4::v1::GetResponse& response) {
@@ -63,6 +100,9 @@ std::string StatusLine(const moe4::v1::GetResponse& response) {
                                   static_cast<int>(100 * Progress(response)), "%), ", c.pending(), " pending, ",
                                   c.leased() + c.running(), " running, ", c.succeeded(), " succeeded, ", c.failed(),
                                   " failed, ", c.cancelled(), " cancelled");
+  if (c.schedule().kind() == moe4::v1::SCHEDULE_KIND_ASHA) {
+    absl::StrAppend(&line, ", ", c.waiting(), " waiting, ", c.stopped(), " stopped at their rung");
+  }
   if (c.succeeded() > 0) absl::StrAppend(&line, ", best ", Percent(c.best_test_accuracy()));
   if (!response.pending_reason().empty()) absl::StrAppend(&line, "; waiting: ", response.pending_reason());
   return line;

@@ -19,6 +19,14 @@ void PrintStatusView(const moe4::v1::GetResponse& response, const Style& style, 
 void PrintStatusCounts(const moe4::v1::GetResponse& response, OutputFormat format, const Style& style,
                        std::ostream& out);
 
+// "schedule asha: rungs at 1, 3, 9 epochs (min 1, max 9), reduction factor
+// 3, promoted by validation_accuracy", or the full schedule's epochs.
+std::string ScheduleLine(const moe4::v1::CampaignSummary& campaign);
+
+// An asha campaign's rungs (GetResponse.rungs) as a table: candidates per
+// rung, promoted, stopped, the promotion threshold now.
+void PrintRungs(const moe4::v1::GetResponse& response, OutputFormat format, const Style& style, std::ostream& out);
+
 // One line for a log: "campaign 1: active, 6/20 epochs (30%), 3 succeeded, ...".
 std::string StatusLine(const moe4::v1::GetResponse& response);
 

@@ -81,7 +81,13 @@ int DryRun(const std::string& file, const CampaignSpec& spec, const CommandEnv& 
       << (spec.dataset.validation_fraction() > 0
               ? absl::StrCat(" on a ", spec.dataset.validation_fraction(), " validation split")
               : std::string())
-      << " (dry run: nothing created)\n\n";
+      << " (dry run: nothing created)\n";
+  if (spec.schedule.kind == ScheduleKind::kAsha) {
+    out << "schedule asha: rungs at " << absl::StrJoin(RungEpochs(spec.schedule), ", ") << " epochs, reduction factor "
+        << spec.schedule.reduction_factor << ": every combination trains rung 0, the top 1/"
+        << spec.schedule.reduction_factor << " of each rung by validation accuracy goes on\n";
+  }
+  out << "\n";
   table.PrintAligned(out);
   out << "\ncoverage: max/min family count ratio " << report.max_min_ratio << ", pairs covered "
       << report.pairs_covered << "/" << report.pairs_total << ", anchors " << report.anchors << "\n\n";

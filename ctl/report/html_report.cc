@@ -34,15 +34,20 @@ std::string MeanSd(double mean, double sd, int n) {
   return absl::StrCat(Percent(mean), " &plusmn; ", Fixed(100 * sd, 1));
 }
 
-std::string LeaderboardTable(const moe4::v1::LeaderboardResponse& leaderboard) {
+std::string LeaderboardTable(const moe4::v1::LeaderboardResponse& leaderboard, bool asha) {
   if (leaderboard.entries_size() == 0) return "<p class=\"note\">No succeeded ensembles yet.</p>\n";
-  std::string html =
-      "<table id=\"leaderboard\">\n<tr><th>#</th><th>job</th><th>families</th><th>n</th><th>validation</th>"
-      "<th>test</th><th>final</th><th>epoch</th><th>time</th><th>parameters</th></tr>\n";
+  std::string html = absl::StrCat(
+      "<table id=\"leaderboard\">\n<tr><th>#</th><th>job</th><th>families</th>",
+      asha ? "<th>rung</th><th>epochs</th>" : "",
+      "<th>n</th><th>validation</th><th>test</th><th>final</th><th>epoch</th><th>time</th><th>parameters</th></tr>\n");
   int place = 0;
   for (const auto& e : leaderboard.entries()) {
     absl::StrAppend(&html, "<tr><td class=\"num\">", ++place, "</td><td class=\"num\">", e.job_id(), "</td><td>",
-                    HtmlEscape(absl::StrJoin(e.families(), " + ")), "</td><td class=\"num\">", e.n(),
+                    HtmlEscape(absl::StrJoin(e.families(), " + ")), "</td>",
+                    asha ? absl::StrCat("<td class=\"num\">", e.rung(), "</td><td class=\"num\">", e.rung_epochs(),
+                                        "</td>")
+                         : std::string(),
+                    "<td class=\"num\">", e.n(),
                     "</td><td class=\"num\">", MeanSd(e.validation_accuracy(), e.validation_accuracy_sd(), e.n()),
                     "</td><td class=\"num\">",
                     MeanSd(e.selected_test_accuracy(), e.selected_test_accuracy_sd(), e.n()),
@@ -50,6 +55,70 @@ std::string LeaderboardTable(const moe4::v1::LeaderboardResponse& leaderboard) {
                     "</td><td class=\"num\">", e.selected_epoch() > 0 ? std::to_string(e.selected_epoch()) : "-",
                     "</td><td class=\"num\">", Duration(e.train_seconds()), "</td><td class=\"num\">",
                     e.parameter_count(), "</td></tr>\n");
+  }
+  return html + "</table>\n";
+}
+
+// "71.3%" or "-".
+std::string PercentOrDash(double v) { return std::isfinite(v) ? Percent(v) : std::string("-"); }
+
+// An asha campaign's rungs: candidates per rung and the promotion
+// threshold, then each family's mean validation accuracy per rung (rung 0
+// is every sampled combination: the unbiased figures).
+std::string RungsSection(const ReportInputs& in) {
+  const auto& c = in.campaign.campaign();
+  std::string rungs;
+  for (int e : c.schedule().rung_epochs()) absl::StrAppend(&rungs, rungs.empty() ? "" : ", ", e);
+  std::string html = absl::StrCat(
+      "<h2>Rungs</h2>\n<p class=\"note\">Successive halving (asha): every sampled combination trains ",
+      c.schedule().min_epochs(), " epoch(s) at rung 0; the top 1/", c.schedule().reduction_factor(),
+      " of a rung's finished members by validation accuracy is promoted to the next (rungs at ", rungs,
+      " epochs); the rest stop at their rung. threshold: the validation accuracy a finished member needs to be "
+      "promoted now.</p>\n<table id=\"rungs\">\n<tr><th>rung</th><th>epochs</th><th>entered</th><th>finished</th>"
+      "<th>training</th><th>waiting</th><th>promoted</th><th>stopped</th><th>failed</th><th>threshold</th>"
+      "<th>best</th><th>closed</th></tr>\n");
+  for (const auto& r : in.campaign.rungs()) {
+    absl::StrAppend(&html, "<tr><td class=\"num\">", r.rung(), "</td><td class=\"num\">", r.epochs(),
+                    "</td><td class=\"num\">", r.entered(), "</td><td class=\"num\">", r.finished(),
+                    "</td><td class=\"num\">", r.training(), "</td><td class=\"num\">", r.waiting(),
+                    "</td><td class=\"num\">", r.promoted(), "</td><td class=\"num\">", r.stopped(),
+                    "</td><td class=\"num\">", r.failed(), "</td><td class=\"num\">", PercentOrDash(r.threshold()),
+                    "</td><td class=\"num\">", PercentOrDash(r.best()), "</td><td>", r.closed() ? "yes" : "no",
+                    "</td></tr>\n");
+  }
+  html += "</table>\n";
+  if (in.rung_families.empty()) return html;
+  // Families in rung 0's order (best mean validation accuracy first).
+  std::vector<std::string> order;
+  std::vector<std::map<std::string, const moe4::v1::FamilyStat*>> by_rung;
+  for (const auto& r : in.rung_families) {
+    by_rung.emplace_back();
+    for (const auto& f : r.families()) {
+      by_rung.back()[f.family()] = &f;
+      if (std::find(order.begin(), order.end(), f.family()) == order.end()) order.push_back(f.family());
+    }
+  }
+  absl::StrAppend(&html,
+                  "<h3>Families per rung</h3>\n<p class=\"note\">Mean validation accuracy (n candidates) of the "
+                  "candidates containing the family that finished each rung. Rung 0 covers every sampled "
+                  "combination; higher rungs hold only the promoted, so compare families within a column.</p>\n"
+                  "<table id=\"rung-families\">\n<tr><th>family</th>");
+  for (size_t i = 0; i < in.rung_families.size(); ++i) {
+    absl::StrAppend(&html, "<th>rung ", in.rung_families[i].rung(), " (", in.rung_families[i].rung_epochs(),
+                    " epochs)</th>");
+  }
+  html += "</tr>\n";
+  for (const auto& family : order) {
+    absl::StrAppend(&html, "<tr><td>", HtmlEscape(family), "</td>");
+    for (const auto& m : by_rung) {
+      auto it = m.find(family);
+      absl::StrAppend(&html, "<td class=\"num\">",
+                      it == m.end() ? std::string("-")
+                                    : absl::StrCat(PercentOrDash(it->second->validation_mean()), " (",
+                                                   it->second->n(), ")"),
+                      "</td>");
+    }
+    html += "</tr>\n";
   }
   return html + "</table>\n";
 }
@@ -120,6 +189,7 @@ std::string ReportDataJson(const ReportInputs& in) {
 std::string RenderHtmlReport(const ReportInputs& in) {
   const auto& c = in.campaign.campaign();
   const std::string title = absl::StrCat("moe4 campaign ", c.campaign_id(), ": ", c.name());
+  const bool asha = c.schedule().kind() == moe4::v1::SCHEDULE_KIND_ASHA;
   std::vector<std::string> anchors;
   for (const auto& f : in.coverage.families()) {
     if (f.anchor()) anchors.push_back(f.family());
@@ -147,11 +217,14 @@ std::string RenderHtmlReport(const ReportInputs& in) {
                                      "accuracy, and combinations rank by it"),
                   " &middot; ", std::max(1, c.replicates()), c.replicates() > 1 ? " replicates" : " replicate",
                   " per combination</p>\n");
-  absl::StrAppend(&html, "<h2>Leaderboard</h2>\n<p class=\"note\">One row per combination. validation: accuracy "
+  absl::StrAppend(&html, "<h2>Leaderboard</h2>\n<p class=\"note\">",
+                  asha ? "asha: ranked by the highest rung reached, then validation accuracy there. " : "",
+                  "One row per combination. validation: accuracy "
                          "on the held-out images at the selected epoch; test: test accuracy at that epoch (the "
                          "number to report); final: test accuracy at the last epoch; mean &plusmn; standard "
                          "deviation (points) over n replicates.</p>\n",
-                  LeaderboardTable(in.leaderboard));
+                  LeaderboardTable(in.leaderboard, asha));
+  if (asha) absl::StrAppend(&html, RungsSection(in));
 
   absl::StrAppend(&html, "<h2>Test accuracy of the top ", in.curves.size(),
                   " candidates</h2>\n<canvas id=\"chart-curves\" width=\"1100\" height=\"420\"></canvas>\n");

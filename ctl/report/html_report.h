@@ -19,6 +19,8 @@ struct ReportInputs {
   moe4::v1::FamilyStatsResponse families;         // diagonal of the heatmap, its order
   moe4::v1::PairStatsResponse pairs;              // off-diagonal cells (mean per pair)
   moe4::v1::CoverageResponse coverage;
+  // asha campaigns: FamilyStats of every rung, in rung order (empty otherwise).
+  std::vector<moe4::v1::FamilyStatsResponse> rung_families;
   std::string generated_at;                       // shown in the header
 };
 

@@ -60,6 +60,7 @@ std::string SpecYaml(const SpecOptions& o) {
     absl::StrAppend(&y, "dataset: {name: synthetic, validation_fraction: ", o.validation_fraction, "}\n");
     if (o.validation_fraction == "0") absl::StrAppend(&y, "selection: final\n");
   }
+  if (!o.schedule.empty()) absl::StrAppend(&y, "schedule: ", o.schedule, "\n");
   if (!o.device_kind.empty() || o.min_memory_mb > 0) {
     absl::StrAppend(&y, "requirements: {");
     if (!o.device_kind.empty()) absl::StrAppend(&y, "device_kind: ", o.device_kind, ", ");

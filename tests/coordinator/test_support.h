@@ -55,6 +55,7 @@ struct SpecOptions {
   std::string validation_fraction;
   std::string recipe_extra;  // more recipe fields, e.g. ", entropy_weight: 0.1"
   bool refill = false;  // the spec's default is true; most tests count jobs
+  std::string schedule;  // "" = none (full), else the mapping, e.g. "{kind: asha, min_epochs: 1}"
 };
 std::string SpecYaml(const SpecOptions& o);
 

@@ -24,3 +24,7 @@ rm -f "$out.yaml"
 [[ $code -eq 2 ]] || { echo "FAIL: invalid spec exit code $code, want 2"; exit 1; }
 grep -q 'line 4: families\[3\]: unknown family "Resnet" (did you mean "ResNet"?)' "$out" || { echo "FAIL: error text"; cat "$out"; exit 1; }
 echo "PASS: invalid spec: exit 2, file, line, field and suggestion"
+"$ctl" submit "$src/deploy/examples/asha-fashion-mnist.yaml" --dry-run >"$out"
+grep -q 'schedule asha: rungs at 1, 3, 9 epochs, reduction factor 3' "$out" \
+  || { echo "FAIL: asha dry run does not print its rungs"; head -3 "$out"; exit 1; }
+echo "PASS: asha dry run prints its rungs"

@@ -400,8 +400,17 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
   } end_job{*this, job.job_id(), admission};
   std::string families;
   for (const auto& f : job.families()) families += (families.empty() ? "" : "+") + f;
-  spdlog::info("{}: leased {} on {} ({} epochs, resume after epoch {})", tag, families, job.dataset().name(),
-               job.recipe().epochs(), job.resume_from_epoch());
+  // An asha rung trains through stop_after_epoch and keeps its checkpoint
+  // when it completes: a promotion continues from it on this worker.
+  const bool rung_ends_early = job.stop_after_epoch() > 0 && job.stop_after_epoch() < job.recipe().epochs();
+  const int last_epoch = rung_ends_early ? job.stop_after_epoch() : job.recipe().epochs();
+  if (rung_ends_early) {
+    spdlog::info("{}: leased {} on {} (rung {}: epochs through {} of {}, resume after epoch {})", tag, families,
+                 job.dataset().name(), job.rung(), last_epoch, job.recipe().epochs(), job.resume_from_epoch());
+  } else {
+    spdlog::info("{}: leased {} on {} ({} epochs, resume after epoch {})", tag, families, job.dataset().name(),
+                 job.recipe().epochs(), job.resume_from_epoch());
+  }
   const auto start = std::chrono::steady_clock::now();
   const std::string checkpoint_path = checkpoints_.CheckpointPath(job.job_id());
   ReportQueue queue(checkpoints_.ReportsPath(job.job_id()));
@@ -504,7 +513,7 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
     };
     hooks.on_epoch = [&](const moe4::v1::EpochMetrics& m) {
       spdlog::info("{}: epoch {}/{} train_loss {:.4f} test_acc {:.4f} ({:.1f} s, {:.0f} img/s)", tag, m.epoch(),
-                   job.recipe().epochs(), m.train_loss(), m.test_accuracy(), m.epoch_seconds(), m.images_per_second());
+                   last_epoch, m.train_loss(), m.test_accuracy(), m.epoch_seconds(), m.images_per_second());
       if (auto s = queue.Push(m); !s.ok()) spdlog::warn("{}: {}", tag, std::string(s.message()));
       flush(/*retry=*/false);
       EnforceCheckpointLimit();  // before the next epoch's checkpoint
@@ -588,7 +597,11 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
           ++jobs_completed_;
           NoteCheckpointOutcome(false);
           queue.Remove();
-          checkpoints_.RemoveCheckpoint(job.job_id());
+          if (rung_ends_early) {
+            spdlog::info("{}: rung {} done; checkpoint kept for a promotion", tag, job.rung());
+          } else {
+            checkpoints_.RemoveCheckpoint(job.job_id());
+          }
         } else if (result == CallResult::kFenced) {
           Abandon(job, tag, StopReason::kFenced);
         } else if (result == CallResult::kRejected && !unauthenticated_) {

@@ -103,6 +103,10 @@ absl::Status ValidateJob(const moe4::v1::JobAssignment& job, const FamilyRegistr
   if (job.resume_from_epoch() < 0) {
     return absl::InvalidArgumentError("resume_from_epoch must be >= 0");
   }
+  if (job.stop_after_epoch() < 0 || job.stop_after_epoch() > job.recipe().epochs()) {
+    return absl::InvalidArgumentError("stop_after_epoch " + std::to_string(job.stop_after_epoch()) +
+                                      " is outside [0, recipe.epochs " + std::to_string(job.recipe().epochs()) + "]");
+  }
   const std::vector<std::string> families(job.families().begin(), job.families().end());
   if (auto problems = InputSizeProblems(catalogue, families, job.dataset()); !problems.empty()) {
     return absl::InvalidArgumentError("dataset: " + problems.front());

@@ -167,8 +167,13 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
     }
   }
   const int reported_through = job_.resume_from_epoch();
+  // An asha rung ends before recipe.epochs (JobAssignment.stop_after_epoch);
+  // the learning-rate schedule spans recipe.epochs either way, so a promoted
+  // job continues exactly as an uninterrupted run would.
+  const int epochs = job_.stop_after_epoch() > 0 ? std::min(job_.stop_after_epoch(), recipe.epochs())
+                                                 : recipe.epochs();
   for (const auto& m : state.history) {
-    if (m.epoch() > reported_through && hooks.on_epoch) hooks.on_epoch(m);
+    if (m.epoch() > reported_through && m.epoch() <= epochs && hooks.on_epoch) hooks.on_epoch(m);
   }
 
   const AugmentOptions augment = DefaultAugment(job_.dataset().name(), train, job_.dataset().resize());
@@ -183,7 +188,6 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
   const Dataset& test_set = test_resident ? *test_resident : test;
   const Dataset& validation_set = validation_resident ? *validation_resident : data_.validation;
   if (train_resident) spdlog::info("dataset held on {} for the job", device.str());
-  const int epochs = recipe.epochs();
   const int64_t batch_size = recipe.batch_size();
   for (int epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
     const auto epoch_start = Clock::now();

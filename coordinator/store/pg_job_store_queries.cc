@@ -296,6 +296,63 @@ void ReadRungs(pqxx::read_transaction& txn, int64_t campaign_id, int jobs, moe4:
   resp.set_epochs_total(static_cast<int32_t>(std::min<int64_t>(total, std::numeric_limits<int32_t>::max())));
 }
 
+// asha's leaderboard ($1 campaign, $2 top, $3 by final test accuracy): one
+// row per job with a rung result, at the highest rung it reached; ranked by
+// that rung, then its validation accuracy there (or, with $3, its test
+// accuracy at the rung's last epoch). A candidate stopped early never
+// outranks one that trained longer.
+constexpr const char* kAshaLeaderboardSql =
+    "WITH b AS (SELECT DISTINCT ON (r.job_id) r.job_id, r.rung, r.epochs, r.metric, r.selected_epoch, "
+    "    r.selected_test_accuracy, r.test_accuracy "
+    "  FROM rung_results r WHERE r.campaign_id = $1 ORDER BY r.job_id, r.rung DESC) "
+    "SELECT j.id, array_to_json(j.families)::text, j.state, b.rung, b.epochs, b.metric, b.selected_epoch, "
+    "  b.selected_test_accuracy, b.test_accuracy, j.best_test_accuracy, j.train_seconds, j.parameter_count "
+    "FROM b JOIN jobs j ON j.id = b.job_id "
+    "ORDER BY b.rung DESC, CASE WHEN $3::bool THEN b.test_accuracy ELSE b.metric END DESC NULLS LAST, j.id "
+    "LIMIT $2";
+
+// Family statistics ($1 campaign, $2 rung): one definition, the analysts'
+// views; per rung for an asha campaign ($2 >= 0), else v_family_stats ($2 = -1).
+#define MOE4_FAMILY_STATS_ORDER                                                              \
+  "ORDER BY validation_mean DESC NULLS LAST, "                                               \
+  "  CASE WHEN validation_mean IS NULL THEN mean END DESC NULLS LAST, family"
+constexpr const char* kFamilyStatsSql =
+    "SELECT family, n, mean, std, ci95_low, ci95_high, best, validation_mean, final_mean, runs "
+    "FROM v_family_stats WHERE campaign_id = $1 AND $2::int < 0 " MOE4_FAMILY_STATS_ORDER;
+constexpr const char* kRungFamilyStatsSql =
+    "SELECT family, n, mean, std, ci95_low, ci95_high, best, validation_mean, final_mean, runs "
+    "FROM v_rung_family_stats WHERE campaign_id = $1 AND rung = $2 " MOE4_FAMILY_STATS_ORDER;
+#undef MOE4_FAMILY_STATS_ORDER
+
+// Pair statistics ($1 campaign, $2 top fraction, $3 rung). v_pair_stats
+// fixes the top at a quartile; here the caller picks it. The unit is the
+// combination (v_combinations: replicates averaged; asha: the candidates of
+// rung $3 in v_rung_results, single runs), and the top is by its ranking
+// accuracy (validation). The epsilon keeps 0.3 * 10 from rounding up to 4.
+// Pairs compare in byte order (COLLATE "C"), the order of jobs.families.
+#define MOE4_PAIR_STATS_TAIL                                                                 \
+  "t AS (SELECT r.*, greatest(1, ceil($2::float8 * total - 1e-9)) AS top_n FROM r), "        \
+  "p AS (SELECT a.family AS fa, b.family AS fb, t.acc, t.val, t.fin, "                        \
+  "    t.pos <= t.top_n AS top, t.top_n / t.total::float8 AS top_share "                      \
+  "  FROM t, unnest(t.families) AS a(family), unnest(t.families) AS b(family) "               \
+  "  WHERE a.family < b.family COLLATE \"C\") "                                              \
+  "SELECT fa, fb, count(*) AS n, count(*) FILTER (WHERE top) AS n_top, "                      \
+  "  count(*) * max(top_share) AS expected, "                                                 \
+  "  count(*) FILTER (WHERE top) / (count(*) * max(top_share)) AS lift, avg(acc), "           \
+  "  avg(val), avg(fin) "                                                                     \
+  "FROM p GROUP BY fa, fb "                                                                   \
+  "ORDER BY lift DESC, n_top DESC, fa COLLATE \"C\", fb COLLATE \"C\""
+constexpr const char* kPairStatsSql =
+    "WITH r AS (SELECT x.families, x.selected_test_accuracy AS acc, "
+    "    x.validation_accuracy AS val, x.final_test_accuracy AS fin, "
+    "    x.rank AS pos, count(*) OVER () AS total "
+    "  FROM v_combinations x WHERE x.campaign_id = $1 AND $3::int < 0), " MOE4_PAIR_STATS_TAIL;
+constexpr const char* kRungPairStatsSql =
+    "WITH r AS (SELECT x.families, x.selected_test_accuracy AS acc, x.validation_accuracy AS val, "
+    "    x.test_accuracy AS fin, x.rank AS pos, count(*) OVER () AS total "
+    "  FROM v_rung_results x WHERE x.campaign_id = $1 AND x.rung = $3), " MOE4_PAIR_STATS_TAIL;
+#undef MOE4_PAIR_STATS_TAIL
+
 }  // namespace
 
 absl::StatusOr<std::vector<moe4::v1::CampaignSummary>> PgJobStore::ListCampaigns(int limit) {
@@ -380,21 +437,13 @@ absl::StatusOr<std::vector<moe4::v1::LeaderboardEntry>> PgJobStore::Leaderboard(
   // reached; ranked by that rung, then its validation accuracy there (or
   // with by_final its test accuracy at the rung's last epoch). A candidate
   // stopped early never outranks one that trained longer.
-  const std::string asha_sql = absl::StrCat(
-      "WITH b AS (SELECT DISTINCT ON (r.job_id) r.job_id, r.rung, r.epochs, r.metric, r.selected_epoch, "
-      "    r.selected_test_accuracy, r.test_accuracy "
-      "  FROM rung_results r WHERE r.campaign_id = $1 ORDER BY r.job_id, r.rung DESC) "
-      "SELECT j.id, array_to_json(j.families)::text, j.state, b.rung, b.epochs, b.metric, b.selected_epoch, "
-      "  b.selected_test_accuracy, b.test_accuracy, j.best_test_accuracy, j.train_seconds, j.parameter_count "
-      "FROM b JOIN jobs j ON j.id = b.job_id ORDER BY b.rung DESC, ",
-      by_final ? "b.test_accuracy" : "b.metric", " DESC NULLS LAST, j.id LIMIT $2");
   return ReadOnly<std::vector<moe4::v1::LeaderboardEntry>>(
       pool_, "reading the leaderboard", [&](pqxx::read_transaction& txn, auto& out) {
         pqxx::result c = txn.exec_params("SELECT schedule = 'asha', epochs FROM campaigns WHERE id = $1", campaign_id);
         if (c.empty()) return NoCampaign(campaign_id);
         const double nan = std::numeric_limits<double>::quiet_NaN();
         if (c[0][0].as<bool>()) {
-          for (const auto& row : txn.exec_params(asha_sql, campaign_id, top)) {
+          for (const auto& row : txn.exec_params(kAshaLeaderboardSql, campaign_id, top, by_final)) {
             moe4::v1::LeaderboardEntry e;
             e.set_job_id(row[0].as<int64_t>());
             e.add_job_ids(e.job_id());
@@ -455,13 +504,8 @@ absl::StatusOr<std::vector<moe4::v1::FamilyStat>> PgJobStore::FamilyStats(int64_
         // One definition of the statistics: the analysts' views (asha: per
         // rung; rung 0 is what v_family_stats gives for it).
         const bool per_rung = *asha_rung >= 0;
-        const std::string sql = absl::StrCat(
-            "SELECT family, n, mean, std, ci95_low, ci95_high, best, validation_mean, final_mean, runs FROM ",
-            per_rung ? "v_rung_family_stats WHERE campaign_id = $1 AND rung = $2 "
-                     : "v_family_stats WHERE campaign_id = $1 AND $2::int < 0 ",
-            "ORDER BY validation_mean DESC NULLS LAST, "
-            "  CASE WHEN validation_mean IS NULL THEN mean END DESC NULLS LAST, family");
-        for (const auto& row : txn.exec_params(sql, campaign_id, *asha_rung)) {
+        for (const auto& row :
+             txn.exec_params(per_rung ? kRungFamilyStatsSql : kFamilyStatsSql, campaign_id, *asha_rung)) {
           moe4::v1::FamilyStat f;
           f.set_family(row[0].as<std::string>());
           f.set_n(row[1].as<int>());
@@ -572,34 +616,9 @@ absl::StatusOr<std::vector<moe4::v1::PairStat>> PgJobStore::PairStats(int64_t ca
         if (!asha_rung.ok()) return asha_rung.status();
         // asha: the candidates of one rung (v_rung_results; rung 0 = every
         // sampled combination), each a single run.
-        const std::string source =
-            *asha_rung >= 0
-                ? "SELECT x.families, x.selected_test_accuracy AS acc, x.validation_accuracy AS val, "
-                  "  x.test_accuracy AS fin, x.rank AS pos, count(*) OVER () AS total "
-                  "FROM v_rung_results x WHERE x.campaign_id = $1 AND x.rung = $3"
-                : "SELECT x.families, x.selected_test_accuracy AS acc, "
-                  "  x.validation_accuracy AS val, x.final_test_accuracy AS fin, "
-                  "  x.rank AS pos, count(*) OVER () AS total "
-                  "FROM v_combinations x WHERE x.campaign_id = $1 AND $3::int < 0";
-        // v_pair_stats fixes the top at a quartile; here the caller picks it. The
-        // unit is the combination (v_combinations: replicates averaged), and
-        // the top is by its ranking accuracy (validation). The epsilon keeps
-        // 0.3 * 10 from rounding up to 4. Pairs compare in byte order
-        // (COLLATE "C"), the order of jobs.families.
-        for (const auto& row :
-             txn.exec_params("WITH r AS (" + source + "), "
-                             "t AS (SELECT r.*, greatest(1, ceil($2::float8 * total - 1e-9)) AS top_n FROM r), "
-                             "p AS (SELECT a.family AS fa, b.family AS fb, t.acc, t.val, t.fin, "
-                             "    t.pos <= t.top_n AS top, t.top_n / t.total::float8 AS top_share "
-                             "  FROM t, unnest(t.families) AS a(family), unnest(t.families) AS b(family) "
-                             "  WHERE a.family < b.family COLLATE \"C\") "
-                             "SELECT fa, fb, count(*) AS n, count(*) FILTER (WHERE top) AS n_top, "
-                             "  count(*) * max(top_share) AS expected, "
-                             "  count(*) FILTER (WHERE top) / (count(*) * max(top_share)) AS lift, avg(acc), "
-                             "  avg(val), avg(fin) "
-                             "FROM p GROUP BY fa, fb "
-                             "ORDER BY lift DESC, n_top DESC, fa COLLATE \"C\", fb COLLATE \"C\"",
-                             campaign_id, top_fraction, *asha_rung)) {
+        const bool per_rung = *asha_rung >= 0;
+        for (const auto& row : txn.exec_params(per_rung ? kRungPairStatsSql : kPairStatsSql, campaign_id,
+                                               top_fraction, *asha_rung)) {
           moe4::v1::PairStat p;
           p.set_family_a(row[0].as<std::string>());
           p.set_family_b(row[1].as<std::string>());

@@ -99,7 +99,8 @@ int Families(int64_t campaign_id, int rung, const CommandEnv& env) {
     return kExitOk;
   }
   if (response.rung() > 0 || rung >= 0) {
-    out << "rung " << response.rung() << " (" << response.rung_epochs() << " epochs): every candidate that finished it"
+    out << "rung " << response.rung() << " (" << response.rung_epochs()
+        << (response.rung_epochs() == 1 ? " epoch" : " epochs") << "): every candidate that finished it"
         << (response.rung() == 0 ? " (rung 0: every sampled combination, the unbiased sample)" : "") << "\n";
   }
   out << "test accuracy at the selected epoch by family (campaign mean " << Percent(mean)

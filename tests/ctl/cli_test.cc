@@ -367,9 +367,10 @@ TEST_F(CliTest, LeaderboardRanksByValidationOrFinal) {
   EXPECT_EQ(world().Ctl({"leaderboard", "1", "--by", "best"}).exit_code, 2);
   const auto csv = Lines(Run({"-o", "csv", "leaderboard", "1", "--top", "1"}));
   ASSERT_EQ(csv.size(), 2u);
-  EXPECT_EQ(csv[0], "#,JOB,FAMILIES,N,VALIDATION,VALIDATION SD,TEST,TEST SD,FINAL,FINAL SD,EPOCH,EPOCHS,TIME,STATE");
+  // RUNG (asha campaigns' highest rung reached; 0 otherwise) is the last column.
+  EXPECT_EQ(csv[0], "#,JOB,FAMILIES,N,VALIDATION,VALIDATION SD,TEST,TEST SD,FINAL,FINAL SD,EPOCH,EPOCHS,TIME,STATE,RUNG");
   EXPECT_TRUE(std::regex_match(
-      csv[1], std::regex(R"(1,\d+,DenseNet \+ ResNet \+ VGG,1,0\.7\d+,,0\.7\d+,,0\.7\d+,,3,3,\d\.\d+,succeeded)")))
+      csv[1], std::regex(R"(1,\d+,DenseNet \+ ResNet \+ VGG,1,0\.7\d+,,0\.7\d+,,0\.7\d+,,3,3,\d\.\d+,succeeded,0)")))
       << csv[1];
 }
 

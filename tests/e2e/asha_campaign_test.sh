@@ -106,7 +106,7 @@ grep -qE '^0 +1 +6 +6 ' "$e2e_work/status-a.out" || fail "status: rung 0 should 
 grep -qE '^1 +[0-9]+ +[A-Za-z]+ \+ [A-Za-z]+ +2 +4 ' "$e2e_work/leaderboard.out" \
   || fail "leaderboard: first entry is not at rung 2 (4 epochs)"
 "${ctl_a[@]}" families "$id" --rung 0 | tee "$e2e_work/families.out"
-grep -q 'rung 0 (1 epochs)' "$e2e_work/families.out" || fail "families --rung 0 does not say its rung"
+grep -q 'rung 0 (1 epoch)' "$e2e_work/families.out" || fail "families --rung 0 does not say its rung"
 "${ctl_a[@]}" report "$id" --html "$e2e_work/report.html" >/dev/null
 grep -q 'id="rungs"' "$e2e_work/report.html" || fail "the HTML report has no rungs table"
 grep -q 'id="rung-families"' "$e2e_work/report.html" || fail "the HTML report has no per-rung family table"

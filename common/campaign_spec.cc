@@ -30,7 +30,8 @@ constexpr size_t kMaxPathLength = 4096;
 constexpr size_t kMaxListLength = 100;
 constexpr int64_t kMaxJobSeconds = 30LL * 24 * 3600;
 
-const std::vector<std::string> kDatasets = {"cifar10", "cifar100", "fashion-mnist", "mnist", "synthetic"};
+const std::vector<std::string> kDatasets = {"cifar10", "cifar100", "fashion-mnist", "folder",   "mnist",
+                                             "synthetic", "tinyimagenet"};
 const std::vector<std::string> kDeviceKinds = {"", "cpu", "cuda"};
 
 // Collects every problem with its line, so the user fixes a spec in one go.
@@ -307,7 +308,8 @@ void ParseDataset(const YAML::Node& node, moe4::v1::DatasetSpec& dataset, Proble
     problems.Add(node, "dataset", absl::StrCat("expected a mapping, got ", Describe(node)));
     return;
   }
-  CheckKeys(node, "dataset", {"name", "path", "train_subset", "test_subset", "resize", "validation_fraction"},
+  CheckKeys(node, "dataset",
+            {"name", "path", "train_subset", "test_subset", "resize", "validation_fraction", "skip_bad_images"},
             problems);
   if (!node["name"].IsDefined()) {
     problems.Add(node, "dataset.name", absl::StrCat("required (one of ", absl::StrJoin(kDatasets, ", "), ")"));
@@ -327,12 +329,15 @@ void ParseDataset(const YAML::Node& node, moe4::v1::DatasetSpec& dataset, Proble
       dataset.set_name(*name);
     }
   }
+  bool path_refused = false;  // already reported
   if (node["path"].IsDefined()) {
+    path_refused = true;
     if (auto path = ReadString(node["path"], "dataset.path", kMaxPathLength, problems)) {
       if (auto problem = DatasetPathProblem(*path); !problem.empty()) {
         problems.Add(node["path"], "dataset.path", problem);
       } else {
         dataset.set_path(*path);
+        path_refused = false;
       }
     }
   }
@@ -355,6 +360,26 @@ void ParseDataset(const YAML::Node& node, moe4::v1::DatasetSpec& dataset, Proble
         dataset.set_resize(*v);
       }
     }
+  }
+  const bool image_files = dataset.name() == "folder" || dataset.name() == "tinyimagenet";
+  if (node["skip_bad_images"].IsDefined()) {
+    bool skip = false;
+    if (!node["skip_bad_images"].IsScalar() || !YAML::convert<bool>::decode(node["skip_bad_images"], skip)) {
+      problems.Add(node["skip_bad_images"], "dataset.skip_bad_images",
+                   absl::StrCat("expected true or false, got ", Describe(node["skip_bad_images"])));
+    } else if (skip && !dataset.name().empty() && !image_files) {
+      problems.Add(node["skip_bad_images"], "dataset.skip_bad_images",
+                   absl::StrCat("applies to image files (folder, tinyimagenet), not to ", Quote(dataset.name())));
+    } else {
+      dataset.set_skip_bad_images(skip);
+    }
+  }
+  // The worker's disk is out of reach here; what can be told is that a
+  // folder dataset names its directory.
+  if (dataset.name() == "folder" && dataset.path().empty() && !path_refused) {
+    problems.Add(node["path"].IsDefined() ? node["path"] : node, "dataset.path",
+                 "required for a folder dataset: its directory under the workers' --data-root, holding "
+                 "train/<class>/ and test/<class>/");
   }
 }
 
@@ -619,6 +644,8 @@ int64_t EstimatedTrainingImagesPerClass(const moe4::v1::DatasetSpec& dataset) {
     images = 50000, classes = 10;
   } else if (name == "cifar100") {
     images = 50000, classes = 100;
+  } else if (name == "tinyimagenet") {
+    images = 100000, classes = 200;  // TinyImageNet-200 as released: 500 per class
   } else if (name.rfind("synthetic", 0) == 0) {
     // The worker's defaults: 10,000 training images over 10 classes, labels
     // cycling through the classes (so the smallest class has the floor).
@@ -652,6 +679,7 @@ int InputImageSize(const moe4::v1::DatasetSpec& dataset) {
   const std::string& name = dataset.name();
   if (name == "fashion-mnist" || name == "mnist") return 28;
   if (name == "cifar10" || name == "cifar100") return 32;
+  if (name == "tinyimagenet") return 64;
   if (name.rfind("synthetic", 0) == 0) {
     // "synthetic:...,size=N,...": the worker's default side is 32.
     const size_t at = name.find("size=");

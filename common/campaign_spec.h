@@ -24,7 +24,7 @@
 //   refill: true                # replace combinations that fail for good, keeping the evaluated set stratified
 //   selection: best_validation  # best_validation | final (final needs validation_fraction: 0)
 //   dataset: {name: fashion-mnist, path: "", train_subset: 0, test_subset: 0, resize: 0,   # path: relative to --data-root
-//             validation_fraction: 0.1}
+//             validation_fraction: 0.1, skip_bad_images: false}   # folder needs path; skip: folder/tinyimagenet
 //   recipe: {epochs: 10, batch_size: 128, lr: 0.001, ...}   # see moe4.proto Recipe
 //   requirements: {device_kind: "", min_memory_mb: 0}
 //   schedule: {kind: asha, min_epochs: 1, max_epochs: 9, reduction_factor: 3,   # default {kind: full}
@@ -99,8 +99,8 @@ moe4::v1::ExpertCatalogue ToProto(Catalogue catalogue);
 Catalogue FromProto(moe4::v1::ExpertCatalogue catalogue);
 
 // The square side of the images a job trains on: `resize`, else the
-// dataset's native side (synthetic: its size option, default 32); 0 when
-// unknown.
+// dataset's native side (synthetic: its size option, default 32;
+// tinyimagenet 64); 0 when unknown (a folder dataset without resize).
 int InputImageSize(const moe4::v1::DatasetSpec& dataset);
 
 // One message per pool family that `catalogue` cannot build for that input

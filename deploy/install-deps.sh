@@ -31,6 +31,8 @@ if [[ "${MOE4_NO_WORKER:-0}" != 1 ]]; then
   # Debian's default BLAS is the reference one (~30x slower GEMM): OpenBLAS with
   # OpenMP is what makes LibTorch on the CPU usable.
   packages+=(libtorch-dev libopenblas0-openmp dataset-fashion-mnist)
+  # folder/tinyimagenet datasets: JPEG and PNG decoding, the cache key's SHA-256
+  packages+=(libjpeg62-turbo-dev libpng-dev libssl-dev)
   # deploy/torch2.sh makes a venv for PyPI's torch wheel (the second flavour)
   packages+=(python3-venv)
 fi

@@ -5,19 +5,26 @@
 # it until done, prints the leaderboard and how to query the results with
 # psql, then stops everything it started (also on Ctrl-C).
 #
-#   ./deploy/quickstart.sh [SPEC.yaml] [--keep]
-#     --keep   leave PostgreSQL running at the end so you can query it
+#   ./deploy/quickstart.sh [SPEC.yaml] [--keep] [--data-root DIR]
+#     --keep            leave PostgreSQL running at the end so you can query it
+#     --data-root DIR   the worker's --data-root (a folder dataset's home;
+#                       docs/spec.md, "Image folders")
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 spec=deploy/examples/quickstart.yaml
 keep=0
-for arg in "$@"; do
-  case "$arg" in
+worker_flags=()
+while (($#)); do
+  case "$1" in
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-    *) spec=$arg ;;
+    --data-root)
+      [[ $# -ge 2 ]] || { echo "quickstart: --data-root needs a directory" >&2; exit 2; }
+      worker_flags+=(--data-root "$2"); shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) spec=$1 ;;
   esac
+  shift
 done
 [[ -f "$spec" ]] || { echo "quickstart: spec $spec not found" >&2; exit 2; }
 started=$(date +%s)
@@ -66,7 +73,8 @@ port=$(moe4_wait_grpc_port "$work/coordinator.log" "${pids[-1]}") \
 http_port=$(moe4_wait_http_port "$work/coordinator.log" "${pids[-1]}")
 
 "$bin/worker/moe4-worker" --coordinator "127.0.0.1:$port" --token-file "$work/worker.token" \
-  --name quickstart-cpu --device cpu --checkpoint-dir "$work/checkpoints" >"$work/worker.log" 2>&1 &
+  --name quickstart-cpu --device cpu --checkpoint-dir "$work/checkpoints" "${worker_flags[@]}" \
+  >"$work/worker.log" 2>&1 &
 pids+=($!)
 
 ctl=("$bin/ctl/moe4ctl" --coordinator "127.0.0.1:$port" --token-file "$work/admin.token")
@@ -92,6 +100,10 @@ echo
 echo
 "${ctl[@]}" leaderboard "$id"
 echo
+# Image folders with skip_bad_images: what the worker left out (docs/spec.md).
+if skipped=$(grep -o 'dataset .*bad files\? skipped.*' "$work/worker.log" | tail -1) && [[ -n "$skipped" ]]; then
+  echo "quickstart: worker: $skipped"
+fi
 elapsed=$(( $(date +%s) - started ))
 echo "quickstart: campaign $id finished; whole run took ${elapsed} s"
 echo "quickstart: query the results with:"

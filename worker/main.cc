@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
   int threads = DefaultThreads();
   std::string checkpoint_dir = "./moe4-checkpoints";
   std::string data_root = kDefaultDataRoot;
+  std::string data_cache;
+  int64_t max_image_pixels = kDefaultMaxImagePixels;
   std::string log_level = "info";
   int rpc_timeout_ms = 20000;
   uint64_t checkpoint_max_bytes = 0;
@@ -95,6 +97,13 @@ int main(int argc, char** argv) {
                  "where datasets live: default directories are looked up here and a campaign's dataset.path "
                  "must resolve inside it")
       ->capture_default_str();
+  app.add_option("--data-cache", data_cache,
+                 "where folder/tinyimagenet datasets keep their decoded images (one file per dataset and "
+                 "resize); default <dataset>/.moe4-cache, 'none' = never cache");
+  app.add_option("--max-image-pixels", max_image_pixels,
+                 "folder/tinyimagenet: an image whose header claims more pixels is a bad file (PNG bombs)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   app.add_flag("--tls", client_options.tls, "use TLS with the system root certificates");
   app.add_option("--tls-ca", client_options.tls_ca_file, "use TLS with this root CA (PEM)");
@@ -161,6 +170,8 @@ int main(int argc, char** argv) {
   agent_options.threads = threads;
   agent_options.checkpoint_dir = checkpoint_dir;
   agent_options.data_root = data_root;
+  agent_options.data_cache = data_cache;
+  agent_options.max_image_pixels = max_image_pixels;
   agent_options.checkpoint_max_bytes = checkpoint_max_bytes;
   agent_options.checkpoint_max_age = std::chrono::hours(checkpoint_max_age_hours);
   agent_options.jobs_per_device = jobs_per_device;

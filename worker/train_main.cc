@@ -4,6 +4,7 @@
 //
 //   moe4-train --spec job.yaml [--spec more.yaml ...] [--jobs-per-device N]
 //              [--device cpu|cuda:N] [--threads N] [--data-root DIR]
+//              [--data-cache DIR] [--max-image-pixels N]
 //              [--checkpoint FILE] [--log-level info]
 //
 // Several specs train N at a time in this one process, each on its own
@@ -27,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "worker/data/image_set.h"
 #include "worker/data/loader.h"
 #include "worker/models/registry.h"
 #include "worker/train/device.h"
@@ -53,6 +55,16 @@ struct SpecRun {
   std::shared_ptr<const moe4::worker::DatasetPair> data;
 };
 
+// {"train/cat": 2, "test/dog": 1}: bad files left out, per split and class.
+nlohmann::json SkippedJson(const std::vector<moe4::worker::BadImage>& skipped) {
+  nlohmann::json counts = nlohmann::json::object();
+  for (const auto& bad : skipped) {
+    const std::string key = std::string(moe4::worker::ImageSplitName(bad.split)) + "/" + bad.class_name;
+    counts[key] = counts.value(key, 0) + 1;
+  }
+  return counts;
+}
+
 nlohmann::json Summary(const SpecRun& run, const TrainOutcome& outcome) {
   const char* kind = outcome.kind == TrainOutcome::Kind::kCompleted ? "completed"
                      : outcome.kind == TrainOutcome::Kind::kStopped ? "stopped"
@@ -67,7 +79,8 @@ nlohmann::json Summary(const SpecRun& run, const TrainOutcome& outcome) {
                                                                              : nlohmann::json()},
           {"selected_test_accuracy", outcome.selected_test_accuracy},
           {"parameter_count", outcome.parameter_count},
-          {"train_seconds", outcome.train_seconds}};
+          {"train_seconds", outcome.train_seconds},
+          {"skipped_images", SkippedJson(run.data->skipped)}};
 }
 
 }  // namespace
@@ -81,6 +94,8 @@ int main(int argc, char** argv) {
   int threads = DefaultThreads();
   int jobs_per_device = 1;
   std::string data_root = kDefaultDataRoot;
+  std::string data_cache;
+  int64_t max_image_pixels = kDefaultMaxImagePixels;
   std::string checkpoint;
   std::string log_level = "info";
   app.add_option("--spec", spec_paths, "job spec YAML (families, dataset, recipe); repeat for several")->required();
@@ -96,6 +111,13 @@ int main(int argc, char** argv) {
                  "where datasets live: default directories are looked up here and the spec's dataset.path "
                  "must resolve inside it")
       ->capture_default_str();
+  app.add_option("--data-cache", data_cache,
+                 "where folder/tinyimagenet datasets keep their decoded images; default "
+                 "<dataset>/.moe4-cache, 'none' = never cache");
+  app.add_option("--max-image-pixels", max_image_pixels,
+                 "folder/tinyimagenet: an image whose header claims more pixels is a bad file")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_option("--checkpoint", checkpoint, "checkpoint file (resume if present); one --spec only");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -133,7 +155,12 @@ int main(int argc, char** argv) {
   for (auto& run : runs) {
     auto& data = datasets[run.job.dataset().SerializeAsString()];
     if (!data) {
-      auto loaded = LoadDataset(run.job.dataset(), data_root);
+      LoadOptions load;
+      load.data_root = data_root;
+      load.data_cache = data_cache;
+      load.max_image_pixels = max_image_pixels;
+      load.threads = threads;
+      auto loaded = LoadDataset(run.job.dataset(), load);
       if (!loaded.ok()) {
         spdlog::error("{}: {}", run.path, std::string(loaded.status().message()));
         return 2;
@@ -143,6 +170,9 @@ int main(int argc, char** argv) {
                    run.job.dataset().name(), data->train.size(), data->validation.size(), data->test.size(),
                    data->train.channels(), data->train.height(), data->train.width(), data->train.num_classes,
                    threads, device->str());
+      if (!data->skipped.empty()) {
+        spdlog::warn("dataset {}: {}", run.job.dataset().name(), DescribeSkipped(data->skipped));
+      }
     }
     run.data = data;
   }

@@ -87,6 +87,16 @@ int DryRun(const std::string& file, const CampaignSpec& spec, const CommandEnv& 
         << spec.schedule.reduction_factor << ": every combination trains rung 0, the top 1/"
         << spec.schedule.reduction_factor << " of each rung by validation accuracy goes on\n";
   }
+  const std::string& dataset = spec.dataset.name();
+  if (dataset == "folder" || dataset == "tinyimagenet") {
+    // Image files live on the workers' disks: say what was not checked.
+    out << "dataset " << dataset << (spec.dataset.path().empty() ? "" : " at " + spec.dataset.path())
+        << ": its layout and files are checked by each worker, under its --data-root, when a job starts"
+        << (InputImageSize(spec.dataset) == 0
+                ? "; without dataset.resize the image size is unknown here, so the pool was not checked against it"
+                : "")
+        << "\n";
+  }
   out << "\n";
   table.PrintAligned(out);
   out << "\ncoverage: max/min family count ratio " << report.max_min_ratio << ", pairs covered "

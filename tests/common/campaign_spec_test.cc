@@ -441,6 +441,47 @@ TEST(CampaignSpecTest, DuplicateKeyWalkSurvivesNestedAliases) {
   EXPECT_EQ(DescribeDuplicateKey(duplicates[0]), "a11.x: duplicate key (twice on line 12)");
 }
 
+TEST(CampaignSpecTest, ImageFolderDatasets) {
+  const std::string base = "name: a\nk: 2\nbudget: 1\ncatalogue: adapted\nfamilies: [AirNet, BagNet]\n";
+  auto folder = ParseCampaignSpec(base + "dataset: {name: folder, path: pets, resize: 32, skip_bad_images: true}\n");
+  ASSERT_TRUE(folder.ok()) << folder.status();
+  EXPECT_EQ(folder->dataset.name(), "folder");
+  EXPECT_EQ(folder->dataset.path(), "pets");
+  EXPECT_TRUE(folder->dataset.skip_bad_images());
+  EXPECT_EQ(InputImageSize(folder->dataset), 32);
+  auto strict = ParseCampaignSpec(base + "dataset: {name: folder, path: pets}\n");
+  ASSERT_TRUE(strict.ok()) << strict.status();
+  EXPECT_FALSE(strict->dataset.skip_bad_images());
+  EXPECT_EQ(InputImageSize(strict->dataset), 0);  // the worker's disk knows
+  EXPECT_EQ(EstimatedTrainingImagesPerClass(strict->dataset), 0);
+  auto tiny = ParseCampaignSpec(base + "dataset: {name: tinyimagenet}\n");
+  ASSERT_TRUE(tiny.ok()) << tiny.status();
+  EXPECT_EQ(InputImageSize(tiny->dataset), 64);
+  EXPECT_EQ(EstimatedTrainingImagesPerClass(tiny->dataset), 500);
+  struct Case {
+    std::string dataset;
+    std::string expect;
+  } cases[] = {
+      {"{name: folder}", "line 6: dataset.path: required for a folder dataset"},
+      {"{name: folder, path: \"\"}", "dataset.path: required for a folder dataset"},
+      {"{name: folder, path: /data/pets}", "is absolute"},
+      {"{name: cifar10, skip_bad_images: true}", "dataset.skip_bad_images: applies to image files (folder, "
+                                                 "tinyimagenet), not to \"cifar10\""},
+      {"{name: folder, path: p, skip_bad_images: maybe}", "dataset.skip_bad_images: expected true or false"},
+      {"{name: foldr, path: p}", "did you mean \"folder\"?"},
+  };
+  for (const auto& c : cases) {
+    auto spec = ParseCampaignSpec(base + "dataset: " + c.dataset + "\n");
+    ASSERT_FALSE(spec.ok()) << c.dataset;
+    EXPECT_NE(std::string(spec.status().message()).find(c.expect), std::string::npos) << spec.status();
+  }
+  // The pool is checked against a folder's size once resize gives one.
+  auto lemur = ParseCampaignSpec(
+      "name: a\nk: 2\nbudget: 1\nfamilies: [AirNet, AlexNet]\ndataset: {name: folder, path: p, resize: 16}\n");
+  ASSERT_FALSE(lemur.ok());
+  EXPECT_NE(std::string(lemur.status().message()).find("resized gives 16x16"), std::string::npos) << lemur.status();
+}
+
 TEST(CampaignSpecTest, DatasetPathMustBeRelativeWithoutParentComponents) {
   const std::string base = "name: a\nk: 2\nbudget: 1\nfamilies: [AirNet, BagNet]\ndataset:\n  name: mnist\n  path: ";
   struct Case {

@@ -11,6 +11,7 @@
 
 #include "worker/agent/heartbeat.h"
 #include "worker/agent/report_queue.h"
+#include "worker/data/image_set.h"  // DescribeSkipped
 #include "worker/data/loader.h"
 #include "worker/train/device.h"
 #include "worker/train/recipe.h"
@@ -322,7 +323,12 @@ std::shared_ptr<const DatasetPair> Agent::Dataset(const moe4::v1::DatasetSpec& s
   for (auto it = datasets_.begin(); it != datasets_.end();) {
     it = it->second.use_count() == 1 ? datasets_.erase(it) : std::next(it);
   }
-  auto loaded = LoadDataset(spec, options_.data_root);
+  LoadOptions load;
+  load.data_root = options_.data_root;
+  load.data_cache = options_.data_cache;
+  load.max_image_pixels = options_.max_image_pixels;
+  load.threads = options_.threads;
+  auto loaded = LoadDataset(spec, load);
   if (!loaded.ok()) {
     *error = std::string(loaded.status().message());
     // Missing or corrupt files are this machine's problem; a bad spec is not.
@@ -440,6 +446,9 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
       }
       SendFail(job, tag, "dataset: " + error, retryable);
       return;
+    }
+    if (!data->skipped.empty()) {
+      spdlog::warn("{}: dataset {}: {}", tag, job.dataset().name(), DescribeSkipped(data->skipped));
     }
     // Reports still queued from an earlier attempt are re-derived by the
     // trainer from the checkpoint; start from a clean queue.

@@ -49,6 +49,7 @@
 #include "worker/agent/coordinator_client.h"
 #include "worker/agent/stop_reason.h"
 #include "worker/data/dataset.h"
+#include "worker/data/image_decode.h"  // kDefaultMaxImagePixels
 #include "worker/models/registry.h"
 
 namespace moe4::worker {
@@ -59,6 +60,8 @@ struct AgentOptions {
   int threads = 1;                                                  // intra-op threads
   std::string checkpoint_dir = "./moe4-checkpoints";                // job-<id>.pt, job-<id>.reports
   std::string data_root = "/usr/share/datasets";                    // default dataset location
+  std::string data_cache;                                           // image caches: "" = beside the dataset, "none"
+  int64_t max_image_pixels = kDefaultMaxImagePixels;                // larger images are bad files
   std::string version = "0.1.0";                                    // reported at registration
   std::chrono::milliseconds idle_poll{1000};                        // when Lease gives no retry_after_ms
   std::chrono::milliseconds max_backoff{std::chrono::seconds(30)};  // transient errors

@@ -37,6 +37,10 @@ AugmentOptions DefaultAugment(const std::string& dataset_name, const Dataset& tr
   if (dataset_name == "cifar10" || dataset_name == "cifar100") {
     a.pad = 4;
     a.flip = true;
+  } else if (dataset_name == "folder" || dataset_name == "tinyimagenet") {
+    // Photographs, like CIFAR's: crop by an eighth of the side, flip.
+    a.pad = std::max(1, train.height() / 8);
+    a.flip = true;
   } else if (dataset_name == "fashion-mnist") {
     a.pad = 2;
     a.flip = true;

@@ -8,8 +8,10 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "worker/data/image_listing.h"  // BadImage
 
 namespace moe4::worker {
 
@@ -28,7 +30,10 @@ struct Dataset {
 struct DatasetPair {
   Dataset train;       // what the optimiser sees (the hold-out removed)
   Dataset test;
-  Dataset validation;  // held out of the training set; empty (size 0) without a split
+  Dataset validation;  // held out of the training set (or a folder's val/); empty (size 0) without a split
+  // folder/tinyimagenet with dataset.skip_bad_images: the files left out,
+  // with their class and why (DescribeSkipped summarises them).
+  std::vector<BadImage> skipped;
 };
 
 // A deterministic subset of `n` examples (all when n <= 0 or n >= size),

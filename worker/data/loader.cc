@@ -1,11 +1,11 @@
 #include "worker/data/loader.h"
 
 #include <filesystem>
-#include <iterator>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "worker/data/cifar_reader.h"
+#include "worker/data/folder_dataset.h"
 #include "worker/data/idx_reader.h"
 #include "worker/data/synthetic.h"
 
@@ -25,38 +25,14 @@ absl::StatusOr<std::string> DirFor(const moe4::v1::DatasetSpec& spec, const std:
 
 }  // namespace
 
-absl::StatusOr<std::string> ResolveDatasetDir(const std::string& path, const std::string& data_root) {
-  const std::filesystem::path root_given = data_root.empty() ? kDefaultDataRoot : data_root;
-  const std::filesystem::path given = path;
-  // Relative paths are taken from the root; an absolute one is accepted when
-  // it lies inside it (campaigns stored before paths had to be relative).
-  const std::filesystem::path candidate = given.is_absolute() ? given : root_given / given;
-  std::error_code ec;
-  // weakly_canonical: symlinks resolved along the part that exists, ".."
-  // folded lexically in the rest (which has no links to follow).
-  const std::filesystem::path root = std::filesystem::weakly_canonical(std::filesystem::absolute(root_given), ec);
-  if (ec) {
-    return absl::FailedPreconditionError("--data-root " + root_given.string() + ": " + ec.message());
-  }
-  const std::filesystem::path resolved = std::filesystem::weakly_canonical(candidate, ec);
-  if (ec) return absl::NotFoundError("dataset.path '" + path + "': " + ec.message());
-  // Inside = the root's components are a prefix of the resolved path's
-  // (a string prefix would take /data-other for /data).
-  auto r = root.begin();
-  auto p = resolved.begin();
-  for (; r != root.end() && p != resolved.end() && *r == *p; ++r, ++p) {
-  }
-  // weakly_canonical keeps a trailing separator as an empty last component.
-  const bool inside = r == root.end() || (std::next(r) == root.end() && r->empty());
-  if (!inside) {
-    return absl::InvalidArgumentError("dataset.path '" + path + "' resolves to " + resolved.string() +
-                                      ", outside this worker's --data-root " + root.string() +
-                                      " (give a path relative to the data root, without symlinks that leave it)");
-  }
-  return resolved.string();
+absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const std::string& data_root) {
+  LoadOptions options;
+  options.data_root = data_root;
+  return LoadDataset(spec, options);
 }
 
-absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const std::string& data_root) {
+absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const LoadOptions& options) {
+  const std::string& data_root = options.data_root;
   if (spec.train_subset() < 0 || spec.test_subset() < 0) {
     return absl::InvalidArgumentError("dataset.train_subset/test_subset must be >= 0");
   }
@@ -84,9 +60,23 @@ absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const
     auto dir = DirFor(spec, data_root, {"cifar100", "cifar-100-binary"});
     if (!dir.ok()) return dir.status();
     pair = LoadCifar100(*dir);
+  } else if (name == "folder" || name == "tinyimagenet") {
+    if (name == "folder" && spec.path().empty()) {
+      return absl::InvalidArgumentError("dataset.path: required for a folder dataset (its directory under --data-root)");
+    }
+    auto dir = DirFor(spec, data_root, {"tinyimagenet", "tiny-imagenet-200"});
+    if (!dir.ok()) return dir.status();
+    ImageSetOptions image_options;
+    image_options.data_root = data_root;
+    image_options.cache_dir = options.data_cache;
+    image_options.resize = spec.resize();
+    image_options.max_image_pixels = options.max_image_pixels;
+    image_options.skip_bad_images = spec.skip_bad_images();
+    image_options.threads = options.threads;
+    pair = LoadImageDataset(name == "folder" ? ImageLayout::kFolder : ImageLayout::kTinyImageNet, *dir, image_options);
   } else {
     return absl::InvalidArgumentError("dataset.name: unknown dataset '" + name +
-                                      "' (fashion-mnist, mnist, cifar10, cifar100, synthetic)");
+                                      "' (fashion-mnist, mnist, cifar10, cifar100, synthetic, folder, tinyimagenet)");
   }
   if (!pair.ok()) return pair.status();
   if (name.rfind("synthetic", 0) != 0) {
@@ -97,6 +87,11 @@ absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const
   // campaign (split_seed), so every job of a campaign validates on the same
   // images; a split that would empty a class is a bad spec (InvalidArgument,
   // not retried).
+  if (pair->validation.size() > 0) {
+    // A folder's val/: the validation split as given (fraction 0: none).
+    if (spec.validation_fraction() == 0) pair->validation = Dataset{};
+    return pair;
+  }
   auto split = SplitValidation(pair->train, spec.validation_fraction(), spec.split_seed());
   if (!split.ok()) return split.status();
   pair->train = std::move(split->first);

@@ -8,35 +8,38 @@
 
 #include "absl/status/statusor.h"
 #include "moe4/v1/moe4.pb.h"
+#include "worker/data/data_root.h"  // ResolveDatasetDir, kDefaultDataRoot
 #include "worker/data/dataset.h"
+#include "worker/data/image_decode.h"  // kDefaultMaxImagePixels
 
 namespace moe4::worker {
-
-// Where datasets live when neither the spec nor --data-root says otherwise
-// (Debian's dataset-fashion-mnist installs under it).
-inline constexpr char kDefaultDataRoot[] = "/usr/share/datasets";
 
 // Subsets use this fixed seed so that every job of a campaign (and every
 // attempt of a job) trains and tests on the same images.
 inline constexpr uint64_t kSubsetSeed = 0x6d6f6534;  // "moe4"
 
-// The directory a spec's dataset.path names, resolved after symlinks
-// (std::filesystem::weakly_canonical): a relative path is taken from
-// data_root ("" = kDefaultDataRoot), an absolute one as it is. Either must
-// end up inside the data root, so a campaign cannot point workers at any
-// file on their disks (`path: ../../../../etc`); InvalidArgument naming the
-// path, where it resolved to and the root otherwise (a bad spec: the agent
-// fails the job without a retry). Files inside an accepted directory are
-// the operator's and are not checked.
-absl::StatusOr<std::string> ResolveDatasetDir(const std::string& path, const std::string& data_root);
+// What a worker (moe4-worker, moe4-train) brings to loading a dataset.
+struct LoadOptions {
+  std::string data_root;  // --data-root; "" = kDefaultDataRoot
+  // --data-cache: where folder/tinyimagenet keep decoded images; "" =
+  // <dataset directory>/.moe4-cache, "none" = no cache.
+  std::string data_cache;
+  // --max-image-pixels: larger images (by their header) are bad files.
+  int64_t max_image_pixels = kDefaultMaxImagePixels;
+  int threads = 0;  // decoding threads; 0 = every core
+};
 
-// Loads fashion-mnist | mnist | cifar10 | cifar100 | synthetic[:k=v,...].
-// Default directories under data_root: fashion-mnist, mnist, cifar10 (or
-// cifar-10-batches-bin), cifar100 (or cifar-100-binary). For synthetic,
-// train_subset/test_subset set the image counts and resize the side. Then
-// spec.validation_fraction of the training images, stratified by class and
-// seeded by spec.split_seed, become DatasetPair::validation
-// (SplitValidation; InvalidArgument when a class would be left empty).
+// Loads fashion-mnist | mnist | cifar10 | cifar100 | synthetic[:k=v,...] |
+// folder | tinyimagenet. Default directories under data_root: fashion-mnist,
+// mnist, cifar10 (or cifar-10-batches-bin), cifar100 (or cifar-100-binary),
+// tinyimagenet (or tiny-imagenet-200); folder needs dataset.path. For
+// synthetic, train_subset/test_subset set the image counts and resize the
+// side. Then spec.validation_fraction of the training images, stratified by
+// class and seeded by spec.split_seed, become DatasetPair::validation
+// (SplitValidation; InvalidArgument when a class would be left empty),
+// unless a folder dataset has val/, which is then the validation split
+// (validation_fraction 0 still means none).
+absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const LoadOptions& options);
 absl::StatusOr<DatasetPair> LoadDataset(const moe4::v1::DatasetSpec& spec, const std::string& data_root);
 
 }  // namespace moe4::worker

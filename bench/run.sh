@@ -13,6 +13,8 @@
 #                whole epoch vs the same ensemble in PyTorch; GFLOP/s vs GEMM peak
 #   overhead     share of a real job's wall time not spent in training steps
 #   families     parameters and fwd+bwd images/s of all 29 families (docs/families.md)
+#   images       first and cached load of 50,000 generated JPEGs vs torchvision's
+#                ImageFolder + DataLoader, same threads (small: 10,000)
 #
 # small (the default) takes about 10 minutes on 2 cores; full, with the
 # published widths and 128 workers, takes about an hour. Run it on an idle
@@ -82,6 +84,10 @@ run overhead bench/training/overhead.sh --json "$out/overhead.json" \
 family_args=(--json "$out/families.json" --markdown "$out/families.md")
 [[ $size == small ]] && family_args+=(--seconds 1)
 run families "$build/bench/training/family_bench" "${family_args[@]}"
+image_count=50000
+[[ $size == small ]] && image_count=10000
+run images bench/images/run.sh --images "$image_count" --json "$out/images.json" \
+  "$build/bench/images/image_load_bench" "$build/worker/moe4-make-images"
 
 echo
 echo "results in $out"

@@ -53,7 +53,7 @@ succeeded=$(e2e_sql "SELECT count(*) FROM jobs WHERE campaign_id = $folder AND s
 worst=$(e2e_sql "SELECT min(final_test_accuracy) FROM jobs WHERE campaign_id = $folder")
 awk -v w="$worst" 'BEGIN { exit !(w >= 0.45) }' || fail "folder: worst final test accuracy $worst < 0.45 (chance 0.25)"
 pass "folder campaign: 2 jobs succeeded, worst test accuracy $worst (chance 0.25)"
-grep -q '2 bad files skipped: train/class0 1, train/class2 1 (first: train/class0/broken.jpg: corrupt or truncated JPEG' \
+grep -q '2 bad files skipped: train/class0 1, train/class2 1 (first: train/class2/notes.txt: not an image file' \
   "$e2e_work/worker-w1.log" || fail "the worker did not report the skipped files per class"
 ls "$e2e_work/cache"/*.moe4img >/dev/null 2>&1 || fail "no cache file under --data-cache"
 [[ -z $(ls "$e2e_work/cache" | grep -v '\.moe4img$' || true) ]] || fail "stray files in the cache: $(ls "$e2e_work/cache")"

@@ -79,12 +79,13 @@ TEST_F(FolderDatasetTest, ResizeAndSubsets) {
   auto spec = Spec();
   spec.set_resize(16);
   spec.set_train_subset(12);
+  spec.set_validation_fraction(0);  // a random 12 of 24 may leave a class too few to split
   auto pair = LoadDataset(spec, Options());
   ASSERT_TRUE(pair.ok()) << pair.status();
   EXPECT_EQ(pair->train.images.size(1), 3);
   EXPECT_EQ(pair->train.images.size(2), 16);
   EXPECT_EQ(pair->train.images.size(3), 16);
-  EXPECT_EQ(pair->train.size() + pair->validation.size(), 12);
+  EXPECT_EQ(pair->train.size(), 12);
   EXPECT_EQ(pair->test.images.size(3), 16);
 }
 

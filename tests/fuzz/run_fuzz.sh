@@ -78,7 +78,7 @@ build_spec() {
   local objs=()
   compile "$build_dir/obj/moe4.pb.o" "$build_dir/gen/moe4/v1/moe4.pb.cc"
   objs+=("$build_dir/obj/moe4.pb.o")
-  for f in campaign_spec catalogue catalogue_kind combinatorics precision_name sampling yaml_keys; do
+  for f in campaign_spec catalogue catalogue_kind combinatorics precision_name sampling schedule yaml_keys; do
     compile "$build_dir/obj/$f.o" "$src/common/$f.cc"
     objs+=("$build_dir/obj/$f.o")
   done

@@ -6,6 +6,11 @@
 //               [--data-root DIR] [--log-level info] [--tls] [--tls-ca FILE]
 //               [--checkpoint-max-bytes N] [--checkpoint-max-age-hours H]
 //               [--jobs-per-device N] [--device-memory-mb MiB]
+//               [--job-isolation process|thread] [--job-memory-max MiB]
+//
+// Each job trains in a child process of its own by default (moe4-worker
+// --trainer-process, worker/agent/trainer_process.h): an abort, a crash or
+// the kernel's OOM killer then ends that job, never the daemon.
 //
 // The token comes from --token-file or $MOE4_WORKER_TOKEN, never from the
 // command line (it would show in ps). SIGINT/SIGTERM: stop after the current
@@ -27,6 +32,7 @@
 
 #include "worker/agent/agent.h"
 #include "worker/agent/coordinator_client.h"
+#include "worker/agent/trainer_process.h"
 #include "worker/data/loader.h"
 #include "worker/models/registry.h"
 #include "worker/train/device.h"
@@ -51,6 +57,7 @@ std::string Hostname() {
 int main(int argc, char** argv) {
   using namespace moe4::worker;
   PrepareCpuRuntime(argv);  // may re-exec; see omp_env.h
+  if (argc >= 2 && std::string(argv[1]) == kTrainerProcessFlag) return TrainerProcessMain(BuiltinRegistry());
   CLI::App app{"moe4-worker: trains MoE jobs leased from a moe4 coordinator"};
   CoordinatorClientOptions client_options;
   std::string token_file;
@@ -67,6 +74,8 @@ int main(int argc, char** argv) {
   int64_t checkpoint_max_age_hours = 24 * 7;
   int jobs_per_device = 1;
   int64_t device_memory_mb = 0;
+  std::string job_isolation = "process";
+  int64_t job_memory_max_mb = 0;
   app.add_option("--coordinator", client_options.target, "coordinator host:port")->capture_default_str();
   app.add_option("--token-file", token_file, "file holding the worker bearer token (else $MOE4_WORKER_TOKEN)");
   app.add_option("--name", name, "unique worker name (default: <hostname>-<device>)");
@@ -91,6 +100,17 @@ int main(int argc, char** argv) {
   app.add_option("--device-memory-mb", device_memory_mb,
                  "memory of the device this daemon may use, for a device shared with other work "
                  "(0 = all of it): registered as the device's memory, and no job is given more")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  app.add_option("--job-isolation", job_isolation,
+                 "process: each job trains in a child process, so an abort, a crash or the OOM killer ends the "
+                 "job and not this daemon; thread: on a thread of the daemon (datasets stay loaded between jobs)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"process", "thread"}));
+  app.add_option("--job-memory-max", job_memory_max_mb,
+                 "with --job-isolation process: the host memory (MiB) one job's process may allocate "
+                 "(RLIMIT_DATA); a job needing more fails as out of memory and goes to a worker with more "
+                 "(0 = no limit)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   app.add_option("--data-root", data_root,
@@ -176,6 +196,19 @@ int main(int argc, char** argv) {
   agent_options.checkpoint_max_age = std::chrono::hours(checkpoint_max_age_hours);
   agent_options.jobs_per_device = jobs_per_device;
   agent_options.device_memory_cap_mb = device_memory_mb;
+  agent_options.log_level = log_level;
+  agent_options.job_memory_max_mb = job_memory_max_mb;
+  if (job_isolation == "process") {
+    agent_options.job_isolation = JobIsolation::kProcess;
+    agent_options.trainer_executable = CurrentExecutable();
+    if (agent_options.trainer_executable.empty()) {
+      spdlog::error("--job-isolation process: cannot find this executable (/proc/self/exe); use --job-isolation thread");
+      return 2;
+    }
+  } else if (job_memory_max_mb > 0) {
+    spdlog::error("--job-memory-max needs --job-isolation process (a thread cannot be limited apart from the daemon)");
+    return 2;
+  }
   Agent agent(client, BuiltinRegistry(), agent_options);
 
   // Signals are handled on their own io_context thread: the first asks the
@@ -198,8 +231,10 @@ int main(int argc, char** argv) {
   signals.async_wait(on_signal);
   std::thread signal_thread([&] { signal_io.run(); });
 
-  spdlog::info("moe4-worker '{}' on {} with {} threads, {} job(s) at a time, coordinator {}", name, device->str(),
-               threads, jobs_per_device, client_options.target);
+  spdlog::info("moe4-worker '{}' on {} with {} threads, {} job(s) at a time ({}), coordinator {}", name,
+               device->str(), threads, jobs_per_device,
+               job_isolation == "process" ? "each in a trainer process" : "on threads of the daemon",
+               client_options.target);
   const int code = agent.Run();
   signal_io.stop();
   signal_thread.join();

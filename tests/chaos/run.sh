@@ -24,6 +24,9 @@
 #                   write violates, as a bad schema change would), then fixed
 #   disk_full       a worker whose checkpoint dir is a full 4 MiB tmpfs (in a
 #                   mount namespace of its own), beside a worker with room
+#   libtorch_abort  every job's first attempt aborts (SIGABRT) in its trainer
+#                   process after epoch 1, as a LibTorch abort would; the
+#                   daemon lives on and the next attempts resume and finish
 # Exit 0 when every scenario passed, 77 when every one asked for was skipped
 # (it cannot run on this machine).
 set -euo pipefail
@@ -35,12 +38,12 @@ while (($#)); do
     --long) long=1 ;;
     --only) only=$2; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) args+=("$1") ;;
   esac
   shift
 done
-((${#args[@]} == 4)) || { sed -n '2,27p' "$0"; exit 2; }
+((${#args[@]} == 4)) || { sed -n '2,30p' "$0"; exit 2; }
 coordinator=${args[0]} worker=${args[1]} ctl=${args[2]} src=${args[3]}
 : "${MOE4_PG_URL:?MOE4_PG_URL is not set: run with deploy/test.sh or after eval \"\$(deploy/pg-throwaway.sh start)\"}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -668,9 +671,41 @@ scenario_complete_error() {
   report complete_error 1 "$id" "${rec:--}" "$extra" "$(fenced_in_logs)"
 }
 
+scenario_libtorch_abort() {
+  new_world libtorch_abort
+  : >"$work/killed-jobs"  # each abort follows epoch 1's checkpoint: no epoch is trained twice
+  start_coord 0
+  # Test-only fault injection (worker/agent/trainer_process.h): the trainer
+  # process of every first attempt aborts right after reporting epoch 1.
+  export MOE4_TRAINER_FAILPOINT=abort_in_first_attempt
+  start_worker ab1 "${coord_port[0]}"
+  unset MOE4_TRAINER_FAILPOINT
+  local id; id=$(submit "${coord_port[0]}" "$budget" "$epochs")
+  local extra="" rec=""
+  local aborted; aborted=$(wait_sql_time "$(now)" 180 "SELECT extract(epoch FROM min(at)) FROM events
+                     WHERE campaign_id = ${id:-0} AND kind = 'job_retry' AND detail LIKE '%died of SIGABRT%'")
+  if [[ -z $aborted ]]; then
+    extra="no job failed with its trainer process's SIGABRT"
+  else
+    # From the first abort to that job's next attempt.
+    local job; job=$(sql "SELECT job_id FROM events WHERE campaign_id = ${id:-0} AND kind = 'job_retry'
+                          AND detail LIKE '%died of SIGABRT%' ORDER BY id LIMIT 1")
+    local at; at=$(sql "SELECT extract(epoch FROM min(at)) FROM events WHERE job_id = $job AND kind = 'job_retry'")
+    rec=$(wait_sql_time "$at" 120 "SELECT extract(epoch FROM min(started_at)) FROM attempts WHERE job_id = $job AND attempt > 1")
+  fi
+  wait_done "$id" "$timeout_s" || extra=${extra:-"campaign not done after ${timeout_s} s"}
+  local aborts jobs
+  aborts=$(sql "SELECT count(*) FROM events WHERE campaign_id = ${id:-0} AND kind = 'job_retry' AND detail LIKE '%died of SIGABRT%'")
+  jobs=$(sql "SELECT count(*) FROM jobs WHERE campaign_id = ${id:-0}")
+  [[ -z $extra && $aborts != "$jobs" ]] && extra="$aborts abort(s) recorded for $jobs job(s): every first attempt aborts"
+  kill -0 "${worker_pid[ab1]}" 2>/dev/null || extra=${extra:-"the worker daemon died with its trainer"}
+  log "libtorch_abort: $aborts trainer process(es) aborted: $(sql "SELECT left(detail, 200) FROM events WHERE campaign_id = ${id:-0} AND kind = 'job_retry' ORDER BY id LIMIT 1")"
+  report libtorch_abort "$aborts" "$id" "${rec:--}" "$extra" "$(fenced_in_logs)"
+}
+
 echo "moe4 chaos ($([[ $long == 1 ]] && echo long || echo short)): $budget jobs x $epochs epochs per campaign, lease 3-4 s"
 skipped=0 ran=0
-for s in worker_kill coord_kill two_coords pg_restart zombie net_stall net_reset ckpt_unwritable oom_job complete_error disk_full; do
+for s in worker_kill coord_kill two_coords pg_restart zombie net_stall net_reset ckpt_unwritable oom_job complete_error disk_full libtorch_abort; do
   selected "$s" || continue
   ran=$((ran + 1))
   start=$(date +%s)

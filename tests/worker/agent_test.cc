@@ -19,6 +19,7 @@ namespace {
 
 using testing::ScratchDir;
 using testing::TinyJob;
+using testing::WorkerBinary;
 namespace v1 = moe4::v1;
 
 class FakeCoordinator final : public v1::WorkerService::Service {
@@ -270,6 +271,35 @@ TEST_F(AgentTest, OutOfMemoryIsReportedAsSuchWithTheMemoryNeededAndTheDaemonLeas
   EXPECT_EQ(fail.memory_needed_mb(), fake_.free_memory_seen[0] + 1);
   EXPECT_EQ(fail.reason().rfind("out of memory: needed more than", 0), 0u) << fail.reason();
   EXPECT_EQ(fake_.completes.at(0).job_id(), 22);  // the daemon lived on and took the next job
+}
+
+TEST_F(AgentTest, InATrainerProcessAnAbortFailsTheJobAndTheDaemonRunsItsNextAttempt) {
+  ASSERT_EQ(::setenv(kTrainerFailpointEnv, "abort_in_first_attempt", 1), 0);
+  auto first = TinyJob({"AlexNet"}, 3, 64, 32);
+  first.set_job_id(31);
+  auto second = first;
+  second.set_attempt(2);
+  second.set_resume_from_epoch(1);  // epoch 1 of the first attempt was stored
+  fake_.jobs = {first, second};
+  StartAgent("secret", [](AgentOptions& o) {
+    o.job_isolation = JobIsolation::kProcess;
+    o.trainer_executable = WorkerBinary();
+    o.log_level = "warn";
+  });
+  const bool completed = WaitFor([&] { return !fake_.completes.empty(); }, 120);
+  ::unsetenv(kTrainerFailpointEnv);
+  ASSERT_TRUE(completed);
+  EXPECT_EQ(StopAgent(), kExitOk);
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  ASSERT_EQ(fake_.fails.size(), 1u);
+  EXPECT_EQ(fake_.fails[0].attempt(), 1);
+  EXPECT_TRUE(fake_.fails[0].retryable());
+  EXPECT_NE(fake_.fails[0].reason().find("died of SIGABRT"), std::string::npos) << fake_.fails[0].reason();
+  ASSERT_EQ(fake_.completes.size(), 1u);
+  EXPECT_EQ(fake_.completes[0].attempt(), 2);
+  // Epoch 1 from the first attempt, then 2 and 3 from the second (resumed
+  // from the checkpoint the aborted process left), each once.
+  EXPECT_EQ(fake_.epochs_by_job[31], (std::vector<int>{1, 2, 3}));
 }
 
 TEST_F(AgentTest, RejectedEpochReportFailsTheJobAtOnceWithTheCoordinatorsAnswer) {

@@ -57,6 +57,22 @@ inline moe4::v1::JobAssignment TinyJob(std::vector<std::string> families, int ep
   return job;
 }
 
+// Every metric except the wall-clock ones.
+inline moe4::v1::EpochMetrics Timeless(moe4::v1::EpochMetrics m) {
+  m.clear_epoch_seconds();
+  m.clear_images_per_second();
+  m.clear_peak_memory_bytes();
+  return m;
+}
+
+// The moe4-worker binary beside this test binary in the build tree
+// (build/tests/worker/ -> build/worker/), which trainer processes run.
+inline std::string WorkerBinary() {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path() / ".." / ".." / "worker" / "moe4-worker").lexically_normal().string();
+}
+
 }  // namespace moe4::worker::testing
 
 #endif  // MOE4_TESTS_WORKER_TEST_UTIL_H_

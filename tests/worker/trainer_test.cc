@@ -11,6 +11,7 @@ namespace moe4::worker {
 namespace {
 
 using testing::ScratchDir;
+using testing::Timeless;
 using testing::TinyJob;
 
 DatasetPair Load(const moe4::v1::JobAssignment& job) {
@@ -43,14 +44,6 @@ Run Train(const moe4::v1::JobAssignment& job, const DatasetPair& data, const std
   hooks.stop_reason = [&]() -> std::optional<std::string> { return stop ? stop(epoch, step) : std::nullopt; };
   run.outcome = trainer.Run(hooks);
   return run;
-}
-
-// Every metric except the wall-clock ones.
-moe4::v1::EpochMetrics Timeless(moe4::v1::EpochMetrics m) {
-  m.clear_epoch_seconds();
-  m.clear_images_per_second();
-  m.clear_peak_memory_bytes();
-  return m;
 }
 
 void ExpectSameMetrics(const moe4::v1::EpochMetrics& a, const moe4::v1::EpochMetrics& b) {

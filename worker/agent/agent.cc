@@ -390,6 +390,41 @@ void Agent::EnforceCheckpointLimit() {
   }
 }
 
+TrainOutcome Agent::Train(const moe4::v1::JobAssignment& job, const std::string& checkpoint_path,
+                          int64_t free_memory_mb, const TrainerHooks& hooks) {
+  if (options_.job_isolation == JobIsolation::kProcess) {
+    TrainerProcessOptions process;
+    process.executable = options_.trainer_executable;
+    process.device = options_.device.str();
+    process.threads = options_.threads;
+    process.checkpoint_path = checkpoint_path;
+    process.memory_budget_mb = free_memory_mb;
+    process.memory_limit_mb = options_.job_memory_max_mb;
+    process.load.data_root = options_.data_root;
+    process.load.data_cache = options_.data_cache;
+    process.load.max_image_pixels = options_.max_image_pixels;
+    process.log_level = options_.log_level;
+    return RunInTrainerProcess(process, job, hooks);
+  }
+  TrainOutcome failed;  // kFailed
+  std::string error;
+  auto data = Dataset(job.dataset(), &error, &failed.retryable);
+  if (!data) {
+    failed.reason = "dataset: " + error;
+    return failed;
+  }
+  if (!data->skipped.empty()) {
+    spdlog::warn("job {}: dataset {}: {}", job.job_id(), job.dataset().name(), DescribeSkipped(data->skipped));
+  }
+  TrainerOptions trainer_options;
+  trainer_options.device = options_.device;
+  trainer_options.threads = options_.threads;
+  trainer_options.checkpoint_path = checkpoint_path;
+  trainer_options.memory_budget_mb = free_memory_mb;
+  Trainer trainer(registry_, job, *data, trainer_options);
+  return trainer.Run(hooks);
+}
+
 void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, AdmissionTicket& admission) {
   const std::string tag = "job " + std::to_string(job.job_id()) + " attempt " + std::to_string(job.attempt());
   // Running here from now on: its files are safe from the checkpoint bound,
@@ -435,21 +470,6 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
     // may take a while, and must not cost the lease.
     const milliseconds interval(std::max<int64_t>(1000, job.lease_seconds() * 1000 / 3));
     Heartbeater heartbeat(client_, worker_id_, job.job_id(), job.attempt(), interval);
-    std::string error;
-    bool retryable = true;
-    auto data = Dataset(job.dataset(), &error, &retryable);
-    if (!data) {
-      heartbeat.Stop();
-      if (heartbeat.fenced()) {
-        Abandon(job, tag, StopReason::kFenced);
-        return;
-      }
-      SendFail(job, tag, "dataset: " + error, retryable);
-      return;
-    }
-    if (!data->skipped.empty()) {
-      spdlog::warn("{}: dataset {}: {}", tag, job.dataset().name(), DescribeSkipped(data->skipped));
-    }
     // Reports still queued from an earlier attempt are re-derived by the
     // trainer from the checkpoint; start from a clean queue.
     if (auto s = queue.Clear(); !s.ok()) spdlog::warn("{}: {}", tag, std::string(s.message()));
@@ -508,12 +528,6 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
       }
     };
 
-    TrainerOptions trainer_options;
-    trainer_options.device = options_.device;
-    trainer_options.threads = options_.threads;
-    trainer_options.checkpoint_path = checkpoint_path;
-    trainer_options.memory_budget_mb = free_memory_mb;
-    Trainer trainer(registry_, job, *data, trainer_options);
     TrainerHooks hooks;
     hooks.on_model_built = [&](int64_t static_memory_mb) {
       // Its memory is now reserved: the next slot may lease.
@@ -552,7 +566,7 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
       if (*stop == StopReason::kTimedOut) text += " (" + std::to_string(max_seconds) + " s)";
       return text;
     };
-    const TrainOutcome outcome = trainer.Run(hooks);
+    const TrainOutcome outcome = Train(job, checkpoint_path, free_memory_mb, hooks);
     // Heartbeats go on while the last reports and the result are delivered
     // (that may take a coordinator outage), and stop just before the
     // terminal write so no beat arrives for a finished job.

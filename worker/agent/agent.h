@@ -48,11 +48,18 @@
 #include "worker/agent/checkpoint_dir.h"
 #include "worker/agent/coordinator_client.h"
 #include "worker/agent/stop_reason.h"
+#include "worker/agent/trainer_process.h"
 #include "worker/data/dataset.h"
 #include "worker/data/image_decode.h"  // kDefaultMaxImagePixels
 #include "worker/models/registry.h"
 
 namespace moe4::worker {
+
+// Where a job trains. kProcess: in a child process of its own
+// (trainer_process.h), so that an abort, a crash or the OOM killer ends the
+// job and not the daemon; the default of moe4-worker. kThread: on the
+// slot's thread, sharing loaded datasets between jobs (tests, debugging).
+enum class JobIsolation { kThread, kProcess };
 
 struct AgentOptions {
   std::string name;                                                 // unique daemon name, e.g. "box3-cuda0"
@@ -93,6 +100,13 @@ struct AgentOptions {
   // retried without a bound. With the backoff doubling to max_backoff, the
   // default gives a server about 3 minutes to recover.
   int suspect_retry_budget = 10;
+  JobIsolation job_isolation = JobIsolation::kThread;
+  // kProcess: the executable started with --trainer-process (moe4-worker
+  // itself), the data limit of each trainer process in MiB (RLIMIT_DATA,
+  // --job-memory-max; 0 = none) and the process's log level.
+  std::string trainer_executable;
+  int64_t job_memory_max_mb = 0;
+  std::string log_level = "info";
 };
 
 // A slot with other jobs running leases only when at least this much device
@@ -136,6 +150,11 @@ class Agent {
   int64_t FreeMemoryForNextJobMb();
   // `free_memory_mb`: what was free for it when it was leased (0 = unknown).
   void RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, AdmissionTicket& admission);
+  // Loads the dataset and trains, on this thread or in a trainer process
+  // (options_.job_isolation); a dataset that cannot load is a kFailed
+  // outcome ("dataset: ...", retryable unless the spec is at fault).
+  TrainOutcome Train(const moe4::v1::JobAssignment& job, const std::string& checkpoint_path, int64_t free_memory_mb,
+                     const TrainerHooks& hooks);
   // Bookkeeping of the jobs running here, by job id: the memory reserved.
   void JobStarted(int64_t job_id, int64_t reserved_mb);
   void ReserveMemory(int64_t job_id, int64_t reserved_mb);

@@ -1,10 +1,13 @@
 // image_load_bench: how fast the worker turns a folder of JPEG/PNG files into
 // uint8 tensors' worth of pixels: the first load (list, decode on --threads,
 // resize, write the cache) and a cached load (map the cache and read every
-// pixel once, as training would). Prints one JSON object.
+// pixel once, as training would). Prints one JSON object on stdout (logs
+// on stderr).
 //
 //   image_load_bench --dir DATA/ds --data-root DATA --threads N [--resize S]
 //                    [--layout folder|tinyimagenet] [--repeats 3]
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -28,6 +31,8 @@ int main(int argc, char** argv) {
   app.add_option("--resize", resize, "side to resize to (0 = native)")->check(CLI::Range(0, 1024));
   app.add_option("--repeats", repeats, "cached loads to time (the best counts)")->check(CLI::Range(1, 100));
   CLI11_PARSE(app, argc, argv);
+  // stdout carries the one JSON object; the loader's progress lines go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("image_load_bench"));
 
   const auto cache = std::filesystem::temp_directory_path() / ("moe4-image-bench-" + std::to_string(::getpid()));
   std::filesystem::remove_all(cache);

@@ -369,19 +369,27 @@ scenario_two_coords() {
   start_worker tc3 "$lb"
   local id; id=$(submit "$lb" "$budget" "$epochs")
   wait_busy 'tc' 1 120 >/dev/null || true
-  local leases_a; leases_a=$(sql "SELECT count(*) FROM attempts WHERE lease_owner = 'chaos-a'")
+  # The balancer hands connections out in turn, but which worker lands where
+  # depends on the order they connect (all three on one coordinator
+  # happens): kill the one that granted leases, so the kill always matters.
+  local leases_a leases_b victim=a survivor=b
+  leases_a=$(sql "SELECT count(*) FROM attempts WHERE lease_owner = 'chaos-a'")
+  leases_b=$(sql "SELECT count(*) FROM attempts WHERE lease_owner = 'chaos-b'")
+  if ((leases_b > leases_a)); then victim=b survivor=a; fi
+  local leases_victim
+  [[ $victim == a ]] && leases_victim=$leases_a || leases_victim=$leases_b
   local t0; t0=$(now)
-  kill -KILL "${coord_pid[a]}"; wait "${coord_pid[a]}" 2>/dev/null || true
-  log "two_coords: SIGKILL coordinator a ($leases_a leases granted by it so far)"
+  kill -KILL "${coord_pid[$victim]}"; wait "${coord_pid[$victim]}" 2>/dev/null || true
+  log "two_coords: SIGKILL coordinator $victim ($leases_victim leases granted by it so far)"
   local recoveries=() r
   r=$(wait_all_seen "$t0" 60 tc1 tc2 tc3)
   [[ -n $r ]] && recoveries+=("$r")
   local extra=""
   wait_done "$id" "$timeout_s" || extra="campaign not done after ${timeout_s} s"
-  [[ -z $extra && $leases_a == 0 ]] && extra="coordinator a never granted a lease: the test proved nothing"
-  local b_after; b_after=$(sql "SELECT count(*) FROM attempts WHERE lease_owner = 'chaos-b' AND started_at > to_timestamp($t0)")
+  [[ -z $extra && $leases_victim == 0 ]] && extra="coordinator $victim never granted a lease: the test proved nothing"
+  local after; after=$(sql "SELECT count(*) FROM attempts WHERE lease_owner = 'chaos-$survivor' AND started_at > to_timestamp($t0)")
   report two_coords 1 "$id" "$(median_max "${recoveries[@]}")" "$extra" "$(fenced_in_logs)"
-  log "two_coords: coordinator b granted $b_after leases after a died"
+  log "two_coords: coordinator $survivor granted $after leases after $victim died"
 }
 
 scenario_pg_restart() {

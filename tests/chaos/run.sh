@@ -24,6 +24,10 @@
 #                   write violates, as a bad schema change would), then fixed
 #   disk_full       a worker whose checkpoint dir is a full 4 MiB tmpfs (in a
 #                   mount namespace of its own), beside a worker with room
+#   db_outage       PostgreSQL down for longer than a liveness probe could
+#                   wait (25 s; --long: 130 s, past the Kubernetes budget of
+#                   6 x 20 s): /healthz answers 200 within 2 s throughout,
+#                   /readyz 503, and the campaign finishes afterwards
 #   libtorch_abort  every job's first attempt aborts (SIGABRT) in its trainer
 #                   process after epoch 1, as a LibTorch abort would; the
 #                   daemon lives on and the next attempts resume and finish
@@ -38,12 +42,12 @@ while (($#)); do
     --long) long=1 ;;
     --only) only=$2; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) args+=("$1") ;;
   esac
   shift
 done
-((${#args[@]} == 4)) || { sed -n '2,30p' "$0"; exit 2; }
+((${#args[@]} == 4)) || { sed -n '2,34p' "$0"; exit 2; }
 coordinator=${args[0]} worker=${args[1]} ctl=${args[2]} src=${args[3]}
 : "${MOE4_PG_URL:?MOE4_PG_URL is not set: run with deploy/test.sh or after eval \"\$(deploy/pg-throwaway.sh start)\"}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -679,6 +683,68 @@ scenario_complete_error() {
   report complete_error 1 "$id" "${rec:--}" "$extra" "$(fenced_in_logs)"
 }
 
+# Probes the coordinator's /healthz and /readyz every 0.5 s for `seconds`,
+# each with the Kubernetes probe's 2 s timeout; prints
+# "healthz_ok healthz_failed healthz_max_ms readyz_ok readyz_503".
+probe_health() {  # http_port seconds
+  python3 - "$1" "$2" <<'PY'
+import sys, time, urllib.error, urllib.request
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+ok = failed = ready_ok = ready_503 = 0
+worst = 0.0
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    t = time.monotonic()
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
+        ok += 1
+    except Exception:
+        failed += 1
+    worst = max(worst, time.monotonic() - t)
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).read()
+        ready_ok += 1
+    except urllib.error.HTTPError as e:
+        ready_503 += e.code == 503
+    except Exception:
+        pass
+    time.sleep(max(0.0, 0.5 - (time.monotonic() - t)))
+print(ok, failed, int(worst * 1000), ready_ok, ready_503)
+PY
+}
+
+scenario_db_outage() {
+  new_world db_outage
+  : >"$work/killed-jobs"  # no worker is killed: no epoch may be trained twice
+  start_coord 0
+  start_worker do1 "${coord_port[0]}"
+  start_worker do2 "${coord_port[0]}"
+  local id; id=$(submit "${coord_port[0]}" "$budget" "$epochs")
+  local extra="" rec=""
+  [[ -n ${MOE4_PG_DIR:-} && -f $MOE4_PG_DIR/data/postmaster.opts ]] ||
+    { report db_outage 0 "$id" - "MOE4_PG_DIR does not name the throwaway cluster" 0; return; }
+  local pg_opts; pg_opts=$(cut -d' ' -f2- "$MOE4_PG_DIR/data/postmaster.opts")
+  wait_busy 'do' 1 120 >/dev/null || true
+  local down=$(( long ? 130 : 25 ))
+  log "db_outage: PostgreSQL down for $down s"
+  pg_ctl_as_owner stop -m fast -w >/dev/null || { report db_outage 0 "$id" - "pg_ctl stop failed" 0; return; }
+  local probes; probes=$(probe_health "${coord_http[0]}" "$down")
+  local t_up; t_up=$(now)
+  pg_ctl_as_owner start -w -t 60 -l "$MOE4_PG_DIR/server.log" -o "$pg_opts" >/dev/null ||
+    { report db_outage 1 "$id" - "pg_ctl start failed" 0; return; }
+  local h_ok h_failed h_max r_ok r_503
+  read -r h_ok h_failed h_max r_ok r_503 <<<"$probes"
+  log "db_outage: during it /healthz $h_ok x 200, $h_failed failed (slowest ${h_max} ms); /readyz $r_503 x 503, $r_ok x 200"
+  rec=$(wait_all_seen "$t_up" 90 do1 do2)
+  wait_done "$id" "$timeout_s" || extra="campaign not done after ${timeout_s} s"
+  [[ -z $extra && ${h_failed:-1} != 0 ]] && extra="/healthz failed $h_failed time(s) while the database was down: liveness would restart the coordinator"
+  [[ -z $extra && ${r_503:-0} == 0 ]] && extra="/readyz never said 503 while the database was down"
+  [[ -z $extra && ${h_ok:-0} == 0 ]] && extra="/healthz was never probed"
+  kill -0 "${coord_pid[0]}" 2>/dev/null || extra=${extra:-"the coordinator died"}
+  kill -0 "${worker_pid[do1]}" 2>/dev/null && kill -0 "${worker_pid[do2]}" 2>/dev/null || extra=${extra:-"a worker daemon died"}
+  report db_outage 1 "$id" "${rec:--}" "$extra" "$(fenced_in_logs)"
+}
+
 scenario_libtorch_abort() {
   new_world libtorch_abort
   : >"$work/killed-jobs"  # each abort follows epoch 1's checkpoint: no epoch is trained twice
@@ -713,7 +779,7 @@ scenario_libtorch_abort() {
 
 echo "moe4 chaos ($([[ $long == 1 ]] && echo long || echo short)): $budget jobs x $epochs epochs per campaign, lease 3-4 s"
 skipped=0 ran=0
-for s in worker_kill coord_kill two_coords pg_restart zombie net_stall net_reset ckpt_unwritable oom_job complete_error disk_full libtorch_abort; do
+for s in worker_kill coord_kill two_coords pg_restart zombie net_stall net_reset ckpt_unwritable oom_job complete_error disk_full libtorch_abort db_outage; do
   selected "$s" || continue
   ran=$((ran + 1))
   start=$(date +%s)

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "worker/agent/trainer_process.pb.h"
@@ -31,6 +32,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace ipc = moe4::worker::ipc;
+// How long a trainer that closed its events may take to exit.
+constexpr auto kExitGrace = std::chrono::seconds(30);
 
 // A pipe end that closes itself.
 class Fd {
@@ -253,9 +256,22 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
     }
   }
   control.Close();  // the child's control reader sees EOF, if it still runs
+  // It closed its events: it is exiting. One that hangs on the way out (a
+  // destructor waiting on a thread) must not hold this job slot for ever.
   int status = 0;
   rusage usage{};
-  while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+  const auto exit_deadline = Clock::now() + kExitGrace;
+  bool hung = false;  // killed here for not exiting
+  for (;;) {
+    const pid_t done = ::wait4(pid, &status, WNOHANG, &usage);
+    if (done == pid || (done < 0 && errno != EINTR)) break;
+    if (Clock::now() > exit_deadline && !killed) {
+      spdlog::warn("job {}: the trainer process has not exited {} s after its last event; killing it", job.job_id(),
+                   std::chrono::duration_cast<std::chrono::seconds>(kExitGrace).count());
+      ::kill(pid, SIGKILL);
+      killed = hung = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const int64_t peak_rss_mb = usage.ru_maxrss / 1024;  // ru_maxrss is in KiB
 
@@ -278,6 +294,9 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
     o.kind = TrainOutcome::Kind::kStopped;
     o.reason = *stop_reason;
     return o;
+  }
+  if (hung) {
+    return Failed("the trainer process stopped sending events" + after + " but did not exit; killed it", true);
   }
   if (WIFSIGNALED(status)) {
     const int signo = WTERMSIG(status);

@@ -88,6 +88,20 @@ if [[ "$flavour" == torch2 ]]; then
     if grep -qE "^(\.\.\. )?$t(:|\$)" <<<"$help"; then present+=("$t"); fi
   done
   ((${#present[@]})) || { echo "build: $build defines none of ${targets[*]}" >&2; exit 1; }
+  # Any other program of this build that a worker test runs (a script test
+  # gets it as an argument, e.g. moe4-make-images): ctest -L worker there
+  # must not meet a binary this build skipped.
+  while IFS= read -r t; do
+    if [[ -n $t && " ${present[*]} " != *" $t "* ]] && grep -qE "^(\.\.\. )?$t(:|\$)" <<<"$help"; then
+      present+=("$t")
+    fi
+  done < <(ctest --test-dir "$build" -N -L worker --show-only=json-v1 2>/dev/null | python3 -c '
+import json, os, sys
+build = os.path.realpath(sys.argv[1]) + "/"
+for test in json.load(sys.stdin).get("tests", []):
+    for arg in test.get("command", []):
+        if os.path.realpath(arg).startswith(build):
+            print(os.path.basename(arg))' "$build" | sort -u)
   targets=("${present[@]}")
 fi
 # LibTorch translation units need ~1.5 GB each to compile: never more jobs than cores.

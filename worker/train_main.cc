@@ -58,10 +58,7 @@ struct SpecRun {
 // {"train/cat": 2, "test/dog": 1}: bad files left out, per split and class.
 nlohmann::json SkippedJson(const std::vector<moe4::worker::BadImage>& skipped) {
   nlohmann::json counts = nlohmann::json::object();
-  for (const auto& bad : skipped) {
-    const std::string key = std::string(moe4::worker::ImageSplitName(bad.split)) + "/" + bad.class_name;
-    counts[key] = counts.value(key, 0) + 1;
-  }
+  for (const auto& [key, n] : moe4::worker::SkippedCounts(skipped)) counts[key] = n;
   return counts;
 }
 

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <map>
+#include <string>
 
 #include "test_util.h"
 #include "worker/data/loader.h"
@@ -160,6 +163,64 @@ TEST(TrainerTest, UndeliveredEpochsAreReReportedFromTheCheckpointUnchanged) {
   ASSERT_EQ(second.reported.size(), 2u);
   EXPECT_EQ(first.reported[0].SerializeAsString(), second.reported[0].SerializeAsString());
   EXPECT_EQ(second.reported[1].epoch(), 2);
+}
+
+std::map<std::string, int32_t> SkippedOf(const moe4::v1::EpochMetrics& m) {
+  return {m.skipped_images().begin(), m.skipped_images().end()};
+}
+
+// Every report carries the files the dataset load skipped, the epochs
+// replayed from the checkpoint included (with the counts of this load: a
+// later load may skip other files); the checkpoint keeps none.
+TEST(TrainerTest, EveryReportedEpochCarriesTheSkippedFiles) {
+  ScratchDir dir;
+  const std::string ckpt = dir.File("job-7.pt");
+  auto job = TinyJob({"AlexNet"}, 2, 64, 32);
+  auto data = Load(job);
+  data.skipped = {BadImage{ImageSplit::kTrain, "cat", "train/cat/a.jpg", "corrupt"},
+                  BadImage{ImageSplit::kTrain, "cat", "train/cat/b.jpg", "corrupt"},
+                  BadImage{ImageSplit::kTest, "dog", "test/dog/c.png", "not an image file"}};
+  const auto first = Train(job, data, ckpt, [](int epoch, int64_t) {
+    return epoch == 2 ? std::optional<std::string>("crash") : std::nullopt;
+  });
+  ASSERT_EQ(first.reported.size(), 1u);
+  EXPECT_EQ(SkippedOf(first.reported[0]), (std::map<std::string, int32_t>{{"test/dog", 1}, {"train/cat", 2}}));
+
+  data.skipped.pop_back();
+  const auto second = Train(job, data, ckpt);  // epoch 1 again from the checkpoint, then epoch 2
+  ASSERT_EQ(second.outcome.kind, TrainOutcome::Kind::kCompleted) << second.outcome.reason;
+  ASSERT_EQ(second.reported.size(), 2u);
+  for (const auto& m : second.reported) {
+    EXPECT_EQ(SkippedOf(m), (std::map<std::string, int32_t>{{"train/cat", 2}})) << "epoch " << m.epoch();
+  }
+  for (const auto& m : second.outcome.history) EXPECT_TRUE(m.skipped_images().empty()) << "epoch " << m.epoch();
+
+  data.skipped.clear();
+  job.set_resume_from_epoch(1);
+  const auto clean = Train(job, data, ckpt);
+  ASSERT_EQ(clean.reported.size(), 1u);
+  EXPECT_TRUE(clean.reported[0].skipped_images().empty());
+}
+
+// A report stays bounded whatever the dataset: past kMaxSkippedImageKeys
+// classes the rest are counted together.
+TEST(TrainerTest, SkippedFilesOfVeryManyClassesAreFoldedIntoOtherClasses) {
+  auto job = TinyJob({"AlexNet"}, 1, 64, 32);
+  auto data = Load(job);
+  for (int c = 0; c < 1005; ++c) {
+    char name[8];
+    std::snprintf(name, sizeof name, "c%04d", c);
+    data.skipped.push_back(BadImage{ImageSplit::kTrain, name, "f.jpg", "corrupt"});
+  }
+  data.skipped.push_back(BadImage{ImageSplit::kTrain, "c1004", "g.jpg", "corrupt"});
+  const auto run = Train(job, data);
+  ASSERT_EQ(run.reported.size(), 1u);
+  const auto skipped = SkippedOf(run.reported[0]);
+  EXPECT_EQ(skipped.size(), kMaxSkippedImageKeys);
+  EXPECT_EQ(skipped.at("train/c0000"), 1);
+  EXPECT_EQ(skipped.at("train/c0998"), 1);
+  EXPECT_EQ(skipped.count("train/c0999"), 0u);
+  EXPECT_EQ(skipped.at("(other classes)"), 7);  // c0999..c1004, two files of c1004
 }
 
 TEST(TrainerTest, EpochsTheCoordinatorAlreadyStoredAreNotReportedAgain) {

@@ -338,6 +338,59 @@ absl::StatusOr<ImageSet> LoadImageSet(ImageLayout layout, const std::string& dir
   return set;
 }
 
+namespace {
+
+// Length of the valid UTF-8 sequence at text[i], 0 when there is none
+// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+size_t Utf8SequenceAt(const std::string& text, size_t i) {
+  const auto byte = [&](size_t k) { return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u; };
+  const unsigned c = byte(i);
+  const auto cont = [&](size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) { return byte(k) >= lo && byte(k) <= hi; };
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    const bool second = c == 0xE0 ? cont(i + 1, 0xA0) : c == 0xED ? cont(i + 1, 0x80, 0x9F) : cont(i + 1);
+    return second && cont(i + 2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    const bool second = c == 0xF0 ? cont(i + 1, 0x90) : c == 0xF4 ? cont(i + 1, 0x80, 0x8F) : cont(i + 1);
+    return second && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  }
+  return 0;
+}
+
+// `name` as printable UTF-8 of at most kMaxSkippedClassBytes: control
+// characters and bytes outside a valid sequence become '?', and the cut
+// falls between characters.
+std::string PrintableClassName(const std::string& name) {
+  if (name.empty()) return "(unlabelled)";
+  std::string out;
+  for (size_t i = 0; i < name.size();) {
+    const size_t n = Utf8SequenceAt(name, i);
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    const bool printable = n > 1 || (n == 1 && c >= 0x20 && c != 0x7f);
+    const size_t width = printable ? n : 1;  // bytes read, and written ('?' for one)
+    if (out.size() + width > kMaxSkippedClassBytes) break;
+    if (printable) {
+      out.append(name, i, n);
+    } else {
+      out += '?';
+    }
+    i += width;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, int64_t> SkippedCounts(const std::vector<BadImage>& skipped) {
+  std::map<std::string, int64_t> counts;
+  for (const auto& bad : skipped) {
+    ++counts[absl::StrCat(ImageSplitName(bad.split), "/", PrintableClassName(bad.class_name))];
+  }
+  return counts;
+}
+
 std::string DescribeSkipped(const std::vector<BadImage>& skipped) {
   if (skipped.empty()) return "";
   std::map<std::pair<int, std::string>, int64_t> counts;

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -73,6 +74,16 @@ absl::StatusOr<ImageSet> LoadImageSet(ImageLayout layout, const std::string& dir
 // "3 bad files skipped: train/cat 2, test/dog 1 (first: train/cat/a.jpg:
 // corrupt or truncated JPEG ...)"; "" when none were.
 std::string DescribeSkipped(const std::vector<BadImage>& skipped);
+
+// The same per split and class: {"train/cat": 2, "test/dog": 1}, the keys of
+// moe4-train's skipped_images and of EpochMetrics.skipped_images (a file
+// without a label counts for "(unlabelled)"). Class names are directory
+// names, any bytes: they are made printable UTF-8 (other bytes become '?')
+// and cut to kMaxSkippedClassBytes, so that JSON, protobuf (whose parser
+// refuses invalid UTF-8) and the coordinator's checks take every key; names
+// that become equal are counted together.
+inline constexpr size_t kMaxSkippedClassBytes = 200;
+std::map<std::string, int64_t> SkippedCounts(const std::vector<BadImage>& skipped);
 
 }  // namespace moe4::worker
 

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 #include "worker/data/batch_stream.h"
+#include "worker/data/image_set.h"  // SkippedCounts
 #include "worker/moe/ensemble.h"
 #include "worker/train/checkpoint.h"
 #include "worker/train/job_stream.h"
@@ -50,6 +53,25 @@ void Summarise(TrainOutcome* o) {
   o->selected_epoch = selected ? selected->epoch() : 0;
   o->validation_accuracy = selected && selected->has_validation_accuracy() ? selected->validation_accuracy() : NAN;
   o->selected_test_accuracy = selected ? selected->test_accuracy() : 0;
+}
+
+// EpochMetrics.skipped_images of `skipped`: SkippedCounts, counts clamped to
+// int32. With more than kMaxSkippedImageKeys keys, the first
+// kMaxSkippedImageKeys - 1 (in key order) are kept and the rest summed
+// under "(other classes)", so a report stays bounded.
+google::protobuf::Map<std::string, int32_t> SkippedImagesMetric(const std::vector<BadImage>& skipped) {
+  const std::map<std::string, int64_t> counts = SkippedCounts(skipped);
+  google::protobuf::Map<std::string, int32_t> out;
+  int64_t other = 0;
+  for (const auto& [key, n] : counts) {
+    if (counts.size() <= kMaxSkippedImageKeys || out.size() + 1 < kMaxSkippedImageKeys) {
+      out[key] = static_cast<int32_t>(std::min<int64_t>(n, INT32_MAX));
+    } else {
+      other += n;
+    }
+  }
+  if (other > 0) out["(other classes)"] = static_cast<int32_t>(std::min<int64_t>(other, INT32_MAX));
+  return out;
 }
 
 }  // namespace
@@ -172,8 +194,22 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
   // job continues exactly as an uninterrupted run would.
   const int epochs = job_.stop_after_epoch() > 0 ? std::min(job_.stop_after_epoch(), recipe.epochs())
                                                  : recipe.epochs();
+  // Every report carries the files this load skipped, also the epochs
+  // replayed from the checkpoint (the coordinator keeps them on the job); a
+  // copy per report, so the checkpoint's history holds none.
+  const google::protobuf::Map<std::string, int32_t> skipped_images = SkippedImagesMetric(data_.skipped);
+  auto report = [&](const moe4::v1::EpochMetrics& m) {
+    if (!hooks.on_epoch) return;
+    if (skipped_images.empty()) {
+      hooks.on_epoch(m);
+      return;
+    }
+    moe4::v1::EpochMetrics with_skipped = m;
+    *with_skipped.mutable_skipped_images() = skipped_images;
+    hooks.on_epoch(with_skipped);
+  };
   for (const auto& m : state.history) {
-    if (m.epoch() > reported_through && m.epoch() <= epochs && hooks.on_epoch) hooks.on_epoch(m);
+    if (m.epoch() > reported_through && m.epoch() <= epochs) report(m);
   }
 
   const AugmentOptions augment = DefaultAugment(job_.dataset().name(), train, job_.dataset().resize());
@@ -302,7 +338,7 @@ TrainOutcome Trainer::RunOrThrow(const TrainerHooks& hooks) {
         return failed;
       }
     }
-    if (epoch > reported_through && hooks.on_epoch) hooks.on_epoch(m);
+    if (epoch > reported_through) report(m);
   }
   outcome.kind = TrainOutcome::Kind::kCompleted;
   outcome.history = state.history;

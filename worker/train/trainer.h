@@ -54,8 +54,13 @@ struct TrainerOptions {
 // bound on a job's peak, known before its first step.
 int64_t StaticTrainingMemoryMb(int64_t parameters);
 
+// EpochMetrics.skipped_images holds at most this many keys (the bound the
+// coordinator checks).
+inline constexpr size_t kMaxSkippedImageKeys = 1000;
+
 struct TrainerHooks {
-  // Each reportable epoch, in order, after its checkpoint is on disk.
+  // Each reportable epoch, in order, after its checkpoint is on disk, with
+  // the dataset's skipped files (DatasetPair::skipped) in skipped_images.
   std::function<void(const moe4::v1::EpochMetrics&)> on_epoch;
   // Progress after every optimiser step (epoch 1-based, step 0-based).
   std::function<void(int epoch, int64_t step)> on_step;

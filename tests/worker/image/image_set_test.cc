@@ -385,6 +385,38 @@ TEST_F(ImageSetTest, MissingTestDirectoryFails) {
   EXPECT_NE(failed.status().message().find("no test/ directory"), std::string::npos) << failed.status();
 }
 
+// The keys epochs report to the coordinator: a class directory may be named
+// with any bytes, but a key must stay printable UTF-8 of bounded length (the
+// protobuf parser refuses invalid UTF-8; the coordinator refuses control
+// characters), and names that become equal count together.
+TEST(SkippedCountsTest, KeysAreSplitSlashPrintableClass) {
+  auto bad = [](ImageSplit split, std::string class_name) { return BadImage{split, std::move(class_name), "f", "r"}; };
+  const std::string long_name(300, 'x');
+  std::string accents = "a";
+  for (int i = 0; i < 150; ++i) accents += "\xc3\xa9";  // é, 2 bytes: the cut falls between characters
+  const std::vector<BadImage> skipped = {
+      bad(ImageSplit::kTrain, "cat"),          bad(ImageSplit::kTrain, "cat"),
+      bad(ImageSplit::kValidation, "cat"),     bad(ImageSplit::kTest, ""),
+      bad(ImageSplit::kTrain, "a\nb"),         bad(ImageSplit::kTrain, "a\x7f" "b"),
+      bad(ImageSplit::kTrain, "bad\xff\xc3"),  bad(ImageSplit::kTrain, "caf\xc3\xa9"),
+      bad(ImageSplit::kTrain, "\xed\xa0\x80"), bad(ImageSplit::kTrain, long_name),
+      bad(ImageSplit::kTrain, accents),
+  };
+  const std::map<std::string, int64_t> want = {
+      {"train/cat", 2},
+      {"val/cat", 1},
+      {"test/(unlabelled)", 1},
+      {"train/a?b", 2},             // a newline and a DEL: both '?', one key
+      {"train/bad??", 1},           // a stray byte and a truncated sequence
+      {"train/caf\xc3\xa9", 1},     // valid UTF-8 is kept
+      {"train/???", 1},             // a UTF-16 surrogate encoded as UTF-8 is not valid
+      {"train/" + std::string(kMaxSkippedClassBytes, 'x'), 1},
+      {"train/" + accents.substr(0, 1 + 2 * 99), 1},
+  };
+  EXPECT_EQ(SkippedCounts(skipped), want);
+  EXPECT_TRUE(SkippedCounts({}).empty());
+}
+
 TEST_F(ImageSetTest, SkippedCountsPerClassAreCached) {
   MakeFolder();
   auto bytes = Jpeg(16, 16, 3);

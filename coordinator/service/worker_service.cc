@@ -27,6 +27,12 @@ absl::Status CheckEpoch(const moe4::v1::EpochMetrics& m, int i) {
   }
   if (s.ok()) s = CheckRange(f + ".dead_experts", m.dead_experts(), 0, kMaxExperts);
   if (s.ok()) s = CheckRange(f + ".peak_memory_bytes", m.peak_memory_bytes(), 0, INT64_MAX);
+  if (s.ok()) s = CheckRange(f + ".skipped_images size", m.skipped_images_size(), 0, kMaxSkippedImageKeys);
+  // Keys become jsonb object keys: no NUL (nor other control characters).
+  for (auto it = m.skipped_images().begin(); s.ok() && it != m.skipped_images().end(); ++it) {
+    s = CheckString(f + ".skipped_images key", it->first, 1, kMaxSkippedImageKeyBytes);
+    if (s.ok()) s = CheckRange(absl::StrCat(f, ".skipped_images[", it->first, "]"), it->second, 1, INT32_MAX);
+  }
   return s;
 }
 

@@ -26,6 +26,7 @@ namespace {
 // to a few megabytes even for a 100,000-job campaign.
 constexpr size_t kJobInsertChunk = 5000;
 
+using pg_rows::CountsJson;
 using pg_rows::Float8ArrayLiteral;
 using pg_rows::Float8Text;
 using pg_rows::JsonTextArray;
@@ -201,13 +202,17 @@ constexpr const char* kUpsertEpochSql = MOE4_UPSERT_EPOCH_SQL;
 // a heartbeat's ($24 seconds, progress to epoch $25) and worker $26 is seen.
 // One round trip instead of three. The data-modifying CTEs always run to
 // completion; now() is the transaction's start either way, so the rows
-// written are those the separate statements wrote.
+// written are those the separate statements wrote. $27: the report's
+// skipped-file counts (ReportedSkippedImages), kept on the job; '' leaves
+// the job's as they are.
+#define MOE4_SET_SKIPPED_IMAGES "skipped_images = coalesce(nullif($27::text, '')::jsonb, jobs.skipped_images), "
 constexpr const char* kReportLastEpochName = "moe4_report_last_epoch";
 constexpr const char* kReportLastEpochSql =
     "WITH e AS (" MOE4_UPSERT_EPOCH_SQL "), "
     "w AS (UPDATE workers SET last_seen = now() WHERE id = $26) "
     "UPDATE jobs SET state = 'running', lease_deadline = now() + make_interval(secs => $24), "
-    "  progress_epoch = greatest(coalesce(progress_epoch, 0), $25), updated_at = now() "
+    "  progress_epoch = greatest(coalesce(progress_epoch, 0), $25), " MOE4_SET_SKIPPED_IMAGES
+    "  updated_at = now() "
     "WHERE id = $1";
 
 // The common report, one epoch, in one statement and so one round trip
@@ -215,10 +220,10 @@ constexpr const char* kReportLastEpochSql =
 // is locked and the write fenced (held by worker $26 at attempt $3, epoch $2
 // within the recipe, per-expert lists of K values or none, per-class
 // accuracies of K rows or none) in the first CTE;
-// then the upsert, the lease extension and the worker touch of
-// kReportLastEpochSql, only for a job that passed. Lock order job, then
-// worker, as everywhere. Returns 1 when stored, 0 when refused: the caller
-// then takes the transactional path, which says why.
+// then the upsert, the lease extension, the skipped-file counts ($27) and
+// the worker touch of kReportLastEpochSql, only for a job that passed. Lock
+// order job, then worker, as everywhere. Returns 1 when stored, 0 when
+// refused: the caller then takes the transactional path, which says why.
 constexpr const char* kReportOneEpochName = "moe4_report_one_epoch";
 constexpr const char* kReportOneEpochSql =
     "WITH j AS ("
@@ -234,11 +239,13 @@ constexpr const char* kReportOneEpochSql =
     "e AS (" MOE4_EPOCH_INSERT "SELECT " MOE4_EPOCH_PARAMS " FROM j" MOE4_EPOCH_ON_CONFLICT "), "
     "u AS (UPDATE jobs SET state = 'running', "
     "    lease_deadline = now() + make_interval(secs => $24::float8), "
-    "    progress_epoch = greatest(coalesce(progress_epoch, 0), $25::int), updated_at = now() "
+    "    progress_epoch = greatest(coalesce(progress_epoch, 0), $25::int), " MOE4_SET_SKIPPED_IMAGES
+    "    updated_at = now() "
     "  FROM j WHERE jobs.id = j.id RETURNING 1), "
     "w AS (UPDATE workers SET last_seen = now() WHERE id = $26 AND EXISTS (SELECT 1 FROM u)) "
     "SELECT count(*)::int FROM u";
 
+#undef MOE4_SET_SKIPPED_IMAGES
 #undef MOE4_UPSERT_EPOCH_SQL
 #undef MOE4_EPOCH_INSERT
 #undef MOE4_EPOCH_PARAMS
@@ -656,6 +663,19 @@ pqxx::result ExecEpochStatement(pqxx::transaction_base& txn, const char* name,
       m.has_specialisation_normalised() ? Float8Text(m.specialisation_normalised()) : std::string(), more...);
 }
 
+// The skipped-file counts a report leaves on its job ($27 of the report
+// statements): those of its last epoch that carries any, as every epoch of
+// an attempt carries the same; "" when none does, which keeps the job's. So
+// the job shows the latest counts that were reported, and an attempt on a
+// worker whose copy of the dataset is intact does not erase what an earlier
+// attempt, whose epochs may still be the job's, skipped.
+std::string ReportedSkippedImages(const moe4::v1::ReportEpochsRequest& req) {
+  for (int i = req.epochs_size() - 1; i >= 0; --i) {
+    if (!req.epochs(i).skipped_images().empty()) return CountsJson(req.epochs(i).skipped_images());
+  }
+  return "";
+}
+
 }  // namespace
 
 PgJobStore::PgJobStore(PgPool& pool, PgJobStoreOptions options)
@@ -1018,7 +1038,8 @@ absl::StatusOr<int> PgJobStore::ReportEpochs(const moe4::v1::ReportEpochsRequest
     absl::Status fast = pool_.Run("storing an epoch", [&](pqxx::connection& conn) {
       pqxx::nontransaction txn(conn);
       const pqxx::result r =
-          ExecEpochStatement(txn, kReportOneEpochName, req, m, Seconds(lease), m.epoch(), req.worker_id());
+          ExecEpochStatement(txn, kReportOneEpochName, req, m, Seconds(lease), m.epoch(), req.worker_id(),
+                             ReportedSkippedImages(req));
       stored_fast = r[0][0].as<int>();
       return absl::OkStatus();
     });
@@ -1058,7 +1079,8 @@ absl::StatusOr<int> PgJobStore::ReportEpochs(const moe4::v1::ReportEpochsRequest
       if (i + 1 < req.epochs_size()) {
         ExecEpochStatement(txn, kUpsertEpochName, req, m);
       } else {
-        ExecEpochStatement(txn, kReportLastEpochName, req, m, Seconds(lease), max_epoch, req.worker_id());
+        ExecEpochStatement(txn, kReportLastEpochName, req, m, Seconds(lease), max_epoch, req.worker_id(),
+                           ReportedSkippedImages(req));
       }
       ++stored;
     }

@@ -26,6 +26,7 @@ using pg_rows::Int64Or;
 using pg_rows::JobStateFromText;
 using pg_rows::JsonTextArray;
 using pg_rows::NoCampaign;
+using pg_rows::ParseCountsJson;
 using pg_rows::ParseFloat8Array;
 using pg_rows::Seconds;
 
@@ -179,7 +180,7 @@ constexpr const char* kJobsSql =
     "  (SELECT count(*) FROM epochs e WHERE e.job_id = j.id), c.epochs, w.name, j.error, "
     "  j.parameter_count, j.train_seconds, j.progress_epoch, j.progress_step, "
     "  j.selected_epoch, j.selected_validation_accuracy, j.selected_test_accuracy, j.seed::text, j.replicate, "
-    "  j.rung, coalesce(j.target_epochs, c.epochs) "
+    "  j.rung, coalesce(j.target_epochs, c.epochs), j.skipped_images::text "
     "FROM jobs j JOIN campaigns c ON c.id = j.campaign_id "
     "LEFT JOIN workers w ON w.id = j.worker_id "
     "WHERE ($1::bigint = 0 OR j.campaign_id = $1) AND ($2::bigint = 0 OR j.id = $2) "
@@ -217,6 +218,7 @@ moe4::v1::JobInfo JobInfoFromRow(const pqxx::row& row) {
   j.set_rung(row[21].as<int>());
   // asha: the epochs of its current rung; the whole recipe otherwise.
   j.set_epochs_total(row[22].as<int>());
+  ParseCountsJson(row[23], j.mutable_skipped_images());
   return j;
 }
 

@@ -106,6 +106,23 @@ absl::Status ParseMessageJson(const std::string& json, google::protobuf::Message
   return absl::OkStatus();
 }
 
+std::string CountsJson(const google::protobuf::Map<std::string, int32_t>& counts) {
+  if (counts.empty()) return "";
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [key, n] : counts) j[key] = n;
+  // Keys came through protobuf, which only parses valid UTF-8.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void ParseCountsJson(const pqxx::field& f, google::protobuf::Map<std::string, int32_t>* out) {
+  if (f.is_null()) return;
+  nlohmann::json j = nlohmann::json::parse(f.c_str(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return;
+  for (const auto& [key, n] : j.items()) {
+    if (n.is_number_integer()) (*out)[key] = n.get<int32_t>();
+  }
+}
+
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
 absl::Status NoCampaign(int64_t id) {

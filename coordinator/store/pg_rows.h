@@ -4,6 +4,7 @@
 // columns. Pure functions; safe from any thread.
 #pragma once
 
+#include <google/protobuf/map.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/repeated_field.h>
 
@@ -45,6 +46,12 @@ int64_t Int64Or(const pqxx::field& f, int64_t fallback = 0);
 // coordinator still read.
 std::string MessageJson(const google::protobuf::Message& m);
 absl::Status ParseMessageJson(const std::string& json, google::protobuf::Message* m);
+
+// Per-key counts (EpochMetrics.skipped_images) as a jsonb object's text,
+// {"train/cat": 2}; "" for none. And back from a column selected as text:
+// nothing for NULL, and only the integer members of an object.
+std::string CountsJson(const google::protobuf::Map<std::string, int32_t>& counts);
+void ParseCountsJson(const pqxx::field& f, google::protobuf::Map<std::string, int32_t>* out);
 
 // A duration as the float8 seconds make_interval(secs => ...) takes.
 double Seconds(absl::Duration d);

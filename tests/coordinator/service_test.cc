@@ -3,7 +3,10 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <string>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "common/auth.h"
 #include "coordinator/server/coordinator_server.h"
@@ -218,6 +221,26 @@ TEST_F(ServiceTest, InvalidRequestsNameTheField) {
   s = worker_->Fail(ctx_fail2.get(), fail, &failed);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("memory_needed_mb"), std::string::npos) << s.error_message();
+
+  // Skipped-file counts: keys become jsonb keys (no NUL), counts are >= 1.
+  for (const auto& [key, count, field] : std::vector<std::tuple<std::string, int, std::string>>{
+           {std::string("train/c\0at", 10), 1, "epochs[0].skipped_images key"},
+           {"", 1, "epochs[0].skipped_images key"},
+           {std::string(600, 'x'), 1, "epochs[0].skipped_images key"},
+           {"train/cat", 0, "epochs[0].skipped_images[train/cat]"}}) {
+    moe4::v1::ReportEpochsRequest report;
+    report.set_worker_id(1);
+    report.set_job_id(1);
+    report.set_attempt(1);
+    moe4::v1::EpochMetrics* epoch = report.add_epochs();
+    epoch->set_epoch(1);
+    (*epoch->mutable_skipped_images())[key] = count;
+    moe4::v1::ReportEpochsResponse reported;
+    auto ctx_report = Context(kWorkerToken);
+    s = worker_->ReportEpochs(ctx_report.get(), report, &reported);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_NE(s.error_message().find(field), std::string::npos) << s.error_message();
+  }
 
   moe4::v1::SubmitResponse sub;
   s = Submit("name: x\nfamilies: [AirNet, Resnet]\nk: 2\nbudget: 1\n", false, &sub);

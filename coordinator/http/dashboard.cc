@@ -432,7 +432,12 @@ HttpResponse Dashboard::Api(const HttpRequest& req) {
     json j = ProtoJson(job->job());
     j.erase("epochs");  // GetJob returns them beside the job
     json epochs = json::array();
-    for (const auto& e : job->epochs()) epochs.push_back(ProtoJson(e));
+    for (const auto& e : job->epochs()) {
+      json epoch = ProtoJson(e);
+      // Worker to coordinator only, always empty here: the job has the counts.
+      epoch.erase("skipped_images");
+      epochs.push_back(std::move(epoch));
+    }
     json att = json::array();
     for (const auto& a : *attempts) {
       att.push_back(json{{"attempt", a.attempt},

@@ -2,6 +2,9 @@
 // job's per-epoch curve.
 #include <algorithm>
 #include <iostream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -33,6 +36,28 @@ int FetchJobs(CampaignClient& client, const JobsOptions& options, moe4::v1::List
   }
 }
 
+// "3 bad image files": those a job's dataset load skipped
+// (dataset.skip_bad_images), summed over the splits and classes.
+std::string SkippedTotal(const moe4::v1::JobInfo& job) {
+  int64_t total = 0;
+  for (const auto& [key, n] : job.skipped_images()) total += n;
+  return absl::StrCat(total, " bad image file", total == 1 ? "" : "s");
+}
+
+// "train/cat 2, test/dog 1": the most skipped first (then by key), at most
+// `max_keys` of them and how many more there are.
+std::string SkippedByClass(const moe4::v1::JobInfo& job, size_t max_keys) {
+  std::vector<std::pair<std::string, int32_t>> sorted(job.skipped_images().begin(), job.skipped_images().end());
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < sorted.size() && i < max_keys; ++i) {
+    parts.push_back(absl::StrCat(sorted[i].first, " ", sorted[i].second));
+  }
+  if (sorted.size() > max_keys) parts.push_back(absl::StrCat("and ", sorted.size() - max_keys, " more"));
+  return absl::StrJoin(parts, ", ");
+}
+
 }  // namespace
 
 int Jobs(const JobsOptions& options, const CommandEnv& env) {
@@ -60,6 +85,7 @@ int Jobs(const JobsOptions& options, const CommandEnv& env) {
     if (j.state() == moe4::v1::JOB_STATE_STOPPED) note = absl::StrCat("stopped at rung ", j.rung());
     if (j.state() == moe4::v1::JOB_STATE_WAITING) note = absl::StrCat("rung ", j.rung(), " done; awaiting promotion");
     if (j.rung() > 0 && note.empty()) note = absl::StrCat("rung ", j.rung());
+    if (note.empty() && !j.skipped_images().empty()) note = SkippedTotal(j) + " skipped";
     if (j.state() == moe4::v1::JOB_STATE_RUNNING && j.progress_epoch() > 0) {
       note = absl::StrCat("training epoch ", j.progress_epoch(), j.progress_step() > 0 ? absl::StrCat(", step ", j.progress_step()) : "");
     }
@@ -131,6 +157,11 @@ int Job(int64_t job_id, const CommandEnv& env) {
         << j.parameter_count() << " parameters, trained in " << Duration(j.train_seconds()) << "\n";
   }
   if (!j.error().empty()) out << "error: " << env.style.Red(j.error()) << "\n";
+  if (!j.skipped_images().empty()) {
+    // The dataset trained on lacked these (dataset.skip_bad_images): worth
+    // knowing before trusting the figures. -o json lists every class.
+    out << "skipped " << SkippedTotal(j) << " (dataset.skip_bad_images): " << SkippedByClass(j, 10) << "\n";
+  }
   if (response.epochs_size() == 0) {
     out << "\nno epochs reported yet\n";
     return kExitOk;

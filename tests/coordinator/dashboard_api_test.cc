@@ -133,6 +133,13 @@ TEST_F(DashboardApiTest, NumbersAreTheDatabases) {
   ASSERT_EQ(job["attempts"].size(), 1u);
   EXPECT_EQ(job["attempts"][0]["worker"], "gpu-box-1");
   EXPECT_EQ(job["attempts"][0]["outcome"], "succeeded");
+  // Skipped image files (dataset.skip_bad_images) are the job's, never an epoch's.
+  EXPECT_EQ(job["job"]["skipped_images"], json::object());
+  EXPECT_FALSE(job["epochs"][0].contains("skipped_images")) << job["epochs"][0].dump();
+  Sql(absl::StrCat("UPDATE jobs SET skipped_images = '{\"train/cat\": 2, \"test/dog\": 1}' WHERE id = ", job_a_,
+                   " RETURNING 1"));
+  json skipped = json::parse(Get(absl::StrCat("/api/v1/jobs/", job_a_)).body);
+  EXPECT_EQ(skipped["job"]["skipped_images"], json({{"train/cat", 2}, {"test/dog", 1}}));
 
   json workers = json::parse(Get("/api/v1/workers").body);
   ASSERT_EQ(workers["items"].size(), 1u);

@@ -179,8 +179,13 @@ TEST_F(DashboardBrowserTest, MarkupFromTheDatabaseIsText) {
   EXPECT_EQ(Text("#campaign-title"), evil_name);
   EXPECT_TRUE(browser_->WaitFor(absl::StrCat("[...document.querySelectorAll('#families .family')]",
                                              ".some(e => e.textContent === ", Js(evil_family), ")")));
+  // A class directory of a hostile dataset is named by whoever made it.
+  Sql(absl::StrCat("UPDATE jobs SET skipped_images = jsonb_build_object('train/' || $x$", evil_name,
+                   "$x$, 2) WHERE id = ", job_a_, " RETURNING 1"));
   Open(absl::StrCat("#/job/", job_a_), "job");
   EXPECT_NE(Text("#job-families").find(evil_family), std::string::npos);
+  EXPECT_EQ(Text("#job-skipped"),
+            absl::StrCat("Skipped 2 bad image files (dataset.skip_bad_images): train/", evil_name, " 2"));
   auto pwned = browser_->Eval("String(window.__pwned)");
   ASSERT_TRUE(pwned.ok());
   EXPECT_EQ(*pwned, "undefined") << "markup from the database ran";

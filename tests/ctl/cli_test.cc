@@ -306,7 +306,7 @@ TEST_F(CliTest, JobsListsAndFiltersByState) {
   ASSERT_EQ(csv.size(), 2u);
   // Selected epoch 3 (the simulated validation curve rises to the end), its
   // validation and test accuracy, and the final test accuracy.
-  EXPECT_TRUE(std::regex_match(csv[1], std::regex(R"(\d+,[A-Za-z +]+,succeeded,1/3,3/3,3,0\.\d+,0\.\d+,0\.\d+,sim-gpu0,)")))
+  EXPECT_TRUE(std::regex_match(csv[1], std::regex(R"(\d+,[A-Za-z +]+,succeeded,1/3,3/3,3,0\.\d+,0\.\d+,0\.\d+,sim-gpu0,3 bad image files skipped)")))
       << csv[1];
   EXPECT_EQ(world().Ctl({"jobs", "1", "--state", "sleeping"}).exit_code, 2);
 }
@@ -328,7 +328,10 @@ TEST_F(CliTest, JobShowsEpochTableSparklineAndExperts) {
   // Rising accuracy: the lowest and highest blocks, in order.
   EXPECT_TRUE(std::regex_search(out, std::regex("test accuracy  ▁(▄|▅)█  "))) << out;
   EXPECT_CONTAINS(out, "experts at epoch 3");
+  // The files the worker's dataset load skipped (CtlWorld's simulated worker).
+  EXPECT_CONTAINS(out, "\nskipped 3 bad image files (dataset.skip_bad_images): train/cat 2, test/dog 1\n");
   const json j = RunJson({"job", id});
+  EXPECT_EQ(j["job"]["skipped_images"], json({{"train/cat", 2}, {"test/dog", 1}}));
   ASSERT_EQ(j["epochs"].size(), 3u);
   EXPECT_EQ(j["epochs"][2]["epoch"], 3);
   EXPECT_EQ(j["job"]["state"], "JOB_STATE_SUCCEEDED");

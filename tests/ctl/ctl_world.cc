@@ -61,6 +61,9 @@ void CtlWorld::Start() {
   }
   SimOptions sim;
   sim.fail_families = {"AirNet", "AlexNet", "BagNet"};
+  // What a worker reports for a folder dataset with skip_bad_images that
+  // left 3 files out (the coordinator stores it whatever the dataset).
+  sim.skipped_images = {{"train/cat", 2}, {"test/dog", 1}};
   auto ran = worker->Run(sim);
   if (!ran.ok() || *ran != 20) {
     error_ = absl::StrCat("the simulated worker ran ", ran.ok() ? std::to_string(*ran) : ran.status().ToString(),

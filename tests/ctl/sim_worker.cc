@@ -81,7 +81,7 @@ absl::Status SimulatedWorker::Register(const std::string& device_kind, const std
   return absl::OkStatus();
 }
 
-absl::Status SimulatedWorker::RunJob(const moe4::v1::JobAssignment& job, bool fail) {
+absl::Status SimulatedWorker::RunJob(const moe4::v1::JobAssignment& job, bool fail, const SimOptions& options) {
   const std::vector<std::string> families(job.families().begin(), job.families().end());
   const int k = job.families_size();
   const int epochs = fail ? 1 : job.recipe().epochs();
@@ -132,6 +132,7 @@ absl::Status SimulatedWorker::RunJob(const moe4::v1::JobAssignment& job, bool fa
     m->set_epoch_seconds(1.5 + 0.1 * k);
     m->set_images_per_second(2000.0 / k);
     m->set_peak_memory_bytes(int64_t{256} << 20);
+    m->mutable_skipped_images()->insert(options.skipped_images.begin(), options.skipped_images.end());
   }
   moe4::v1::ReportEpochsResponse report_resp;
   auto ctx = Context();
@@ -173,7 +174,8 @@ absl::StatusOr<int> SimulatedWorker::Run(const SimOptions& options) {
     if (!resp.has_job()) break;
     ++done;
     const std::vector<std::string> families(resp.job().families().begin(), resp.job().families().end());
-    absl::Status run = RunJob(resp.job(), !options.fail_families.empty() && families == options.fail_families);
+    absl::Status run =
+        RunJob(resp.job(), !options.fail_families.empty() && families == options.fail_families, options);
     if (!run.ok()) return run;
   }
   return done;

@@ -17,6 +17,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct SimOptions {
   // families, in byte order; empty = none.
   std::vector<std::string> fail_families;
   int max_jobs = 0;          // stop after this many jobs; 0 = until nothing is left to lease
+  // Sent with every epoch (EpochMetrics.skipped_images), as a worker does
+  // whose folder dataset skipped bad files; empty = none.
+  std::map<std::string, int32_t> skipped_images;
 };
 
 // The final test accuracy the simulated worker reports for an ensemble.
@@ -57,7 +61,7 @@ class SimulatedWorker {
 
  private:
   std::unique_ptr<grpc::ClientContext> Context() const;
-  absl::Status RunJob(const moe4::v1::JobAssignment& job, bool fail);
+  absl::Status RunJob(const moe4::v1::JobAssignment& job, bool fail, const SimOptions& options);
 
   std::unique_ptr<moe4::v1::WorkerService::Stub> stub_;
   std::string token_;

@@ -78,6 +78,8 @@ class QueriesTest : public ::testing::Test {
     ASSERT_TRUE(worker.Register().ok());
     SimOptions sim;
     sim.fail_families = {"AirNet", "AlexNet", "BagNet"};
+    // A folder dataset with skip_bad_images that left files out (question 13).
+    sim.skipped_images = {{"train/cat", 2}, {"test/dog", 1}};
     auto ran = worker.Run(sim);
     ASSERT_TRUE(ran.ok()) << ran.status();
     ASSERT_EQ(*ran, 20);
@@ -91,7 +93,7 @@ class QueriesTest : public ::testing::Test {
 TEST_F(QueriesTest, EveryQueryInTheDocsRunsAsTheReader) {
   const std::string path = std::string(MOE4_SOURCE_DIR) + "/docs/queries.md";
   const std::vector<SqlBlock> blocks = SqlBlocks(path);
-  ASSERT_EQ(blocks.size(), 12u) << path << ": twelve questions, one ```sql block each";
+  ASSERT_EQ(blocks.size(), 13u) << path << ": thirteen questions, one ```sql block each";
   pqxx::connection conn(db_.url());
   for (const SqlBlock& block : blocks) {
     SCOPED_TRACE(path + ":" + std::to_string(block.line) + " (" + block.heading + ")");
@@ -111,7 +113,7 @@ TEST_F(QueriesTest, EveryQueryInTheDocsRunsAsTheReader) {
 
 TEST_F(QueriesTest, TheAnswersAreTheOnesTheDocsPromise) {
   const std::vector<SqlBlock> blocks = SqlBlocks(std::string(MOE4_SOURCE_DIR) + "/docs/queries.md");
-  ASSERT_EQ(blocks.size(), 12u);
+  ASSERT_EQ(blocks.size(), 13u);
   pqxx::connection conn(db_.url());
   auto run = [&](int question) {
     pqxx::work txn(conn);
@@ -158,6 +160,17 @@ TEST_F(QueriesTest, TheAnswersAreTheOnesTheDocsPromise) {
     for (std::string item; std::getline(items, item, ',');) acc.push_back(std::stod(item));
     ASSERT_EQ(acc.size(), 10u) << by_class[i]["accuracy_by_class"].c_str();
     EXPECT_GT(acc[i], acc[(i + 1) % 3]) << "expert " << i << ": " << by_class[i]["accuracy_by_class"].c_str();
+  }
+  // 13: every job (the failed one too: it reported an epoch) skipped the
+  // simulated worker's files, the most skipped class first.
+  pqxx::result skipped = run(13);
+  ASSERT_EQ(skipped.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(skipped[i]["split"].as<std::string>(), i == 0 ? "train" : "test");
+    EXPECT_EQ(skipped[i]["class_name"].as<std::string>(), i == 0 ? "cat" : "dog");
+    EXPECT_EQ(skipped[i]["jobs"].as<int>(), 20);
+    EXPECT_EQ(skipped[i]["fewest"].as<int>(), i == 0 ? 2 : 1);
+    EXPECT_EQ(skipped[i]["most"].as<int>(), i == 0 ? 2 : 1);
   }
 }
 

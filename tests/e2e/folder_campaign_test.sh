@@ -4,7 +4,8 @@
 # and a TinyImageNet-style layout; a real worker with --data-root decodes,
 # caches and trains on them; moe4ctl submits, waits and shows the
 # leaderboard. Asserts every job succeeded, learning above chance, the bad
-# files skipped and counted per class in the worker's log, the cache file
+# files skipped and counted per class in the worker's log and in each job's
+# metrics on the coordinator (the database, moe4ctl job), the cache file
 # written under --data-cache, and the dry-run checks of a folder spec.
 #   folder_campaign_test.sh COORDINATOR WORKER MOE4CTL MAKE_IMAGES SOURCE_DIR
 set -euo pipefail
@@ -58,6 +59,17 @@ grep -q '2 bad files skipped: train/class0 1, train/class2 1 (first: train/class
 ls "$e2e_work/cache"/*.moe4img >/dev/null 2>&1 || fail "no cache file under --data-cache"
 [[ -z $(ls "$e2e_work/cache" | grep -v '\.moe4img$' || true) ]] || fail "stray files in the cache: $(ls "$e2e_work/cache")"
 pass "bad files skipped and counted per class; decoded images cached under --data-cache"
+# The counts reached the coordinator with the epochs: on every job of the
+# campaign, and in what moe4ctl shows.
+counts=$(e2e_sql "SELECT string_agg(DISTINCT coalesce(skipped_images::text, 'NULL'), ' | ') FROM jobs WHERE campaign_id = $folder")
+[[ $counts == '{"train/class0": 1, "train/class2": 1}' ]] || fail "skipped counts stored on the jobs: $counts"
+readers=$(e2e_sql "SELECT string_agg(split || '/' || class_name || '=' || files, ',' ORDER BY class_name) || ' x' || count(DISTINCT job_id) FROM v_skipped_images WHERE campaign_id = $folder")
+[[ $readers == 'train/class0=1,train/class0=1,train/class2=1,train/class2=1 x2' ]] || fail "v_skipped_images: $readers"
+first_job=$(e2e_sql "SELECT min(id) FROM jobs WHERE campaign_id = $folder")
+"${ctl_cmd[@]}" job "$first_job" >"$e2e_work/job.out" || fail "moe4ctl job $first_job: $(cat "$e2e_work/job.out")"
+grep -q '^skipped 2 bad image files (dataset.skip_bad_images): train/class0 1, train/class2 1$' "$e2e_work/job.out" \
+  || fail "moe4ctl job does not show the skipped files: $(cat "$e2e_work/job.out")"
+pass "skipped files per class stored on both jobs (jobs.skipped_images, v_skipped_images) and shown by moe4ctl job"
 "${ctl_cmd[@]}" leaderboard "$folder" | tee "$e2e_work/leaderboard.out"
 [[ $(grep -c ' + ' "$e2e_work/leaderboard.out") == 2 ]] || fail "leaderboard does not list 2 ensembles"
 
@@ -75,6 +87,8 @@ tiny=$e2e_campaign
 e2e_wait_done "$ctl" "$tiny" 600
 state=$(e2e_sql "SELECT state FROM jobs WHERE campaign_id = $tiny")
 [[ $state == succeeded ]] || fail "tinyimagenet job: $state ($(e2e_sql "SELECT error FROM jobs WHERE campaign_id = $tiny"))"
+[[ $(e2e_sql "SELECT skipped_images IS NULL FROM jobs WHERE campaign_id = $tiny") == t ]] \
+  || fail "tinyimagenet skipped nothing, yet its job has skipped_images"
 accuracy=$(e2e_sql "SELECT final_test_accuracy FROM jobs WHERE campaign_id = $tiny")
 awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.5) }' || fail "tinyimagenet: test accuracy $accuracy < 0.5 (chance 0.33)"
 grep -q 'tinyimagenet .*: decoded 300 images' "$e2e_work/worker-w1.log" \

@@ -255,6 +255,14 @@ async function jobPage(root, id) {
     card('replicate', j.replicate),
     card('seed', j.seed)));
   if (j.error) root.appendChild(el('p', { class: 'error', id: 'job-error' }, 'Failure: ' + j.error));
+  // Files the dataset load left out (dataset.skip_bad_images): most first.
+  const skipped = Object.entries(j.skipped_images || {}).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  if (skipped.length) {
+    const total = skipped.reduce((sum, [, n]) => sum + n, 0);
+    root.appendChild(el('p', { class: 'warning', id: 'job-skipped' },
+      'Skipped ' + total + ' bad image file' + (total === 1 ? '' : 's') + ' (dataset.skip_bad_images): ' +
+      skipped.map(([key, n]) => key + ' ' + n).join(', ')));
+  }
 
   const ep = d.epochs;
   if (ep.length) {

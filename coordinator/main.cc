@@ -32,6 +32,12 @@ int main(int argc, char** argv) {
                  "PostgreSQL conninfo or URI (default: env MOE4_DB_URL)");
   app.add_option("--db-pool", o.db_pool, "database connections")->capture_default_str()
       ->check(CLI::Range(1, 1000));
+  // LISTEN needs a session of its own: through a transaction-pooling proxy
+  // (PgBouncer pool_mode=transaction) notifications never arrive.
+  bool no_db_notify = false;
+  app.add_flag("--no-db-notify", no_db_notify,
+               "do not LISTEN for database change notifications; watch streams and the dashboard poll "
+               "(needed behind a transaction-pooling proxy)");
   app.add_option("--lease-seconds", lease_seconds, "job lease; workers heartbeat at least every third")
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{86400}));
   app.add_option("--reaper-interval-ms", reaper_interval_ms, "how often expired leases are reaped")
@@ -68,6 +74,7 @@ int main(int argc, char** argv) {
   app.add_option("--instance-id", o.instance_id, "name in jobs.lease_owner (default host:pid)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  o.db_notify = !no_db_notify;
 
   if (o.http_listen == "off") o.http_listen.clear();
   if (absl::Status s = moe4::InitLogging("moe4-coordinator", log_level); !s.ok()) {

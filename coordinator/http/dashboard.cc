@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/auth.h"
 #include "coordinator/http/ui_assets.h"
 #include "coordinator/scheduler/campaign_planner.h"
@@ -208,8 +209,12 @@ bool CrossOrigin(const HttpRequest& req) {
 
 }  // namespace
 
-Dashboard::Dashboard(JobStore& store, PgPool& pool, DashboardOptions options)
-    : store_(store), queries_(pool), options_(std::move(options)), sessions_(options_.session_ttl) {}
+Dashboard::Dashboard(JobStore& store, PgPool& pool, DashboardOptions options, ChangeListener* listener)
+    : store_(store),
+      queries_(pool),
+      options_(std::move(options)),
+      sessions_(options_.session_ttl),
+      listener_(listener) {}
 
 Dashboard::~Dashboard() { Stop(); }
 
@@ -599,6 +604,7 @@ void Dashboard::Start(HttpServer& http) {
   std::lock_guard<std::mutex> lock(mu_);
   if (feed_.joinable()) return;
   stop_ = false;
+  if (listener_ != nullptr) subscription_ = listener_->Subscribe([this](const Change& c) { OnChange(c); });
   feed_ = std::thread([this, &http] { Feed(&http); });
 }
 
@@ -609,15 +615,51 @@ void Dashboard::Stop() {
   }
   cv_.notify_all();
   if (feed_.joinable()) feed_.join();
+  if (listener_ != nullptr && subscription_ != 0) {
+    listener_->Unsubscribe(subscription_);
+    subscription_ = 0;
+  }
+}
+
+void Dashboard::OnChange(const Change& change) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (change.kind == Change::Kind::kCampaign) {
+      changed_campaigns_.insert(change.campaign_id);
+    } else {
+      changed_other_ = true;
+    }
+  }
+  cv_.notify_all();
 }
 
 void Dashboard::Feed(HttpServer* http) {
   std::string last;
   int64_t seq = 0;
+  absl::Time next_poll = absl::Now();
   std::unique_lock<std::mutex> lock(mu_);
+  const auto notified = [this] { return !changed_campaigns_.empty() || changed_other_; };
   while (!stop_) {
-    cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.feed_poll), [this] { return stop_; });
+    cv_.wait_for(lock, absl::ToChronoMilliseconds(std::max(absl::ZeroDuration(), next_poll - absl::Now())),
+                 [&] { return stop_ || notified(); });
     if (stop_) break;
+    if (notified()) {
+      // Let a burst (a worker's epoch, its job's progress, the campaign's
+      // counters) arrive, then publish it as one event.
+      cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.feed_coalesce), [this] { return stop_; });
+      if (stop_) break;
+      json campaigns = json::array();
+      for (int64_t id : changed_campaigns_) campaigns.push_back(id);
+      const bool other = changed_other_;
+      changed_campaigns_.clear();
+      changed_other_ = false;
+      if (http->event_streams() > 0) {
+        http->Publish("change", json{{"seq", ++seq}, {"campaigns", campaigns}, {"fleet", other}}.dump());
+      }
+      continue;
+    }
+    const bool listening = listener_ != nullptr && listener_->listening();
+    next_poll = absl::Now() + (listening ? options_.feed_resync : options_.feed_poll);
     if (http->event_streams() == 0) {
       last.clear();  // a first stream later gets a fresh baseline
       continue;

@@ -10,9 +10,13 @@
 // role (everything else); the worker token gets nothing here.
 //
 // Live updates: GET /api/v1/events is a Server-Sent Events stream. One
-// feed thread (not one per client) polls a change fingerprint of the database
-// every `feed_poll` while any stream is open and publishes a "change" event
-// when it moved; pages then re-read what they show.
+// feed thread (not one per client) publishes a "change" event whenever the
+// database notifies a change (ChangeListener: a campaign, its jobs or epochs,
+// a worker registering; a burst within `feed_coalesce` is one event naming
+// the campaigns), and pages then re-read what they show. It also polls a
+// change fingerprint while any stream is open, for what notifies nothing
+// (heartbeat ages): every `feed_resync` while notifications arrive, every
+// `feed_poll` while they do not (no listener, or the database is away).
 //
 // Safe for concurrent use; Start/Stop from the owning thread.
 #pragma once
@@ -21,6 +25,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -28,6 +33,7 @@
 #include "coordinator/http/dashboard_queries.h"
 #include "coordinator/http/http_server.h"
 #include "coordinator/http/session_store.h"
+#include "coordinator/store/change_listener.h"
 #include "coordinator/store/job_store.h"
 
 namespace moe4::coordinator {
@@ -37,12 +43,15 @@ struct DashboardOptions {
   std::string reader_token;                         // "" = no reader role
   std::string worker_token;                         // refused explicitly
   absl::Duration session_ttl = absl::Hours(12);     // cookie lifetime
-  absl::Duration feed_poll = absl::Seconds(1);      // change fingerprint poll while streams are open
+  absl::Duration feed_poll = absl::Seconds(1);      // fingerprint poll without notifications
+  absl::Duration feed_resync = absl::Seconds(5);    // ... and with them
+  absl::Duration feed_coalesce = absl::Milliseconds(100);  // notifications folded into one event
 };
 
 class Dashboard {
  public:
-  Dashboard(JobStore& store, PgPool& pool, DashboardOptions options);
+  // `listener` (null: poll only) must outlive the dashboard.
+  Dashboard(JobStore& store, PgPool& pool, DashboardOptions options, ChangeListener* listener = nullptr);
   ~Dashboard();  // stops the feed
 
   // Adds "/", "/ui/..." and "/api/v1/..." routes. Before http.Start().
@@ -60,15 +69,21 @@ class Dashboard {
   HttpResponse Asset(const HttpRequest& req);
   HttpResponse Events(const HttpRequest& req);
   void Feed(HttpServer* http);
+  void OnChange(const Change& change);
 
   JobStore& store_;
   DashboardQueries queries_;
   const DashboardOptions options_;
   SessionStore sessions_;
+  ChangeListener* const listener_;
+  int subscription_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_
+  // Notified since the feed last published; guarded by mu_.
+  std::set<int64_t> changed_campaigns_;
+  bool changed_other_ = false;  // workers, or anything (a reconnect)
   std::thread feed_;
 };
 

@@ -20,6 +20,7 @@
 #include "coordinator/service/campaign_service.h"
 #include "coordinator/service/rpc_runner.h"
 #include "coordinator/service/worker_service.h"
+#include "coordinator/store/change_listener.h"
 #include "coordinator/store/migrations.h"
 #include "coordinator/store/pg_job_store.h"
 #include "coordinator/store/pg_pool.h"
@@ -32,6 +33,7 @@ struct CoordinatorServer::Parts {
   CoordinatorOptions options;
   std::unique_ptr<PgPool> pool;
   std::unique_ptr<PgJobStore> store;
+  std::unique_ptr<ChangeListener> listener;  // null with db_notify off
   Metrics metrics;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<RpcRunner> runner;
@@ -197,11 +199,18 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   p->runner = std::make_unique<RpcRunner>(*p->auth, p->metrics);
   p->worker_service = std::make_unique<WorkerServiceImpl>(
       *p->store, *p->runner, WorkerServiceOptions{options.lease, options.retry_after_ms});
+  if (options.db_notify) {
+    ChangeListenerOptions listen;
+    listen.conninfo = options.db_url;
+    p->listener = std::make_unique<ChangeListener>(listen);
+    p->listener->Start();
+  }
   CampaignServiceOptions campaign_options;
   campaign_options.limits = options.limits;
   campaign_options.watch_poll = options.watch_poll;
-  p->campaign_service =
-      std::make_unique<CampaignServiceImpl>(*p->store, *p->runner, campaign_options);
+  campaign_options.watch_resync = options.watch_resync;
+  p->campaign_service = std::make_unique<CampaignServiceImpl>(*p->store, *p->runner, campaign_options,
+                                                              p->listener.get());
 
   auto creds = Credentials(options);
   if (!creds.ok()) return creds.status();
@@ -231,7 +240,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       d.reader_token = options.reader_token;
       d.worker_token = options.worker_token;
       d.feed_poll = options.ui_feed_poll;
-      p->dashboard = std::make_unique<Dashboard>(*p->store, *p->pool, d);
+      d.feed_resync = options.watch_resync;
+      p->dashboard = std::make_unique<Dashboard>(*p->store, *p->pool, d, p->listener.get());
       p->dashboard->AddRoutes(*p->http);
     }
     absl::Status s = p->http->Start(options.http_listen);
@@ -259,6 +269,7 @@ void CoordinatorServer::Shutdown(absl::Duration grace) {
   parts_->reaper->Stop();
   if (parts_->dashboard) parts_->dashboard->Stop();
   if (parts_->http) parts_->http->Stop();
+  if (parts_->listener) parts_->listener->Stop();
 }
 
 void CoordinatorServer::Wait() { parts_->server->Wait(); }

@@ -32,7 +32,11 @@ struct CoordinatorOptions {
   // checkpoint before any other worker may retrain it (PgJobStoreOptions).
   absl::Duration checkpoint_affinity = absl::Seconds(60);
   int retry_after_ms = 1000;                   // idle workers poll this often
-  absl::Duration watch_poll = absl::Seconds(1);
+  absl::Duration watch_poll = absl::Seconds(1);     // Watch/dashboard re-read without notifications
+  absl::Duration watch_resync = absl::Seconds(5);   // ... and with them
+  // LISTEN for the database's change notifications (migration 014) so that
+  // Watch streams and the dashboard update at once; off = polling only.
+  bool db_notify = true;
   SpecLimits limits;                           // max_budget etc.
   int max_receive_bytes = 4 * 1024 * 1024;     // largest request accepted
   std::string admin_token;                     // required, distinct from worker_token

@@ -11,7 +11,7 @@ namespace moe4::coordinator {
 Authenticator::Authenticator(std::string admin_token, std::string worker_token)
     : admin_token_(std::move(admin_token)), worker_token_(std::move(worker_token)) {}
 
-absl::Status Authenticator::Authorize(const grpc::ServerContext& ctx, Scope scope) const {
+absl::Status Authenticator::Authorize(const grpc::ServerContextBase& ctx, Scope scope) const {
   const auto& md = ctx.client_metadata();
   auto it = md.find(std::string(kAuthMetadataKey));
   if (it == md.end()) {

@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 
 namespace grpc {
-class ServerContext;
+class ServerContextBase;
 }
 
 namespace moe4::coordinator {
@@ -23,7 +23,7 @@ class Authenticator {
  public:
   Authenticator(std::string admin_token, std::string worker_token);
 
-  absl::Status Authorize(const grpc::ServerContext& ctx, Scope scope) const;
+  absl::Status Authorize(const grpc::ServerContextBase& ctx, Scope scope) const;
 
  private:
   const std::string admin_token_;

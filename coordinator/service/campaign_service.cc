@@ -30,15 +30,20 @@ const char* JobStateText(moe4::v1::JobState s) {
   }
 }
 
-bool Finished(moe4::v1::CampaignState s) {
-  return s == moe4::v1::CAMPAIGN_STATE_DONE || s == moe4::v1::CAMPAIGN_STATE_CANCELLED;
-}
-
 }  // namespace
 
 CampaignServiceImpl::CampaignServiceImpl(JobStore& store, const RpcRunner& runner,
-                                         CampaignServiceOptions options)
-    : store_(store), runner_(runner), options_(std::move(options)) {}
+                                         CampaignServiceOptions options, ChangeListener* listener)
+    : store_(store), runner_(runner), options_(std::move(options)) {
+  WatchHubOptions hub;
+  hub.poll = options_.watch_poll;
+  hub.resync = options_.watch_resync;
+  hub.max_streams = options_.max_watches;
+  watches_ = std::make_unique<WatchHub>([this](int64_t id) { return Snapshot(id); }, runner_, listener, hub);
+  watches_->Start();
+}
+
+CampaignServiceImpl::~CampaignServiceImpl() { watches_->Stop(); }
 
 grpc::Status CampaignServiceImpl::Submit(grpc::ServerContext* ctx,
                                          const moe4::v1::SubmitRequest* req,
@@ -144,48 +149,11 @@ grpc::Status CampaignServiceImpl::Resume(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status CampaignServiceImpl::Watch(grpc::ServerContext* ctx,
-                                        const moe4::v1::WatchRequest* req,
-                                        grpc::ServerWriter<moe4::v1::WatchResponse>* writer) {
-  return runner_.Run(ctx, "CampaignService/Watch", kScope, [&]() -> absl::Status {
-    absl::Status s = CheckId("campaign_id", req->campaign_id());
-    if (!s.ok()) return s;
-    if (watches_.fetch_add(1) >= options_.max_watches) {
-      watches_.fetch_sub(1);
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "too many concurrent watches (", options_.max_watches, "); poll with Get instead"));
-    }
-    struct Release {
-      std::atomic<int>& n;
-      ~Release() { n.fetch_sub(1); }
-    } release{watches_};
-
-    std::string last;  // serialized last snapshot sent
-    bool first = true;
-    while (!stopping_ && !ctx->IsCancelled()) {
-      auto snap = Snapshot(req->campaign_id());
-      if (!snap.ok()) {
-        // A database blip should not end a long watch; anything else does.
-        if (!absl::IsUnavailable(snap.status()) || first) return snap.status();
-      } else {
-        first = false;
-        std::string bytes = snap->SerializeAsString();
-        if (bytes != last) {
-          moe4::v1::WatchResponse out;
-          *out.mutable_status() = *snap;
-          if (!writer->Write(out)) return absl::OkStatus();  // the client went away
-          last = std::move(bytes);
-        }
-        if (Finished(snap->campaign().state())) return absl::OkStatus();
-      }
-      // Sleep in small steps so that cancellation and shutdown are noticed.
-      const absl::Time until = absl::Now() + options_.watch_poll;
-      while (absl::Now() < until && !stopping_ && !ctx->IsCancelled()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    }
-    return absl::OkStatus();
-  });
+grpc::ServerWriteReactor<moe4::v1::WatchResponse>* CampaignServiceImpl::Watch(
+    grpc::CallbackServerContext* ctx, const moe4::v1::WatchRequest* req) {
+  absl::Status opened = runner_.Authorize(*ctx, kScope);
+  if (opened.ok()) opened = CheckId("campaign_id", req->campaign_id());
+  return watches_->Open(ctx, req->campaign_id(), opened);
 }
 
 grpc::Status CampaignServiceImpl::Leaderboard(grpc::ServerContext* ctx,

@@ -1,16 +1,18 @@
 // CampaignService: the gRPC adapter moe4ctl calls (admin token).
 //
 // Translates protos to planner and JobStore calls. Synchronous grpc::Service on
-// purpose (handlers block on Postgres; see worker_service.h). Watch holds its
-// handler thread while it streams, so concurrent watches are capped. Safe for
-// concurrent use.
+// purpose (handlers block on Postgres; see worker_service.h), except Watch,
+// which streams on the callback API through a WatchHub (watch_hub.h) so that
+// an open stream holds no thread. Safe for concurrent use.
 #pragma once
 
-#include <atomic>
+#include <memory>
 
 #include "absl/time/time.h"
 #include "common/campaign_spec.h"
 #include "coordinator/service/rpc_runner.h"
+#include "coordinator/service/watch_hub.h"
+#include "coordinator/store/change_listener.h"
 #include "coordinator/store/job_store.h"
 #include "moe4/v1/moe4.grpc.pb.h"
 
@@ -18,18 +20,23 @@ namespace moe4::coordinator {
 
 struct CampaignServiceOptions {
   SpecLimits limits;                                  // bounds on submitted specs
-  absl::Duration watch_poll = absl::Seconds(1);       // Watch re-reads the campaign this often
-  int max_watches = 64;                               // concurrent Watch streams
+  absl::Duration watch_poll = absl::Seconds(1);       // Watch re-reads without notifications
+  absl::Duration watch_resync = absl::Seconds(5);     // ... and with them
+  int max_watches = 4096;                             // concurrent Watch streams
 };
 
-class CampaignServiceImpl final : public moe4::v1::CampaignService::Service {
+class CampaignServiceImpl final
+    : public moe4::v1::CampaignService::WithCallbackMethod_Watch<moe4::v1::CampaignService::Service> {
  public:
-  // `store` and `runner` must outlive the service.
-  CampaignServiceImpl(JobStore& store, const RpcRunner& runner, CampaignServiceOptions options);
+  // `store`, `runner` and `listener` (null: Watch polls) must outlive the
+  // service.
+  CampaignServiceImpl(JobStore& store, const RpcRunner& runner, CampaignServiceOptions options,
+                      ChangeListener* listener = nullptr);
+  ~CampaignServiceImpl() override;
 
   // Ends running Watch streams (they return OK) and refuses new ones; called
   // before the server shuts down so that shutdown does not wait on them.
-  void Stop() { stopping_ = true; }
+  void Stop() { watches_->Stop(); }
 
   grpc::Status Submit(grpc::ServerContext* ctx, const moe4::v1::SubmitRequest* req,
                       moe4::v1::SubmitResponse* resp) override;
@@ -43,8 +50,8 @@ class CampaignServiceImpl final : public moe4::v1::CampaignService::Service {
                      moe4::v1::PauseResponse* resp) override;
   grpc::Status Resume(grpc::ServerContext* ctx, const moe4::v1::ResumeRequest* req,
                       moe4::v1::ResumeResponse* resp) override;
-  grpc::Status Watch(grpc::ServerContext* ctx, const moe4::v1::WatchRequest* req,
-                     grpc::ServerWriter<moe4::v1::WatchResponse>* writer) override;
+  grpc::ServerWriteReactor<moe4::v1::WatchResponse>* Watch(grpc::CallbackServerContext* ctx,
+                                                           const moe4::v1::WatchRequest* req) override;
   grpc::Status Leaderboard(grpc::ServerContext* ctx, const moe4::v1::LeaderboardRequest* req,
                            moe4::v1::LeaderboardResponse* resp) override;
   grpc::Status FamilyStats(grpc::ServerContext* ctx, const moe4::v1::FamilyStatsRequest* req,
@@ -69,8 +76,7 @@ class CampaignServiceImpl final : public moe4::v1::CampaignService::Service {
   JobStore& store_;
   const RpcRunner& runner_;
   const CampaignServiceOptions options_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> watches_{0};
+  std::unique_ptr<WatchHub> watches_;
 };
 
 }  // namespace moe4::coordinator

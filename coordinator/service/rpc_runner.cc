@@ -39,15 +39,20 @@ grpc::Status RpcRunner::Run(grpc::ServerContext* ctx, absl::string_view method, 
   if (status.ok()) status = body();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return Finished(*ctx, method, status, seconds);
+}
+
+grpc::Status RpcRunner::Finished(const grpc::ServerContextBase& ctx, absl::string_view method,
+                                 const absl::Status& status, double seconds) const {
   metrics_.ObserveRpc(method, absl::StatusCodeToString(status.code()), seconds);
   if (!status.ok()) {
     // Server-side trouble is worth a warning; a client's mistake is not.
     const bool ours = absl::IsInternal(status) || absl::IsUnavailable(status) ||
                       absl::IsDeadlineExceeded(status) || absl::IsUnknown(status);
     if (ours) {
-      spdlog::warn("{} from {}: {}", std::string(method), ctx->peer(), status.ToString());
+      spdlog::warn("{} from {}: {}", std::string(method), ctx.peer(), status.ToString());
     } else {
-      spdlog::debug("{} from {}: {}", std::string(method), ctx->peer(), status.ToString());
+      spdlog::debug("{} from {}: {}", std::string(method), ctx.peer(), status.ToString());
     }
   }
   return ToGrpcStatus(BoundedForWire(status));

@@ -25,6 +25,15 @@ class RpcRunner {
   grpc::Status Run(grpc::ServerContext* ctx, absl::string_view method, Scope scope,
                    absl::FunctionRef<absl::Status()> body) const;
 
+  // The two halves of Run for a stream on gRPC's callback API, whose
+  // handler returns before the stream ends: authorise when it opens, and
+  // record and convert its status when it ends (`seconds` since it opened).
+  absl::Status Authorize(const grpc::ServerContextBase& ctx, Scope scope) const {
+    return auth_.Authorize(ctx, scope);
+  }
+  grpc::Status Finished(const grpc::ServerContextBase& ctx, absl::string_view method, const absl::Status& status,
+                        double seconds) const;
+
   Metrics& metrics() const { return metrics_; }
 
  private:

@@ -203,39 +203,72 @@ TEST_F(DashboardApiTest, PagesAndBoundedInputs) {
                      std::string(64 * 1024, 'x')).status, 413);
 }
 
+// An open /api/v1/events stream read with a 10 s timeout per read.
+class EventStream {
+ public:
+  EventStream(int port, const std::string& token) : socket_(io_) {
+    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+    const std::string req = absl::StrCat("GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ",
+                                         BearerValue(token), "\r\n\r\n");
+    boost::asio::write(socket_, boost::asio::buffer(req));
+    timeval tv{10, 0};
+    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+  // Reads until `what` has arrived (false on timeout or close).
+  bool ReadUntil(const std::string& what) {
+    char buf[4096];
+    while (got_.find(what) == std::string::npos) {
+      boost::system::error_code ec;
+      const size_t n = socket_.read_some(boost::asio::buffer(buf), ec);
+      if (ec) return false;
+      got_.append(buf, n);
+    }
+    return true;
+  }
+  const std::string& got() const { return got_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  std::string got_;
+};
+
 // An open event stream hears "change" after an epoch is stored, and costs no
 // thread: the server counts it as a stream on its io thread.
 TEST_F(DashboardApiTest, EventStreamTellsOfAChange) {
   Seed();
-  namespace beast = boost::beast;
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_)});
-  const std::string req = absl::StrCat("GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ",
-                                       BearerValue(kReaderToken), "\r\n\r\n");
-  boost::asio::write(socket, boost::asio::buffer(req));
-  timeval tv{10, 0};
-  setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::string got;
-  auto read_until = [&](const std::string& what) {
-    char buf[4096];
-    while (got.find(what) == std::string::npos) {
-      boost::system::error_code ec;
-      const size_t n = socket.read_some(boost::asio::buffer(buf), ec);
-      if (ec) return false;
-      got.append(buf, n);
-    }
-    return true;
-  };
-  ASSERT_TRUE(read_until("event: hello")) << got;
-  EXPECT_NE(got.find("text/event-stream"), std::string::npos);
-  EXPECT_NE(got.find("Content-Security-Policy"), std::string::npos);
+  EventStream stream(port_, kReaderToken);
+  ASSERT_TRUE(stream.ReadUntil("event: hello")) << stream.got();
+  EXPECT_NE(stream.got().find("text/event-stream"), std::string::npos);
+  EXPECT_NE(stream.got().find("Content-Security-Policy"), std::string::npos);
   // Let the feed take its baseline, then change something.
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   ASSERT_TRUE(ReportEpoch(worker_id_, running_, 2, 0.55).ok());
-  EXPECT_TRUE(read_until("event: change")) << got;
+  EXPECT_TRUE(stream.ReadUntil("event: change")) << stream.got();
   // Without a token, no stream.
   EXPECT_EQ(HttpCall(port_, "GET", "/api/v1/events").status, 401);
+}
+
+// The feed never polls within the test: the change event can only come from
+// the database's notification, and it names the campaign.
+class NotifiedDashboardTest : public DashboardApiTest {
+ protected:
+  void Adjust(CoordinatorOptions& o) override {
+    o.ui_feed_poll = absl::Seconds(120);
+    o.watch_resync = absl::Seconds(120);
+  }
+};
+
+TEST_F(NotifiedDashboardTest, AnEpochReachesTheEventStreamByNotification) {
+  Seed();
+  EventStream stream(port_, kReaderToken);
+  ASSERT_TRUE(stream.ReadUntil("event: hello")) << stream.got();
+  const auto reported = std::chrono::steady_clock::now();
+  ASSERT_TRUE(ReportEpoch(worker_id_, running_, 2, 0.55).ok());
+  ASSERT_TRUE(stream.ReadUntil(absl::StrCat("\"campaigns\":[", running_.campaign_id(), "]")))
+      << stream.got();
+  EXPECT_LT(std::chrono::steady_clock::now() - reported, std::chrono::seconds(5));
+  EXPECT_NE(stream.got().find("event: change"), std::string::npos) << stream.got();
 }
 
 }  // namespace

@@ -61,12 +61,16 @@ class DashboardFixture : public ServiceFixture {
     o.ui = true;
     o.reader_token = kReaderToken;
     o.ui_feed_poll = absl::Milliseconds(200);
+    Adjust(o);
     auto s = CoordinatorServer::Start(o);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(*s);
     Connect();
     port_ = server_->http_port();
   }
+
+  // A test's own options, over the defaults above.
+  virtual void Adjust(CoordinatorOptions& /*o*/) {}
 
   // Campaign "dash" (3 combinations, 3 epochs): job A succeeded with test
   // accuracy 0.5, 0.6, 0.7 (selected: epoch 3), job B running with one epoch.

@@ -16,6 +16,8 @@ packages=(
   # coordinator
   libpqxx-dev libpq-dev libboost-dev libboost-system-dev postgresql postgresql-contrib
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libabsl-dev
+  # /metrics of the coordinator and the worker (prometheus-cpp's registry and text format)
+  prometheus-cpp-dev
   # tests (chromium renders the HTML report headless)
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev chromium
   # moe4ctl's HTML report inlines Chart.js 3 from Debian's package

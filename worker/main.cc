@@ -7,6 +7,7 @@
 //               [--checkpoint-max-bytes N] [--checkpoint-max-age-hours H]
 //               [--jobs-per-device N] [--device-memory-mb MiB]
 //               [--job-isolation process|thread] [--job-memory-max MiB]
+//               [--http-listen 127.0.0.1:9465]
 //
 // Each job trains in a child process of its own by default (moe4-worker
 // --trainer-process, worker/agent/trainer_process.h): an abort, a crash or
@@ -32,6 +33,8 @@
 
 #include "worker/agent/agent.h"
 #include "worker/agent/coordinator_client.h"
+#include "worker/agent/metrics_endpoint.h"
+#include "worker/agent/worker_metrics.h"
 #include "worker/agent/trainer_process.h"
 #include "worker/data/loader.h"
 #include "worker/models/registry.h"
@@ -76,6 +79,7 @@ int main(int argc, char** argv) {
   int64_t device_memory_mb = 0;
   std::string job_isolation = "process";
   int64_t job_memory_max_mb = 0;
+  std::string http_listen;
   app.add_option("--coordinator", client_options.target, "coordinator host:port")->capture_default_str();
   app.add_option("--token-file", token_file, "file holding the worker bearer token (else $MOE4_WORKER_TOKEN)");
   app.add_option("--name", name, "unique worker name (default: <hostname>-<device>)");
@@ -127,6 +131,11 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   app.add_flag("--tls", client_options.tls, "use TLS with the system root certificates");
   app.add_option("--tls-ca", client_options.tls_ca_file, "use TLS with this root CA (PEM)");
+  // "off" as well as "", as for the coordinator's flag of the same name.
+  app.add_option("--http-listen", http_listen,
+                 "serve Prometheus /metrics (jobs, epochs, images/s, device memory, retries) on this IP:PORT; "
+                 "no authentication, so keep it on loopback (127.0.0.1:9465) or a firewalled address "
+                 "(default: off)");
   app.add_option("--rpc-timeout-ms", rpc_timeout_ms, "deadline of each RPC")
       ->capture_default_str()
       ->check(CLI::Range(100, 600000));
@@ -170,6 +179,22 @@ int main(int argc, char** argv) {
   }
   torch::set_num_threads(threads);
 
+  // Before anything connects: a bad --http-listen is a configuration error
+  // (exit 2), not something to find out at the first scrape.
+  auto metrics = std::make_shared<WorkerMetrics>(name, device->str());
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint;
+  if (http_listen == "off") http_listen.clear();
+  if (!http_listen.empty()) {
+    auto endpoint = MetricsEndpoint::Start(http_listen, metrics->registry());
+    if (!endpoint.ok()) {
+      spdlog::error("{}", std::string(endpoint.status().message()));
+      return 2;
+    }
+    metrics_endpoint = std::move(*endpoint);
+    // Scripts and tests that pass port 0 read the port from this line.
+    spdlog::info("http (/metrics): {}:{}", http_listen.substr(0, http_listen.rfind(':')), metrics_endpoint->port());
+  }
+
   // The factory also makes the replacement channels of a client whose
   // coordinator stays unreachable (coordinator_client.cc).
   CoordinatorClient::ChannelFactory channel_factory = [client_options] {
@@ -198,6 +223,7 @@ int main(int argc, char** argv) {
   agent_options.device_memory_cap_mb = device_memory_mb;
   agent_options.log_level = log_level;
   agent_options.job_memory_max_mb = job_memory_max_mb;
+  agent_options.metrics = metrics;
   if (job_isolation == "process") {
     agent_options.job_isolation = JobIsolation::kProcess;
     agent_options.trainer_executable = CurrentExecutable();

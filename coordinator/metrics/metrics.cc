@@ -1,87 +1,76 @@
 #include "coordinator/metrics/metrics.h"
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include <utility>
+#include <vector>
+
+#include "prometheus/gauge.h"
+#include "prometheus/text_serializer.h"
 
 namespace moe4::coordinator {
 namespace {
 
-void Header(std::string* out, absl::string_view name, absl::string_view type,
-            absl::string_view help) {
-  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+prometheus::Counter& OneCounter(prometheus::Registry& registry, const std::string& name,
+                                const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
 }
-
-void Counter(std::string* out, absl::string_view name, absl::string_view help, int64_t v) {
-  Header(out, name, "counter", help);
-  absl::StrAppend(out, name, " ", v, "\n");
-}
-
-std::string Num(double v) { return absl::StrFormat("%.9g", v); }
 
 }  // namespace
 
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      leases_granted_(OneCounter(*registry_, "moe4_leases_granted_total",
+                                 "Jobs leased to workers by this coordinator.")),
+      leases_expired_(OneCounter(*registry_, "moe4_leases_expired_total",
+                                 "Leases this coordinator's reaper found expired (requeued or failed).")),
+      jobs_timed_out_(OneCounter(*registry_, "moe4_jobs_timed_out_total",
+                                 "Jobs failed for exceeding max_job_seconds.")),
+      fenced_writes_(OneCounter(*registry_, "moe4_fenced_writes_total",
+                                "Worker writes rejected because they came from a stale attempt.")),
+      epoch_rows_(OneCounter(*registry_, "moe4_epoch_rows_written_total", "Epoch rows upserted.")),
+      rpcs_(prometheus::BuildCounter()
+                .Name("moe4_rpcs_total")
+                .Help("Finished RPCs by method and status code.")
+                .Register(*registry_)),
+      latency_(prometheus::BuildHistogram()
+                   .Name("moe4_rpc_duration_seconds")
+                   .Help("RPC handling time by method.")
+                   .Register(*registry_)),
+      buckets_(kLatencyBuckets.begin(), kLatencyBuckets.end()) {}
+
 void Metrics::ObserveRpc(absl::string_view method, absl::string_view code, double seconds) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = latency_.find(method);
-  if (it == latency_.end()) it = latency_.emplace(std::string(method), Histogram{}).first;
-  Histogram& h = it->second;
-  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-    if (seconds <= kLatencyBuckets[i]) {
-      h.buckets[i]++;
-      break;
-    }
-  }
-  h.count++;
-  h.sum += seconds;
-  rpcs_[{std::string(method), std::string(code)}]++;
+  // Family::Add returns the existing series for labels it has seen (the
+  // boundaries only matter the first time).
+  const std::string m(method);
+  rpcs_.Add({{"method", m}, {"code", std::string(code)}}).Increment();
+  latency_.Add({{"method", m}}, buckets_).Observe(seconds);
 }
 
 std::string Metrics::Render(const std::map<std::string, int64_t>* jobs_by_state,
                             bool db_up) const {
-  std::string out;
-  Header(&out, "moe4_database_up", "gauge", "1 when the database answered the last probe.");
-  absl::StrAppend(&out, "moe4_database_up ", db_up ? 1 : 0, "\n");
+  // What the database said at this scrape: a registry of its own, so that a
+  // scrape without the database has no moe4_jobs at all (rather than stale
+  // counts) and concurrent scrapes share nothing mutable.
+  prometheus::Registry scrape;
+  prometheus::BuildGauge()
+      .Name("moe4_database_up")
+      .Help("1 when the database answered the last probe.")
+      .Register(scrape)
+      .Add({})
+      .Set(db_up ? 1 : 0);
   if (jobs_by_state != nullptr) {
-    Header(&out, "moe4_jobs", "gauge", "Jobs by state, over all campaigns.");
+    auto& jobs = prometheus::BuildGauge()
+                     .Name("moe4_jobs")
+                     .Help("Jobs by state, over all campaigns.")
+                     .Register(scrape);
     for (const char* state :
          {"pending", "leased", "running", "succeeded", "failed", "cancelled", "waiting", "stopped"}) {
       auto it = jobs_by_state->find(state);
-      absl::StrAppend(&out, "moe4_jobs{state=\"", state, "\"} ",
-                      it == jobs_by_state->end() ? 0 : it->second, "\n");
+      jobs.Add({{"state", state}}).Set(it == jobs_by_state->end() ? 0.0 : static_cast<double>(it->second));
     }
   }
-  Counter(&out, "moe4_leases_granted_total", "Jobs leased to workers by this coordinator.",
-          leases_granted_);
-  Counter(&out, "moe4_leases_expired_total",
-          "Leases this coordinator's reaper found expired (requeued or failed).", leases_expired_);
-  Counter(&out, "moe4_jobs_timed_out_total", "Jobs failed for exceeding max_job_seconds.",
-          jobs_timed_out_);
-  Counter(&out, "moe4_fenced_writes_total",
-          "Worker writes rejected because they came from a stale attempt.", fenced_writes_);
-  Counter(&out, "moe4_epoch_rows_written_total", "Epoch rows upserted.", epoch_rows_);
-
-  std::lock_guard<std::mutex> lock(mu_);
-  Header(&out, "moe4_rpcs_total", "counter", "Finished RPCs by method and status code.");
-  for (const auto& [key, n] : rpcs_) {
-    absl::StrAppend(&out, "moe4_rpcs_total{method=\"", key.first, "\",code=\"", key.second, "\"} ",
-                    n, "\n");
-  }
-  Header(&out, "moe4_rpc_duration_seconds", "histogram", "RPC handling time by method.");
-  for (const auto& [method, h] : latency_) {
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-      cumulative += h.buckets[i];
-      absl::StrAppend(&out, "moe4_rpc_duration_seconds_bucket{method=\"", method, "\",le=\"",
-                      Num(kLatencyBuckets[i]), "\"} ", cumulative, "\n");
-    }
-    absl::StrAppend(&out, "moe4_rpc_duration_seconds_bucket{method=\"", method,
-                    "\",le=\"+Inf\"} ", h.count, "\n");
-    absl::StrAppend(&out, "moe4_rpc_duration_seconds_sum{method=\"", method, "\"} ", Num(h.sum),
-                    "\n");
-    absl::StrAppend(&out, "moe4_rpc_duration_seconds_count{method=\"", method, "\"} ", h.count,
-                    "\n");
-  }
-  return out;
+  std::vector<prometheus::MetricFamily> families = scrape.Collect();
+  for (prometheus::MetricFamily& f : registry_->Collect()) families.push_back(std::move(f));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace moe4::coordinator

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -409,6 +410,23 @@ TEST_F(ServiceTest, HealthzAndMetricsCountFencedWrites) {
   EXPECT_NE(metrics.find("moe4_jobs{state=\"running\"} 1\n"), std::string::npos);
   EXPECT_NE(metrics.find("moe4_rpc_duration_seconds_count{method=\"WorkerService/Lease\"} 1"),
             std::string::npos);
+  // prometheus-cpp writes a series' labels sorted by name (code, method).
+  EXPECT_NE(metrics.find("moe4_rpcs_total{code=\"FAILED_PRECONDITION\",method=\"WorkerService/Complete\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("moe4_rpcs_total{code=\"OK\",method=\"WorkerService/Lease\"} 1\n"), std::string::npos);
+  EXPECT_NE(metrics.find("moe4_database_up 1\n"), std::string::npos);
+  // Every family the hand-written exposition had, with its type: dashboards
+  // and alerts keep working (docs/deploy.md, "Metrics").
+  std::set<std::string> families;
+  for (size_t at = metrics.find("# TYPE "); at != std::string::npos; at = metrics.find("# TYPE ", at + 1)) {
+    families.insert(metrics.substr(at + 7, metrics.find('\n', at) - at - 7));
+  }
+  EXPECT_EQ(families, (std::set<std::string>{
+                          "moe4_database_up gauge", "moe4_jobs gauge", "moe4_leases_granted_total counter",
+                          "moe4_leases_expired_total counter", "moe4_jobs_timed_out_total counter",
+                          "moe4_fenced_writes_total counter", "moe4_epoch_rows_written_total counter",
+                          "moe4_rpcs_total counter", "moe4_rpc_duration_seconds histogram"}))
+      << metrics;
   EXPECT_EQ(HttpGet(server_->http_port(), "/nope").first, 404);
 }
 

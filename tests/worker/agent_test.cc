@@ -12,7 +12,9 @@
 #include <map>
 #include <thread>
 
+#include "scrape.h"
 #include "test_util.h"
+#include "worker/agent/metrics_endpoint.h"
 
 namespace moe4::worker {
 namespace {
@@ -36,6 +38,10 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     std::lock_guard<std::mutex> lock(mu);
     if (!Authorised(ctx)) return {grpc::StatusCode::UNAUTHENTICATED, "bad token"};
     ++leases;
+    if (unavailable_leases > 0) {
+      --unavailable_leases;
+      return {grpc::StatusCode::UNAVAILABLE, "coordinator down"};
+    }
     free_memory_seen.push_back(req->free_memory_mb());
     if (req->worker_id() != 5) return {grpc::StatusCode::NOT_FOUND, "unknown worker"};
     if (jobs.empty()) {
@@ -112,6 +118,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   std::deque<v1::JobAssignment> jobs;
   int current_attempt = 0;
   int unavailable_reports = 0;
+  int unavailable_leases = 0;
   bool fence = false;
   bool cancel = false;
   int reject_reports_from_epoch = 0;  // > 0: reports from this epoch on are refused as invalid
@@ -217,6 +224,45 @@ TEST_F(AgentTest, RunsAJobEndToEndDeliveringEveryEpochOnceInOrderDespiteAnOutage
   // Finished jobs leave nothing behind.
   EXPECT_FALSE(std::filesystem::exists(dir_.File("job-7.pt")));
   EXPECT_FALSE(std::filesystem::exists(dir_.File("job-7.reports")));
+}
+
+// moe4-worker --http-listen: the daemon's counts, scraped over HTTP while a
+// job trains (from inside the fake's ReportEpochs) and after it completed.
+TEST_F(AgentTest, MetricsEndpointShowsTheRunningJobItsEpochsAndRetries) {
+  fake_.jobs.push_back(TinyJob({"AlexNet", "BagNet"}, 3, 96, 32));
+  fake_.unavailable_leases = 1;  // one Lease retried
+  auto metrics = std::make_shared<WorkerMetrics>("test-cpu", "cpu");
+  auto endpoint = MetricsEndpoint::Start("127.0.0.1:0", metrics->registry());
+  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+  const int port = (*endpoint)->port();
+  std::vector<std::string> during;  // one scrape per epoch stored
+  fake_.on_epoch_stored = [&](int) { during.push_back(testing::HttpGet(port, "/metrics").body); };
+  StartAgent("secret", [&](AgentOptions& o) { o.metrics = metrics; });
+  ASSERT_TRUE(WaitFor([&] { return !fake_.completes.empty(); }));
+  // The job's slot is released just after Complete returns.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (metrics->jobs_running() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const std::string after = testing::HttpGet(port, "/metrics").body;
+  EXPECT_EQ(StopAgent(), kExitOk);
+
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  ASSERT_EQ(during.size(), 3u);
+  for (size_t i = 0; i < during.size(); ++i) {
+    EXPECT_EQ(testing::SeriesValue(during[i], "moe4_worker_jobs_running"), 1.0) << during[i];
+    EXPECT_EQ(testing::SeriesValue(during[i], "moe4_worker_epochs_total"), static_cast<double>(i + 1));
+    EXPECT_GT(testing::SeriesValue(during[i], "moe4_worker_images_per_second").value_or(0), 0.0);
+    // The host's memory (a CPU worker), and what its job reserves.
+    EXPECT_GT(testing::SeriesValue(during[i], "moe4_worker_device_memory_registered_bytes").value_or(0), 0.0);
+    EXPECT_GT(testing::SeriesValue(during[i], "moe4_worker_device_memory_free_bytes").value_or(0), 0.0);
+  }
+  EXPECT_EQ(testing::SeriesValue(after, "moe4_worker_jobs_running"), 0.0) << after;
+  EXPECT_EQ(testing::SeriesValue(after, "moe4_worker_epochs_total"), 3.0);
+  EXPECT_EQ(testing::SeriesValue(after, "moe4_worker_jobs_completed_total"), 1.0);
+  EXPECT_EQ(testing::SeriesValue(after, "moe4_worker_jobs_failed_total{retryable=\"true\"}"), 0.0);
+  EXPECT_EQ(testing::SeriesValue(after, "moe4_worker_rpc_retries_total{method=\"Lease\"}"), 1.0);
+  EXPECT_EQ(testing::SeriesValue(after, "moe4_worker_device_memory_reserved_bytes"), 0.0);
 }
 
 TEST_F(AgentTest, SeveralJobsPerDeviceRunAtOnceEachDeliveringItsEpochsInOrder) {

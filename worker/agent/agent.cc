@@ -73,10 +73,16 @@ class Agent::AdmissionTicket {
 };
 
 Agent::Agent(CoordinatorClient& client, const FamilyRegistry& registry, AgentOptions options)
-    : client_(client), registry_(registry), options_(std::move(options)), checkpoints_(options_.checkpoint_dir) {}
+    : client_(client),
+      registry_(registry),
+      options_(std::move(options)),
+      checkpoints_(options_.checkpoint_dir),
+      metrics_(options_.metrics ? options_.metrics
+                                : std::make_shared<WorkerMetrics>(options_.name, options_.device.str())) {}
 
 int64_t Agent::FreeMemoryForNextJobMb() {
   const int64_t device_free = DeviceFreeMemoryMb(options_.device);
+  metrics_->SetDeviceMemoryFreeMb(device_free);
   int64_t reserved = 0;
   {
     std::lock_guard<std::mutex> lock(jobs_mu_);
@@ -117,17 +123,28 @@ void Agent::JobStarted(int64_t job_id, int64_t reserved_mb) {
   running_reserved_mb_[job_id] = reserved_mb;
   const int running = static_cast<int>(running_reserved_mb_.size());
   if (running > max_concurrent_jobs_.load()) max_concurrent_jobs_.store(running);
+  metrics_->JobStarted();
+  PublishReservedMemory();
 }
 
 void Agent::ReserveMemory(int64_t job_id, int64_t reserved_mb) {
   std::lock_guard<std::mutex> lock(jobs_mu_);
   auto it = running_reserved_mb_.find(job_id);
   if (it != running_reserved_mb_.end()) it->second = std::max(it->second, reserved_mb);
+  PublishReservedMemory();
 }
 
 void Agent::JobEnded(int64_t job_id) {
   std::lock_guard<std::mutex> lock(jobs_mu_);
   running_reserved_mb_.erase(job_id);
+  metrics_->JobEnded();
+  PublishReservedMemory();
+}
+
+void Agent::PublishReservedMemory() {
+  int64_t reserved = 0;
+  for (const auto& [job_id, mb] : running_reserved_mb_) reserved += mb;
+  metrics_->SetDeviceMemoryReservedMb(reserved);
 }
 
 void Agent::RequestShutdown() {
@@ -185,10 +202,12 @@ Agent::CallResult Agent::CallWithRetry(const char* what, const std::string& tag,
         spdlog::warn("{}: {} not delivered before shutdown ({})", tag, what, Describe(s));
         return CallResult::kGaveUp;
       }
+      metrics_->RpcRetried(what);
       std::this_thread::sleep_for(std::min(backoff, milliseconds(1000)));
     } else {
       // Full jitter in [backoff/2, backoff]: workers that lost the same
       // coordinator do not come back in step.
+      metrics_->RpcRetried(what);
       thread_local std::mt19937_64 rng{std::random_device{}()};
       const milliseconds wait(std::uniform_int_distribution<int64_t>(backoff.count() / 2, backoff.count())(rng));
       spdlog::warn("{}: {} failed ({}, {}); retrying in {} ms", tag, what, RpcErrorClassName(error_class),
@@ -220,6 +239,7 @@ bool Agent::Register() {
   if (result != CallResult::kOk) return false;
   worker_id_ = response.worker_id();
   device_memory_mb_ = info.memory_mb;
+  metrics_->SetDeviceMemoryRegisteredMb(info.memory_mb);
   spdlog::info("registered as worker {} ('{}', {} {}, {} threads)", worker_id_.load(), options_.name, info.kind, info.name,
                options_.threads);
   return true;
@@ -308,6 +328,7 @@ int Agent::LeaseLoop(int slot) {
       continue;
     }
     spdlog::warn("Lease failed ({}); retrying in {} ms", Describe(s), backoff.count());
+    metrics_->RpcRetried("Lease");
     SleepFor(backoff);
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
@@ -360,6 +381,7 @@ void Agent::SendFail(const moe4::v1::JobAssignment& job, const std::string& tag,
                  response.will_retry() ? "will" : "will not", reason);
   }
   ++jobs_failed_;
+  metrics_->JobFailed(retryable);
 }
 
 void Agent::Abandon(const moe4::v1::JobAssignment& job, const std::string& tag, StopReason reason) {
@@ -369,6 +391,7 @@ void Agent::Abandon(const moe4::v1::JobAssignment& job, const std::string& tag, 
   if (!action.keep_checkpoint) checkpoints_.RemoveCheckpoint(job.job_id());
   spdlog::info("{}: abandoned ({}); checkpoint {}", tag, action.log, action.keep_checkpoint ? "kept" : "removed");
   ++jobs_abandoned_;
+  metrics_->JobAbandoned();
 }
 
 void Agent::EnforceCheckpointLimit() {
@@ -537,6 +560,10 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
     hooks.on_epoch = [&](const moe4::v1::EpochMetrics& m) {
       spdlog::info("{}: epoch {}/{} train_loss {:.4f} test_acc {:.4f} ({:.1f} s, {:.0f} img/s)", tag, m.epoch(),
                    last_epoch, m.train_loss(), m.test_accuracy(), m.epoch_seconds(), m.images_per_second());
+      metrics_->EpochTrained(m.images_per_second());
+      // A busy worker leases nothing, so the free-memory gauge would stand
+      // still without this look.
+      metrics_->SetDeviceMemoryFreeMb(DeviceFreeMemoryMb(options_.device));
       if (auto s = queue.Push(m); !s.ok()) spdlog::warn("{}: {}", tag, std::string(s.message()));
       flush(/*retry=*/false);
       EnforceCheckpointLimit();  // before the next epoch's checkpoint
@@ -618,6 +645,7 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
               tag, outcome.final_test_accuracy, outcome.best_test_accuracy, outcome.parameter_count,
               outcome.train_seconds);
           ++jobs_completed_;
+          metrics_->JobCompleted();
           NoteCheckpointOutcome(false);
           queue.Remove();
           if (rung_ends_early) {

@@ -49,6 +49,7 @@
 #include "worker/agent/coordinator_client.h"
 #include "worker/agent/stop_reason.h"
 #include "worker/agent/trainer_process.h"
+#include "worker/agent/worker_metrics.h"
 #include "worker/data/dataset.h"
 #include "worker/data/image_decode.h"  // kDefaultMaxImagePixels
 #include "worker/models/registry.h"
@@ -107,6 +108,10 @@ struct AgentOptions {
   std::string trainer_executable;
   int64_t job_memory_max_mb = 0;
   std::string log_level = "info";
+  // Where the agent counts jobs, epochs, memory and retries (moe4-worker
+  // serves it on --http-listen); nullptr = a registry of the agent's own,
+  // read through Agent::metrics().
+  std::shared_ptr<WorkerMetrics> metrics;
 };
 
 // A slot with other jobs running leases only when at least this much device
@@ -133,6 +138,7 @@ class Agent {
   int64_t jobs_abandoned() const { return jobs_abandoned_.load(); }
   // The most jobs that ran here at the same time.
   int max_concurrent_jobs() const { return max_concurrent_jobs_.load(); }
+  WorkerMetrics& metrics() const { return *metrics_; }
 
  private:
   enum class CallResult { kOk, kFenced, kRejected, kGaveUp };
@@ -159,6 +165,8 @@ class Agent {
   void JobStarted(int64_t job_id, int64_t reserved_mb);
   void ReserveMemory(int64_t job_id, int64_t reserved_mb);
   void JobEnded(int64_t job_id);
+  // The memory gauge from running_reserved_mb_; called with jobs_mu_ held.
+  void PublishReservedMemory();
   // Retries transient failures with jittered exponential backoff (suspect
   // ones within suspect_retry_budget tries); gives up once shutting down and
   // the grace period passed (or at once if `stop_on_shutdown`). `last_error`,
@@ -181,6 +189,7 @@ class Agent {
   const FamilyRegistry& registry_;
   const AgentOptions options_;
   const CheckpointDir checkpoints_;
+  const std::shared_ptr<WorkerMetrics> metrics_;  // never null
   std::atomic<int64_t> worker_id_{0};
   std::atomic<bool> unauthenticated_{false};
   std::mutex register_mu_;       // one slot re-registers at a time

@@ -157,7 +157,9 @@ absl::Status WriteSecretFile(const std::filesystem::path& path, const std::strin
 std::string SpecYaml(const std::string& name, int64_t jobs, int epochs) {
   // families: left out = the whole catalogue. uniform: the cheapest sampler
   // to plan, so submission stays short at tens of thousands of jobs.
-  return absl::StrCat("name: ", name, "\nk: ", kFamiliesPerJob, "\nsampler: uniform\nbudget: ", jobs,
+  // catalogue: adapted, because no single input size fits every family of
+  // the (default) lemur catalogue, so a whole-catalogue pool is refused there.
+  return absl::StrCat("name: ", name, "\nk: ", kFamiliesPerJob, "\ncatalogue: adapted\nsampler: uniform\nbudget: ", jobs,
                       "\nseed: 1\ndataset: {name: synthetic}\nrecipe: {epochs: ", epochs, "}\n");
 }
 

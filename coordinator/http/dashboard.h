@@ -44,7 +44,7 @@ struct DashboardOptions {
   std::string worker_token;                         // refused explicitly
   absl::Duration session_ttl = absl::Hours(12);     // cookie lifetime
   absl::Duration feed_poll = absl::Seconds(1);      // fingerprint poll without notifications
-  absl::Duration feed_resync = absl::Seconds(5);    // ... and with them
+  absl::Duration feed_resync = absl::Seconds(1);    // ... and with them (epochs notify nothing)
   absl::Duration feed_coalesce = absl::Milliseconds(100);  // notifications folded into one event
 };
 

@@ -33,7 +33,7 @@ struct CoordinatorOptions {
   absl::Duration checkpoint_affinity = absl::Seconds(60);
   int retry_after_ms = 1000;                   // idle workers poll this often
   absl::Duration watch_poll = absl::Seconds(1);     // Watch/dashboard re-read without notifications
-  absl::Duration watch_resync = absl::Seconds(5);   // ... and with them
+  absl::Duration watch_resync = absl::Seconds(1);   // ... and with them (epochs notify nothing)
   // LISTEN for the database's change notifications (migration 014) so that
   // Watch streams and the dashboard update at once; off = polling only.
   bool db_notify = true;

@@ -21,7 +21,7 @@ namespace moe4::coordinator {
 struct CampaignServiceOptions {
   SpecLimits limits;                                  // bounds on submitted specs
   absl::Duration watch_poll = absl::Seconds(1);       // Watch re-reads without notifications
-  absl::Duration watch_resync = absl::Seconds(5);     // ... and with them
+  absl::Duration watch_resync = absl::Seconds(1);     // ... and with them (epochs notify nothing)
   int max_watches = 4096;                             // concurrent Watch streams
 };
 

@@ -35,7 +35,7 @@ namespace moe4::coordinator {
 
 struct WatchHubOptions {
   absl::Duration poll = absl::Seconds(1);     // re-read period without notifications
-  absl::Duration resync = absl::Seconds(5);   // re-read period with them
+  absl::Duration resync = absl::Seconds(1);   // re-read period with them (epochs notify nothing)
   int max_streams = 4096;                     // concurrent streams
 };
 

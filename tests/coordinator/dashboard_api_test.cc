@@ -259,12 +259,14 @@ class NotifiedDashboardTest : public DashboardApiTest {
   }
 };
 
-TEST_F(NotifiedDashboardTest, AnEpochReachesTheEventStreamByNotification) {
+TEST_F(NotifiedDashboardTest, AFinishedJobReachesTheEventStreamByNotification) {
   Seed();
   EventStream stream(port_, kReaderToken);
   ASSERT_TRUE(stream.ReadUntil("event: hello")) << stream.got();
   const auto reported = std::chrono::steady_clock::now();
   ASSERT_TRUE(ReportEpoch(worker_id_, running_, 2, 0.55).ok());
+  ASSERT_TRUE(ReportEpoch(worker_id_, running_, 3, 0.6).ok());
+  ASSERT_TRUE(CompleteJob(worker_id_, running_, 0.6).ok());
   ASSERT_TRUE(stream.ReadUntil(absl::StrCat("\"campaigns\":[", running_.campaign_id(), "]")))
       << stream.got();
   EXPECT_LT(std::chrono::steady_clock::now() - reported, std::chrono::seconds(5));

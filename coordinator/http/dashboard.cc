@@ -1,12 +1,6 @@
 #include "coordinator/http/dashboard.h"
 
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/message.h>
-
 #include <algorithm>
-#include <cctype>
-#include <cmath>
-#include <limits>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -14,124 +8,22 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/auth.h"
+#include "coordinator/http/api_json.h"
 #include "coordinator/http/ui_assets.h"
-#include "coordinator/scheduler/campaign_planner.h"
-#include "coordinator/scheduler/pending_reason.h"
-#include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
 namespace moe4::coordinator {
 namespace {
 
-using json = nlohmann::json;
-namespace pb = google::protobuf;
+using api::Error;
+using api::FromStatus;
+using api::Json;
+using api::json;
 
 constexpr char kCookie[] = "moe4_session";
 constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 500;
-constexpr int kMaxCampaignsScanned = 10000;  // deepest campaign page
 constexpr int64_t kMaxId = int64_t{1} << 53;  // ids the browser holds exactly
-
-// ---- JSON --------------------------------------------------------------
-
-// "JobState" -> "JOB_STATE_".
-std::string EnumPrefix(const std::string& type) {
-  std::string out;
-  for (size_t i = 0; i < type.size(); ++i) {
-    if (i > 0 && std::isupper(static_cast<unsigned char>(type[i]))) out += '_';
-    out += static_cast<char>(std::toupper(static_cast<unsigned char>(type[i])));
-  }
-  return out + "_";
-}
-
-// JOB_STATE_RUNNING -> "running".
-std::string EnumText(const pb::EnumValueDescriptor* v) {
-  std::string name = v->name();
-  const std::string prefix = EnumPrefix(v->type()->name());
-  if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return name;
-}
-
-json Double(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-
-json ProtoJson(const pb::Message& m);
-
-json FieldValue(const pb::Message& m, const pb::FieldDescriptor* f, int index) {
-  const pb::Reflection* r = m.GetReflection();
-  const bool rep = index >= 0;
-  switch (f->cpp_type()) {
-    case pb::FieldDescriptor::CPPTYPE_INT32: return rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f);
-    case pb::FieldDescriptor::CPPTYPE_INT64: return rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f);
-    case pb::FieldDescriptor::CPPTYPE_UINT32: return rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f);
-    // Seeds: full 64 bits, which a JavaScript number cannot hold.
-    case pb::FieldDescriptor::CPPTYPE_UINT64:
-      return std::to_string(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
-    case pb::FieldDescriptor::CPPTYPE_DOUBLE: return Double(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
-    case pb::FieldDescriptor::CPPTYPE_FLOAT: return Double(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f));
-    case pb::FieldDescriptor::CPPTYPE_BOOL: return rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f);
-    case pb::FieldDescriptor::CPPTYPE_STRING: return rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f);
-    case pb::FieldDescriptor::CPPTYPE_ENUM: return EnumText(rep ? r->GetRepeatedEnum(m, f, index) : r->GetEnum(m, f));
-    case pb::FieldDescriptor::CPPTYPE_MESSAGE:
-      return ProtoJson(rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f));
-  }
-  return nullptr;
-}
-
-// Field names as in the .proto; int64 as numbers (ids stay below 2^53), enums
-// as short lower-case names, NaN and infinities as null, unset optional
-// fields as null, maps as objects.
-json ProtoJson(const pb::Message& m) {
-  const pb::Descriptor* d = m.GetDescriptor();
-  const pb::Reflection* r = m.GetReflection();
-  json out = json::object();
-  for (int i = 0; i < d->field_count(); ++i) {
-    const pb::FieldDescriptor* f = d->field(i);
-    if (f->is_map()) {
-      json obj = json::object();
-      for (int k = 0; k < r->FieldSize(m, f); ++k) {
-        const pb::Message& entry = r->GetRepeatedMessage(m, f, k);
-        const pb::FieldDescriptor* key = entry.GetDescriptor()->FindFieldByName("key");
-        const pb::FieldDescriptor* value = entry.GetDescriptor()->FindFieldByName("value");
-        obj[FieldValue(entry, key, -1).get<std::string>()] = FieldValue(entry, value, -1);
-      }
-      out[f->name()] = std::move(obj);
-    } else if (f->is_repeated()) {
-      json arr = json::array();
-      for (int k = 0; k < r->FieldSize(m, f); ++k) arr.push_back(FieldValue(m, f, k));
-      out[f->name()] = std::move(arr);
-    } else if (f->has_presence() && !r->HasField(m, f)) {
-      out[f->name()] = nullptr;
-    } else {
-      out[f->name()] = FieldValue(m, f, -1);
-    }
-  }
-  return out;
-}
-
-HttpResponse Json(int status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.content_type = "application/json; charset=utf-8";
-  // Database text is whatever it is: never let invalid UTF-8 fail a page.
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  r.headers.emplace_back("Cache-Control", "no-store");
-  return r;
-}
-
-HttpResponse Error(int status, const std::string& message) { return Json(status, json{{"error", message}}); }
-
-HttpResponse FromStatus(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kNotFound: return Error(404, std::string(s.message()));
-    case absl::StatusCode::kInvalidArgument: return Error(400, std::string(s.message()));
-    case absl::StatusCode::kFailedPrecondition: return Error(409, std::string(s.message()));
-    case absl::StatusCode::kUnavailable: return Error(503, "database unavailable");
-    default:
-      spdlog::warn("dashboard: {}", s.ToString());
-      return Error(500, "internal error");
-  }
-}
 
 // ---- inputs -------------------------------------------------------------
 
@@ -171,19 +63,6 @@ bool CursorParam(const HttpRequest& req, int64_t* out, HttpResponse* error) {
 const char* const kJobStates[] = {"pending", "leased",    "running", "succeeded",
                                   "failed",  "cancelled", "waiting", "stopped"};
 
-// ---- response shapes ------------------------------------------------------
-
-json CampaignJson(const moe4::v1::CampaignSummary& c) {
-  json j = ProtoJson(c);
-  const int total = c.pending() + c.leased() + c.running() + c.succeeded() + c.failed() + c.cancelled() +
-                    c.waiting() + c.stopped();
-  j["jobs"] = total;
-  j["finished"] = c.succeeded() + c.failed() + c.cancelled() + c.stopped();
-  // best_test_accuracy is 0 until a combination has a result.
-  if (c.succeeded() == 0) j["best_test_accuracy"] = nullptr;
-  return j;
-}
-
 }  // namespace
 
 // ---- authentication ----------------------------------------------------------
@@ -214,9 +93,13 @@ Dashboard::Dashboard(JobStore& store, PgPool& pool, DashboardOptions options, Ch
       queries_(pool),
       options_(std::move(options)),
       sessions_(options_.session_ttl),
-      listener_(listener) {}
+      listener_(listener),
+      cache_(options_.cache, [this](const ViewScope& scope) { OnRefreshed(scope); }) {}
 
-Dashboard::~Dashboard() { Stop(); }
+Dashboard::~Dashboard() {
+  Stop();
+  cache_.Stop();
+}
 
 void Dashboard::AddRoutes(HttpServer& http) {
   http.Route("/", HttpServer::Mode::kInline, [this](const HttpRequest& r) { return Asset(r); });
@@ -350,13 +233,20 @@ HttpResponse Dashboard::Api(const HttpRequest& req) {
     if (caller.cookie && (CrossOrigin(req) || !TokensEqual(req.Header("x-csrf-token"), caller.csrf))) {
       return Error(403, "missing or wrong X-CSRF-Token");
     }
+    // The caller re-reads at once: its own change must not wait for the
+    // notification to reach the cache.
+    Change done;
+    done.kind = Change::Kind::kCampaign;
+    done.campaign_id = id;
     if (seg[2] == "cancel") {
       auto n = store_.CancelCampaign(id);
+      cache_.Invalidate(done);
       if (!n.ok()) return FromStatus(n.status());
       spdlog::info("dashboard: campaign {} cancelled ({} jobs)", id, *n);
       return Json(200, json{{"campaign_id", id}, {"jobs_cancelled", *n}});
     }
     absl::Status s = seg[2] == "pause" ? store_.PauseCampaign(id) : store_.ResumeCampaign(id);
+    cache_.Invalidate(done);
     if (!s.ok()) return FromStatus(s);
     spdlog::info("dashboard: campaign {} {}d", id, seg[2] == "pause" ? "pause" : "resume");
     return Json(200, json{{"campaign_id", id}, {"done", seg[2]}});
@@ -366,120 +256,39 @@ HttpResponse Dashboard::Api(const HttpRequest& req) {
   HttpResponse bad;
   int limit = 0;
   int64_t cursor = 0;
+  const std::string role = RoleName(caller.role);
 
   // GET /campaigns?limit&cursor: newest first; cursor = the last id seen.
   if (seg.size() == 1 && seg[0] == "campaigns") {
     if (!IntParam(req, "limit", 1, kMaxLimit, kDefaultLimit, &limit, &bad) || !CursorParam(req, &cursor, &bad)) return bad;
-    // The store lists the newest N: skip those at or above the cursor.
-    int64_t skip = 0;
-    if (cursor > 0) {
-      auto n = queries_.CampaignsFrom(cursor);
-      if (!n.ok()) return FromStatus(n.status());
-      skip = *n;
-    }
-    if (skip + limit > kMaxCampaignsScanned) return Error(400, "cursor: too deep (10000 campaigns at most)");
-    auto all = store_.ListCampaigns(static_cast<int>(skip) + limit + 1);
-    if (!all.ok()) return FromStatus(all.status());
-    json items = json::array();
-    size_t i = static_cast<size_t>(skip);
-    for (; i < all->size() && items.size() < static_cast<size_t>(limit); ++i) {
-      if (cursor > 0 && (*all)[i].campaign_id() >= cursor) continue;  // created meanwhile
-      items.push_back(CampaignJson((*all)[i]));
-    }
-    json next = nullptr;
-    if (i < all->size() && !items.empty()) next = std::to_string(items.back()["campaign_id"].get<int64_t>());
-    return Json(200, json{{"items", items}, {"next_cursor", next}, {"role", RoleName(caller.role)}});
+    const Role r = caller.role;
+    return cache_.Get(absl::StrCat("campaigns?limit=", limit, "&cursor=", cursor, "&role=", role),
+                      ViewScope::CampaignList(), [this, limit, cursor, r] { return CampaignsView(limit, cursor, r); });
   }
-
-  // GET /workers?limit&cursor: by worker id.
+  // GET /workers?limit&cursor: by worker id. Not cached: heartbeat ages
+  // change every second and notify nothing; one page is one indexed query.
   if (seg.size() == 1 && seg[0] == "workers") {
     if (!IntParam(req, "limit", 1, kMaxLimit, kDefaultLimit, &limit, &bad) || !CursorParam(req, &cursor, &bad)) return bad;
-    auto workers = store_.ListWorkers();
-    if (!workers.ok()) return FromStatus(workers.status());
-    auto totals = queries_.WorkerTotalsAll();
-    if (!totals.ok()) return FromStatus(totals.status());
-    std::map<int64_t, const WorkerTotals*> by_id;
-    for (const auto& t : *totals) by_id[t.worker_id] = &t;
-    std::sort(workers->begin(), workers->end(),
-              [](const auto& a, const auto& b) { return a.worker_id() < b.worker_id(); });
-    json items = json::array();
-    json next = nullptr;
-    const int64_t now_ms = absl::ToUnixMillis(absl::Now());
-    for (const auto& w : *workers) {
-      if (w.worker_id() <= cursor) continue;
-      if (items.size() == static_cast<size_t>(limit)) {
-        next = std::to_string(items.back()["worker_id"].get<int64_t>());
-        break;
-      }
-      json j = ProtoJson(w);
-      j["heartbeat_age_seconds"] = std::max<int64_t>(0, now_ms - w.last_heartbeat_unix_ms()) / 1000.0;
-      j["state"] = !w.alive() ? "offline" : w.current_job_id() != 0 ? "busy" : "idle";
-      if (auto it = by_id.find(w.worker_id()); it != by_id.end()) {
-        j["jobs_succeeded"] = it->second->succeeded;
-        j["jobs_failed"] = it->second->failed;
-        j["images_per_second"] = Double(it->second->images_per_second);
-        j["threads"] = it->second->threads;
-        j["version"] = it->second->version;
-      }
-      items.push_back(std::move(j));
-    }
-    return Json(200, json{{"items", items}, {"next_cursor", next}});
+    return WorkersView(limit, cursor);
   }
-
   // GET /jobs/{id}
   int64_t id = 0;
   if (seg.size() == 2 && seg[0] == "jobs") {
     if (!ParseId(seg[1], &id)) return Error(400, "job id: expected a positive integer");
-    auto job = store_.GetJob(id);
-    if (!job.ok()) return FromStatus(job.status());
-    auto attempts = queries_.Attempts(id);
-    if (!attempts.ok()) return FromStatus(attempts.status());
-    json j = ProtoJson(job->job());
-    j.erase("epochs");  // GetJob returns them beside the job
-    json epochs = json::array();
-    for (const auto& e : job->epochs()) {
-      json epoch = ProtoJson(e);
-      // Worker to coordinator only, always empty here: the job has the counts.
-      epoch.erase("skipped_images");
-      epochs.push_back(std::move(epoch));
-    }
-    json att = json::array();
-    for (const auto& a : *attempts) {
-      att.push_back(json{{"attempt", a.attempt},
-                         {"worker", a.worker},
-                         {"started_unix_ms", a.started_unix_ms},
-                         {"ended_unix_ms", a.ended_unix_ms == 0 ? json(nullptr) : json(a.ended_unix_ms)},
-                         {"outcome", a.outcome},
-                         {"reason", a.reason}});
-    }
-    return Json(200, json{{"job", j}, {"epochs", epochs}, {"attempts", att}});
+    return JobView(id);
   }
 
   if (seg.size() < 2 || seg[0] != "campaigns") return Error(404, "not found");
   if (!ParseId(seg[1], &id)) return Error(400, "campaign id: expected a positive integer");
+  // What summarises a whole campaign comes from the cache; pages of it
+  // (events, jobs) are indexed reads and are not cached.
+  const std::string key = absl::StrCat("campaigns/", id);
+  const ViewScope scope = ViewScope::Campaign(id);
 
   // GET /campaigns/{id}
   if (seg.size() == 2) {
-    auto st = store_.GetCampaign(id);
-    if (!st.ok()) return FromStatus(st.status());
-    const moe4::v1::GetResponse& g = st->response;
-    json j = ProtoJson(g);
-    j["campaign"] = CampaignJson(g.campaign());
-    const int pending = g.campaign().pending();
-    std::string reason;
-    if (st->state == moe4::v1::CAMPAIGN_STATE_PAUSED && pending > 0) {
-      reason = absl::StrCat(pending, " pending jobs wait: the campaign is paused");
-    } else if (st->state == moe4::v1::CAMPAIGN_STATE_ACTIVE) {
-      reason = ExplainPending(st->pending_ready, st->live_workers);
-    }
-    j["pending_reason"] = reason;
-    // Epochs left at the measured pace, spread over the workers busy on it.
-    const int left = std::max(0, g.epochs_total() - g.epochs_done());
-    j["eta_seconds"] = g.busy_workers() > 0 && g.mean_epoch_seconds() > 0
-                           ? json(left * g.mean_epoch_seconds() / g.busy_workers())
-                           : json(nullptr);
-    j["role"] = RoleName(caller.role);
-    return Json(200, j);
+    const Role r = caller.role;
+    return cache_.Get(absl::StrCat(key, "?role=", role), scope, [this, id, r] { return CampaignView(id, r); });
   }
   if (seg.size() != 3) return Error(404, "not found");
   const std::string& what = seg[2];
@@ -491,109 +300,37 @@ HttpResponse Dashboard::Api(const HttpRequest& req) {
     if (by != "validation" && by != "final") {
       return Error(400, "by: validation or final (best would select on the test set)");
     }
-    auto entries = store_.Leaderboard(id, top, by == "final");
-    if (!entries.ok()) return FromStatus(entries.status());
-    json items = json::array();
-    for (const auto& e : *entries) items.push_back(ProtoJson(e));
-    return Json(200, json{{"items", items}, {"by", by}});
+    const bool by_final = by == "final";
+    return cache_.Get(absl::StrCat(key, "/leaderboard?top=", top, "&by=", by), scope,
+                      [this, id, top, by_final] { return LeaderboardView(id, top, by_final); });
   }
   if (what == "families") {
-    auto stats = store_.FamilyStats(id);
-    if (!stats.ok()) return FromStatus(stats.status());
-    json items = json::array();
-    for (const auto& f : *stats) items.push_back(ProtoJson(f));
-    return Json(200, json{{"items", items}});
+    return cache_.Get(absl::StrCat(key, "/families"), scope, [this, id] { return FamiliesView(id); });
   }
   if (what == "pairs") {
-    int top = 0;
-    if (!IntParam(req, "limit", 1, kMaxLimit, kDefaultLimit, &top, &bad)) return bad;
-    auto pairs = store_.PairStats(id, 0.1);
-    if (!pairs.ok()) return FromStatus(pairs.status());
-    json items = json::array();
-    for (int i = 0; i < static_cast<int>(pairs->size()) && i < top; ++i) items.push_back(ProtoJson((*pairs)[i]));
-    return Json(200, json{{"items", items}, {"total", pairs->size()}});
+    if (!IntParam(req, "limit", 1, kMaxLimit, kDefaultLimit, &limit, &bad)) return bad;
+    return cache_.Get(absl::StrCat(key, "/pairs?limit=", limit), scope,
+                      [this, id, limit] { return PairsView(id, limit); });
   }
   if (what == "coverage") {
-    auto cand = store_.Candidates(id);
-    if (!cand.ok()) return FromStatus(cand.status());
-    moe4::v1::CoverageResponse cov = CoverageOf(cand->pool, cand->k, cand->families);
-    AddAttrition(*cand, &cov);
-    return Json(200, ProtoJson(cov));
+    return cache_.Get(absl::StrCat(key, "/coverage"), scope, [this, id] { return CoverageView(id); });
+  }
+  if (what == "curves") {
+    int top = 0;
+    if (!IntParam(req, "top", 1, 10, 5, &top, &bad)) return bad;
+    return cache_.Get(absl::StrCat(key, "/curves?top=", top), scope, [this, id, top] { return CurvesView(id, top); });
   }
   if (what == "events") {
     if (!IntParam(req, "limit", 1, kMaxLimit, 20, &limit, &bad)) return bad;
-    auto events = queries_.CampaignEvents(id, limit);
-    if (!events.ok()) return FromStatus(events.status());
-    json items = json::array();
-    for (const auto& e : *events) {
-      items.push_back(json{{"id", e.id},
-                           {"at_unix_ms", e.at_unix_ms},
-                           {"kind", e.kind},
-                           {"job_id", e.job_id},
-                           {"worker_id", e.worker_id},
-                           {"detail", e.detail}});
-    }
-    return Json(200, json{{"items", items}});
+    return EventsView(id, limit);
   }
   if (what == "jobs") {
     if (!IntParam(req, "limit", 1, kMaxLimit, kDefaultLimit, &limit, &bad) || !CursorParam(req, &cursor, &bad)) return bad;
-    JobQuery q;
-    q.campaign_id = id;
-    q.state = req.Query("state");
-    if (!q.state.empty() && std::find(std::begin(kJobStates), std::end(kJobStates), q.state) == std::end(kJobStates)) {
-      return Error(400, "state: pending, leased, running, succeeded, failed or cancelled");
+    const std::string state = req.Query("state");
+    if (!state.empty() && std::find(std::begin(kJobStates), std::end(kJobStates), state) == std::end(kJobStates)) {
+      return Error(400, "state: pending, leased, running, succeeded, failed, cancelled, waiting or stopped");
     }
-    q.after_job_id = cursor;
-    q.limit = limit + 1;  // one more says whether there is a next page
-    auto jobs = store_.ListJobs(q);
-    if (!jobs.ok()) return FromStatus(jobs.status());
-    json items = json::array();
-    for (int i = 0; i < static_cast<int>(jobs->size()) && i < limit; ++i) {
-      json j = ProtoJson((*jobs)[i]);
-      j.erase("epochs");
-      items.push_back(std::move(j));
-    }
-    json next = nullptr;
-    if (static_cast<int>(jobs->size()) > limit) next = std::to_string((*jobs)[limit - 1].job_id());
-    return Json(200, json{{"items", items}, {"next_cursor", next}});
-  }
-  if (what == "curves") {
-    // The leading candidates' learning curves: the leaderboard's top jobs,
-    // then running jobs while fewer have finished.
-    int top = 0;
-    if (!IntParam(req, "top", 1, 10, 5, &top, &bad)) return bad;
-    auto entries = store_.Leaderboard(id, top, false);
-    if (!entries.ok()) return FromStatus(entries.status());
-    std::vector<int64_t> ids;
-    for (const auto& e : *entries) ids.push_back(e.job_id());
-    if (static_cast<int>(ids.size()) < top) {
-      JobQuery q;
-      q.campaign_id = id;
-      q.state = "running";
-      q.limit = top - static_cast<int>(ids.size());
-      auto running = store_.ListJobs(q);
-      if (!running.ok()) return FromStatus(running.status());
-      for (const auto& j : *running) ids.push_back(j.job_id());
-    }
-    json items = json::array();
-    for (int64_t job_id : ids) {
-      auto job = store_.GetJob(job_id);
-      if (!job.ok()) return FromStatus(job.status());
-      json c = {{"job_id", job_id}, {"families", job->job().families()}, {"state", EnumText(moe4::v1::JobState_descriptor()->FindValueByNumber(job->job().state()))}};
-      json ep = json::array(), test = json::array(), val = json::array(), train = json::array();
-      for (const auto& e : job->epochs()) {
-        ep.push_back(e.epoch());
-        test.push_back(Double(e.test_accuracy()));
-        train.push_back(Double(e.train_accuracy()));
-        val.push_back(e.has_validation_accuracy() ? Double(e.validation_accuracy()) : json(nullptr));
-      }
-      c["epochs"] = ep;
-      c["test_accuracy"] = test;
-      c["validation_accuracy"] = val;
-      c["train_accuracy"] = train;
-      items.push_back(std::move(c));
-    }
-    return Json(200, json{{"items", items}});
+    return JobsView(id, state, cursor, limit);
   }
   return Error(404, "not found");
 }
@@ -622,10 +359,24 @@ void Dashboard::Stop() {
 }
 
 void Dashboard::OnChange(const Change& change) {
+  cache_.OnChange(change);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (change.kind == Change::Kind::kCampaign) {
       changed_campaigns_.insert(change.campaign_id);
+    } else {
+      changed_other_ = true;
+    }
+  }
+  cv_.notify_all();
+}
+
+// A cached answer was recomputed and differs: pages showing it re-read.
+void Dashboard::OnRefreshed(const ViewScope& scope) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (scope.kind == ViewScope::Kind::kCampaign) {
+      changed_campaigns_.insert(scope.campaign_id);
     } else {
       changed_other_ = true;
     }
@@ -669,9 +420,11 @@ void Dashboard::Feed(HttpServer* http) {
     lock.lock();
     if (!fp.ok()) continue;  // the database is down: nothing changes meanwhile
     if (*fp != last) {
-      const bool first = last.empty();
+      // A first baseline (the first stream just opened) is published too: a
+      // change between the page's first reads and this poll is in it, and
+      // would otherwise never be announced.
       last = *fp;
-      if (!first) http->Publish("change", json{{"seq", ++seq}}.dump());
+      http->Publish("change", json{{"seq", ++seq}}.dump());
     }
   }
 }

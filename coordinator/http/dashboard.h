@@ -18,6 +18,13 @@
 // (heartbeat ages): every `feed_resync` while notifications arrive, every
 // `feed_poll` while they do not (no listener, or the database is away).
 //
+// Answers that summarise a whole campaign (its summary, leaderboard,
+// statistics, coverage, curves) and the campaign list come from a ViewCache
+// refreshed by the same notifications, so they cost a lookup however large
+// the campaign; a refreshed answer that changed is published as a "change"
+// too. Pages of rows (jobs, events, workers) and single jobs are indexed
+// reads, answered directly.
+//
 // Safe for concurrent use; Start/Stop from the owning thread.
 #pragma once
 
@@ -30,9 +37,11 @@
 #include <thread>
 
 #include "absl/time/time.h"
+#include "common/auth.h"
 #include "coordinator/http/dashboard_queries.h"
 #include "coordinator/http/http_server.h"
 #include "coordinator/http/session_store.h"
+#include "coordinator/http/view_cache.h"
 #include "coordinator/store/change_listener.h"
 #include "coordinator/store/job_store.h"
 
@@ -46,6 +55,7 @@ struct DashboardOptions {
   absl::Duration feed_poll = absl::Seconds(1);      // fingerprint poll without notifications
   absl::Duration feed_resync = absl::Seconds(1);    // ... and with them (epochs notify nothing)
   absl::Duration feed_coalesce = absl::Milliseconds(100);  // notifications folded into one event
+  ViewCacheOptions cache;                           // the campaign summaries' cache
 };
 
 class Dashboard {
@@ -70,6 +80,20 @@ class Dashboard {
   HttpResponse Events(const HttpRequest& req);
   void Feed(HttpServer* http);
   void OnChange(const Change& change);
+  void OnRefreshed(const ViewScope& scope);
+
+  // GET answers (dashboard_views.cc), from validated parameters.
+  HttpResponse CampaignsView(int limit, int64_t cursor, Role role);
+  HttpResponse WorkersView(int limit, int64_t cursor);
+  HttpResponse JobView(int64_t id);
+  HttpResponse CampaignView(int64_t id, Role role);
+  HttpResponse LeaderboardView(int64_t id, int top, bool by_final);
+  HttpResponse FamiliesView(int64_t id);
+  HttpResponse PairsView(int64_t id, int limit);
+  HttpResponse CoverageView(int64_t id);
+  HttpResponse EventsView(int64_t id, int limit);
+  HttpResponse JobsView(int64_t id, const std::string& state, int64_t cursor, int limit);
+  HttpResponse CurvesView(int64_t id, int top);
 
   JobStore& store_;
   DashboardQueries queries_;
@@ -85,6 +109,8 @@ class Dashboard {
   std::set<int64_t> changed_campaigns_;
   bool changed_other_ = false;  // workers, or anything (a reconnect)
   std::thread feed_;
+  // Last: its refresher calls OnRefreshed, so it stops before the rest goes.
+  ViewCache cache_;
 };
 
 }  // namespace moe4::coordinator

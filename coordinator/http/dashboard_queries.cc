@@ -2,6 +2,8 @@
 
 #include <pqxx/pqxx>
 
+#include "absl/strings/str_join.h"
+
 namespace moe4::coordinator {
 namespace {
 
@@ -43,17 +45,20 @@ absl::StatusOr<std::vector<AttemptRow>> DashboardQueries::Attempts(int64_t job_i
   });
 }
 
-absl::StatusOr<std::vector<WorkerTotals>> DashboardQueries::WorkerTotalsAll() {
+absl::StatusOr<std::vector<WorkerTotals>> DashboardQueries::WorkerTotalsOf(const std::vector<int64_t>& worker_ids) {
+  if (worker_ids.empty()) return std::vector<WorkerTotals>{};
   return Read<std::vector<WorkerTotals>>(pool_, "reading worker totals", [&](pqxx::read_transaction& txn, auto& out) {
-    for (const auto& row : txn.exec(
-             "SELECT w.id, w.threads, w.version, "
-             "  (SELECT count(*) FROM attempts a WHERE a.worker_id = w.id AND a.outcome = 'succeeded'), "
-             "  (SELECT count(*) FROM attempts a WHERE a.worker_id = w.id "
-             "     AND a.outcome IN ('failed', 'timed_out', 'lease_expired')), "
+    // Per worker: index lookups (migration 015), so a page costs its size.
+    for (const auto& row : txn.exec_params(
+             "SELECT w.id, w.threads, w.version, n.succeeded, n.failed, "
              "  (SELECT e.images_per_second FROM epochs e WHERE e.job_id = "
              "     (SELECT j.id FROM jobs j WHERE j.worker_id = w.id ORDER BY j.updated_at DESC LIMIT 1) "
              "   ORDER BY e.epoch DESC LIMIT 1) "
-             "FROM workers w ORDER BY w.id")) {
+             "FROM workers w, LATERAL (SELECT count(*) FILTER (WHERE a.outcome = 'succeeded') AS succeeded, "
+             "  count(*) FILTER (WHERE a.outcome IN ('failed', 'timed_out', 'lease_expired')) AS failed "
+             "  FROM attempts a WHERE a.worker_id = w.id) n "  // one index range per worker
+             "WHERE w.id = ANY($1::bigint[]) ORDER BY w.id",
+             "{" + absl::StrJoin(worker_ids, ",") + "}")) {
       WorkerTotals t;
       t.worker_id = row[0].as<int64_t>();
       t.threads = row[1].as<int>();

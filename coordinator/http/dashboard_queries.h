@@ -45,8 +45,8 @@ class DashboardQueries {
   explicit DashboardQueries(PgPool& pool) : pool_(pool) {}
 
   absl::StatusOr<std::vector<AttemptRow>> Attempts(int64_t job_id);
-  // Totals of every worker (in worker id order).
-  absl::StatusOr<std::vector<WorkerTotals>> WorkerTotalsAll();
+  // Totals of these workers (in worker id order; unknown ids are left out).
+  absl::StatusOr<std::vector<WorkerTotals>> WorkerTotalsOf(const std::vector<int64_t>& worker_ids);
   // The latest events of a campaign, newest first.
   absl::StatusOr<std::vector<EventRow>> CampaignEvents(int64_t campaign_id, int limit);
   // Campaigns with an id >= `id` (how many a page starting below `id` skips).

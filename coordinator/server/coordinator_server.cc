@@ -241,6 +241,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       d.worker_token = options.worker_token;
       d.feed_poll = options.ui_feed_poll;
       d.feed_resync = options.watch_resync;
+      d.cache = options.ui_cache;
       p->dashboard = std::make_unique<Dashboard>(*p->store, *p->pool, d, p->listener.get());
       p->dashboard->AddRoutes(*p->http);
     }

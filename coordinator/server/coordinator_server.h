@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "coordinator/http/view_cache.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/campaign_spec.h"
@@ -48,6 +49,7 @@ struct CoordinatorOptions {
   bool ui = false;                             // serve the dashboard and /api/v1 on http_listen
   std::string reader_token;                    // "" = none; read-only role on the dashboard
   absl::Duration ui_feed_poll = absl::Seconds(1);  // dashboard change-feed poll
+  ViewCacheOptions ui_cache;                   // the dashboard's campaign summaries (view_cache.h)
 };
 
 class CoordinatorServer {

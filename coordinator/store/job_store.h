@@ -143,7 +143,10 @@ class JobStore {
   virtual absl::StatusOr<std::vector<moe4::v1::FamilyStat>> FamilyStats(int64_t campaign_id,
                                                                        std::optional<int> rung = std::nullopt) = 0;
   virtual absl::StatusOr<CampaignCandidates> Candidates(int64_t campaign_id) = 0;
+  // Every worker, by name.
   virtual absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> ListWorkers() = 0;
+  // A page of workers by id: those with an id above `after_id`, at most `limit`.
+  virtual absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> ListWorkersById(int64_t after_id, int limit) = 0;
   // NOT_FOUND for an unknown campaign.
   virtual absl::StatusOr<std::vector<moe4::v1::JobInfo>> ListJobs(const JobQuery& query) = 0;
   // The job and its epochs in order; NOT_FOUND for an unknown job.

@@ -57,6 +57,7 @@ class PgJobStore : public JobStore {
                                                                std::optional<int> rung = std::nullopt) override;
   absl::StatusOr<CampaignCandidates> Candidates(int64_t campaign_id) override;
   absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> ListWorkers() override;
+  absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> ListWorkersById(int64_t after_id, int limit) override;
   absl::StatusOr<std::vector<moe4::v1::JobInfo>> ListJobs(const JobQuery& query) override;
   absl::StatusOr<moe4::v1::GetJobResponse> GetJob(int64_t job_id) override;
   absl::StatusOr<std::vector<moe4::v1::PairStat>> PairStats(int64_t campaign_id, double top_fraction,
@@ -79,6 +80,7 @@ class PgJobStore : public JobStore {
   absl::StatusOr<int> ExtendHeldLeases(absl::Duration grace) override;
 
  private:
+  absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> ListWorkersPage(int64_t after_id, int limit, bool by_id);
   PgPool& pool_;
   const PgJobStoreOptions options_;
 };

@@ -553,26 +553,49 @@ absl::StatusOr<CampaignCandidates> PgJobStore::Candidates(int64_t campaign_id) {
   });
 }
 
+namespace {
+
+// $1: liveness in seconds; $2: ids above this; $3: at most this many; $4:
+// order by id (else by name).
+constexpr const char* kWorkersSql =
+    "SELECT w.id, w.name, w.device_kind, w.device_name, w.device_memory_mb, "
+    "  (SELECT j.id FROM jobs j WHERE j.worker_id = w.id "
+    "     AND j.state IN ('leased', 'running') ORDER BY j.id LIMIT 1), "
+    "  (extract(epoch FROM w.last_seen) * 1000)::bigint, "
+    "  w.last_seen > now() - make_interval(secs => $1) "
+    "FROM workers w WHERE w.id > $2 "
+    "ORDER BY CASE WHEN $4 THEN w.id END, w.name LIMIT $3";
+
+moe4::v1::WorkerInfo WorkerFromRow(const pqxx::row& row) {
+  moe4::v1::WorkerInfo w;
+  w.set_worker_id(row[0].as<int64_t>());
+  w.set_name(row[1].as<std::string>());
+  w.set_device_kind(row[2].as<std::string>());
+  w.set_device_name(row[3].as<std::string>());
+  w.set_device_memory_mb(row[4].as<int64_t>());
+  w.set_current_job_id(Int64Or(row[5]));
+  w.set_last_heartbeat_unix_ms(row[6].as<int64_t>());
+  w.set_alive(row[7].as<bool>());
+  return w;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> PgJobStore::ListWorkers() {
+  return ListWorkersPage(0, std::numeric_limits<int>::max(), false);
+}
+
+absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> PgJobStore::ListWorkersById(int64_t after_id, int limit) {
+  return ListWorkersPage(after_id, limit, true);
+}
+
+absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> PgJobStore::ListWorkersPage(int64_t after_id, int limit,
+                                                                              bool by_id) {
   return ReadOnly<std::vector<moe4::v1::WorkerInfo>>(
       pool_, "listing workers", [&](pqxx::read_transaction& txn, auto& out) {
-        for (const auto& row : txn.exec_params("SELECT w.id, w.name, w.device_kind, w.device_name, w.device_memory_mb, "
-                                               "  (SELECT j.id FROM jobs j WHERE j.worker_id = w.id "
-                                               "     AND j.state IN ('leased', 'running') ORDER BY j.id LIMIT 1), "
-                                               "  (extract(epoch FROM w.last_seen) * 1000)::bigint, "
-                                               "  w.last_seen > now() - make_interval(secs => $1) "
-                                               "FROM workers w ORDER BY w.name",
-                                               Seconds(options_.worker_liveness))) {
-          moe4::v1::WorkerInfo w;
-          w.set_worker_id(row[0].as<int64_t>());
-          w.set_name(row[1].as<std::string>());
-          w.set_device_kind(row[2].as<std::string>());
-          w.set_device_name(row[3].as<std::string>());
-          w.set_device_memory_mb(row[4].as<int64_t>());
-          w.set_current_job_id(Int64Or(row[5]));
-          w.set_last_heartbeat_unix_ms(row[6].as<int64_t>());
-          w.set_alive(row[7].as<bool>());
-          out.push_back(std::move(w));
+        for (const auto& row :
+             txn.exec_params(kWorkersSql, Seconds(options_.worker_liveness), after_id, limit, by_id)) {
+          out.push_back(WorkerFromRow(row));
         }
         return absl::OkStatus();
       });

@@ -214,10 +214,11 @@ class EventStream {
     timeval tv{10, 0};
     setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   }
-  // Reads until `what` has arrived (false on timeout or close).
-  bool ReadUntil(const std::string& what) {
+  // Reads until `what` has arrived at or after offset `from` of what was
+  // read so far (false on timeout or close).
+  bool ReadUntil(const std::string& what, size_t from = 0) {
     char buf[4096];
-    while (got_.find(what) == std::string::npos) {
+    while (got_.find(what, from) == std::string::npos) {
       boost::system::error_code ec;
       const size_t n = socket_.read_some(boost::asio::buffer(buf), ec);
       if (ec) return false;
@@ -241,10 +242,12 @@ TEST_F(DashboardApiTest, EventStreamTellsOfAChange) {
   ASSERT_TRUE(stream.ReadUntil("event: hello")) << stream.got();
   EXPECT_NE(stream.got().find("text/event-stream"), std::string::npos);
   EXPECT_NE(stream.got().find("Content-Security-Policy"), std::string::npos);
-  // Let the feed take its baseline, then change something.
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  // The feed's first poll with a stream open announces a change: whatever
+  // changed since the page read its data is in it. Then change something.
+  ASSERT_TRUE(stream.ReadUntil("event: change")) << stream.got();
+  const size_t seen = stream.got().size();
   ASSERT_TRUE(ReportEpoch(worker_id_, running_, 2, 0.55).ok());
-  EXPECT_TRUE(stream.ReadUntil("event: change")) << stream.got();
+  EXPECT_TRUE(stream.ReadUntil("event: change", seen)) << stream.got();
   // Without a token, no stream.
   EXPECT_EQ(HttpCall(port_, "GET", "/api/v1/events").status, 401);
 }
@@ -256,6 +259,7 @@ class NotifiedDashboardTest : public DashboardApiTest {
   void Adjust(CoordinatorOptions& o) override {
     o.ui_feed_poll = absl::Seconds(120);
     o.watch_resync = absl::Seconds(120);
+    o.ui_cache.max_age = absl::Hours(1);  // cached answers only go stale by notification
   }
 };
 
@@ -271,6 +275,50 @@ TEST_F(NotifiedDashboardTest, AFinishedJobReachesTheEventStreamByNotification) {
       << stream.got();
   EXPECT_LT(std::chrono::steady_clock::now() - reported, std::chrono::seconds(5));
   EXPECT_NE(stream.got().find("event: change"), std::string::npos) << stream.got();
+}
+
+// The campaign's summaries come from the dashboard's cache: a job finishing
+// reaches them through the database's notification (no poll, no age limit
+// here), and a reader then gets the new numbers without waiting for one.
+TEST_F(NotifiedDashboardTest, CachedSummariesFollowNotifications) {
+  Seed();
+  const std::string leaderboard = absl::StrCat("/api/v1/campaigns/", campaign_id_, "/leaderboard");
+  const std::string campaign = absl::StrCat("/api/v1/campaigns/", campaign_id_);
+  ASSERT_EQ(json::parse(Get(leaderboard).body)["items"].size(), 1u);
+  ASSERT_EQ(json::parse(Get(campaign).body)["campaign"]["succeeded"], 1);
+  ASSERT_EQ(json::parse(Get(campaign).body)["campaign"]["succeeded"], 1);  // now from the cache
+  ASSERT_TRUE(ReportEpoch(worker_id_, running_, 2, 0.55).ok());
+  ASSERT_TRUE(ReportEpoch(worker_id_, running_, 3, 0.6).ok());
+  ASSERT_TRUE(CompleteJob(worker_id_, running_, 0.6).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  size_t entries = 0;
+  int succeeded = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    entries = json::parse(Get(leaderboard).body)["items"].size();
+    succeeded = json::parse(Get(campaign).body)["campaign"]["succeeded"].get<int>();
+    if (entries == 2 && succeeded == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(entries, 2u) << "the finished job never reached the cached leaderboard";
+  EXPECT_EQ(succeeded, 2);
+}
+
+// An admin's own action shows in the very next read, cached or not: the
+// dashboard marks the campaign changed itself instead of waiting for the
+// notification.
+TEST_F(NotifiedDashboardTest, AnAdminSeesItsOwnActionAtOnce) {
+  Seed();
+  const std::string campaign = absl::StrCat("/api/v1/campaigns/", campaign_id_);
+  ASSERT_EQ(json::parse(Get(campaign).body)["campaign"]["state"], "active");
+  ASSERT_EQ(json::parse(Get("/api/v1/campaigns").body)["items"][0]["state"], "active");
+  for (const char* action : {"pause", "resume", "cancel"}) {
+    ASSERT_EQ(HttpCall(port_, "POST", absl::StrCat(campaign, "/", action),
+                       {{"Authorization", BearerValue(kAdminToken)}}).status, 200) << action;
+    const std::string want = std::string(action) == "pause" ? "paused" : action == std::string("resume") ? "active"
+                                                                                                        : "cancelled";
+    EXPECT_EQ(json::parse(Get(campaign).body)["campaign"]["state"], want) << action;
+    EXPECT_EQ(json::parse(Get("/api/v1/campaigns").body)["items"][0]["state"], want) << action;
+  }
 }
 
 }  // namespace

@@ -55,6 +55,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     std::lock_guard<std::mutex> lock(mu);
     if (!Authorised(ctx)) return {grpc::StatusCode::UNAUTHENTICATED, "bad token"};
     ++heartbeats;
+    if (fence_heartbeats) return {grpc::StatusCode::FAILED_PRECONDITION, "stale attempt"};
     resp->set_cancel(cancel);
     if (cancel) resp->set_stop_reason(stop_reason);
     return grpc::Status::OK;
@@ -67,7 +68,8 @@ class FakeCoordinator final : public v1::WorkerService::Service {
       --unavailable_reports;
       return {grpc::StatusCode::UNAVAILABLE, "coordinator down"};
     }
-    if (reject_reports_from_epoch > 0 && req->epochs_size() > 0 && req->epochs(0).epoch() >= reject_reports_from_epoch) {
+    if (reject_reports_from_epoch > 0 && req->epochs_size() > 0 &&
+        req->epochs(0).epoch() >= reject_reports_from_epoch) {
       ++rejected_reports;
       return {grpc::StatusCode::INVALID_ARGUMENT, "epochs[0].gate_mean: 3 values for 2 experts"};
     }
@@ -121,10 +123,11 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   int unavailable_reports = 0;
   int unavailable_leases = 0;
   bool fence = false;
+  bool fence_heartbeats = false;  // every Heartbeat answers FAILED_PRECONDITION (another attempt owns the job)
   bool cancel = false;
   int reject_reports_from_epoch = 0;  // > 0: reports from this epoch on are refused as invalid
   int rejected_reports = 0;
-  bool internal_completes = false;     // every Complete answers INTERNAL (a deterministic server error)
+  bool internal_completes = false;  // every Complete answers INTERNAL (a deterministic server error)
   int complete_calls = 0;
   v1::StopReason stop_reason = v1::STOP_REASON_CANCELLED;
   int leases = 0, heartbeats = 0, conflicts = 0, unauthorised = 0;
@@ -132,7 +135,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   std::map<int, v1::EpochMetrics> stored;
   std::vector<int> arrival;
   std::map<int64_t, std::vector<int>> epochs_by_job;  // arrival order per job
-  std::vector<int64_t> free_memory_seen;               // LeaseRequest.free_memory_mb, in order
+  std::vector<int64_t> free_memory_seen;              // LeaseRequest.free_memory_mb, in order
   std::vector<v1::CompleteRequest> completes;
   std::vector<v1::FailRequest> fails;
   std::vector<std::string> calls;  // ReportEpochs (stored), Complete (stored) and Fail, in order of arrival

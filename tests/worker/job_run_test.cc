@@ -264,6 +264,32 @@ TEST_F(JobRunTest, AFencedReportStopsTrainingAndNothingIsWritten) {
   EXPECT_EQ(agent_->jobs_abandoned(), 1);
 }
 
+// Fenced by a heartbeat reply: training stops at the next poll, and even a
+// run that finished meanwhile is abandoned without Complete, its checkpoint
+// and queue removed.
+TEST_F(JobRunTest, AHeartbeatFencedAttemptNeverCompletes) {
+  PlantCheckpoint();
+  auto job = TinyJob({"AlexNet"}, 2);
+  job.set_lease_seconds(3);  // a heartbeat every second
+  auto run = NewRun(job);
+  ASSERT_TRUE(run->Prepare());
+  ASSERT_TRUE(run->queue().Push(Epoch(2)).ok());
+  Locked([&] { return fake_.fence_heartbeats = true; });
+  std::optional<std::string> reason;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!(reason = run->StopRequested()) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(reason.has_value());
+  EXPECT_EQ(*reason, "fenced: another attempt owns the job");
+  EXPECT_FALSE(run->Drain(Outcome(TrainOutcome::Kind::kCompleted)));
+  std::lock_guard<std::mutex> lock(fake_.mu);
+  EXPECT_TRUE(fake_.calls.empty());
+  EXPECT_EQ(agent_->jobs_abandoned(), 1);
+  EXPECT_FALSE(CheckpointKept());
+  EXPECT_FALSE(ReportsFileLeft());
+}
+
 // A stop the coordinator asked for in a heartbeat reply: no write (it
 // decided the job's state already); a pause keeps the checkpoint to resume
 // from, a cancel removes it; queued reports are discarded either way.

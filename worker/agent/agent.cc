@@ -161,7 +161,8 @@ Agent::CallResult Agent::CallWithRetry(const char* what, const std::string& tag,
     const RpcErrorClass error_class = ClassifyRpcError(s);
     switch (error_class) {
       case RpcErrorClass::kFenced:
-        spdlog::warn("{}: {} rejected ({}): this attempt was fenced, abandoning the job", tag, what, DescribeRpcError(s));
+        spdlog::warn("{}: {} rejected ({}): this attempt was fenced, abandoning the job", tag, what,
+                     DescribeRpcError(s));
         return CallResult::kFenced;
       case RpcErrorClass::kAuth:
         unauthenticated_ = true;

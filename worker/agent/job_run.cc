@@ -153,7 +153,7 @@ Agent::CallResult Agent::JobRun::SendChunk(Delivery delivery, moe4::v1::ReportEp
   } else {
     const grpc::Status s = call();
     const RpcErrorClass error_class = ClassifyRpcError(s);
-    result = s.ok()                                ? CallResult::kOk
+    result = s.ok()                                  ? CallResult::kOk
              : error_class == RpcErrorClass::kFenced ? CallResult::kFenced
              : IsTransient(s)                        ? CallResult::kGaveUp
                                                      : CallResult::kRejected;
@@ -209,9 +209,12 @@ void Agent::JobRun::StopHeartbeats() {
 // Owns: the terminal write (Complete or Fail) and what stays on disk.
 void Agent::JobRun::Finalise(const TrainOutcome& outcome) {
   switch (outcome.kind) {
-    case TrainOutcome::Kind::kCompleted: return FinishCompleted(outcome);
-    case TrainOutcome::Kind::kStopped: return FinishStopped(outcome);
-    case TrainOutcome::Kind::kFailed: return FinishFailed(outcome);
+    case TrainOutcome::Kind::kCompleted:
+      return FinishCompleted(outcome);
+    case TrainOutcome::Kind::kStopped:
+      return FinishStopped(outcome);
+    case TrainOutcome::Kind::kFailed:
+      return FinishFailed(outcome);
   }
 }
 

@@ -199,8 +199,8 @@ std::optional<TrainOutcome> TrainerRun::RunEpoch(int epoch) {
   m.set_temperature(core_->model()->gate()->temperature().item<double>());
   // E of the recipe as configured (the seed claim is about the setting);
   // the learned temperature is stored beside it.
-  m.set_ecology(
-      Ecology(recipe.gate_temperature(), recipe.entropy_weight(), recipe.oracle_weight(), recipe.load_balance_weight()));
+  m.set_ecology(Ecology(recipe.gate_temperature(), recipe.entropy_weight(), recipe.oracle_weight(),
+                        recipe.load_balance_weight()));
   m.set_epoch_seconds(SecondsSince(epoch_start));
   m.set_images_per_second(train_seconds > 0 ? images / train_seconds : 0);
   m.set_peak_memory_bytes(PeakMemoryBytes(options_.device));

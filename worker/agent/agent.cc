@@ -3,18 +3,15 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
-#include <optional>
 #include <random>
 #include <set>
 #include <thread>
 #include <vector>
 
-#include "worker/agent/heartbeat.h"
-#include "worker/agent/report_queue.h"
+#include "worker/agent/job_run.h"
 #include "worker/data/image_set.h"  // DescribeSkipped
 #include "worker/data/loader.h"
 #include "worker/train/device.h"
-#include "worker/train/recipe.h"
 #include "worker/train/trainer.h"
 
 namespace moe4::worker {
@@ -22,18 +19,9 @@ namespace {
 
 using std::chrono::milliseconds;
 constexpr milliseconds kInitialBackoff{500};
-constexpr int kMaxEpochsPerReport = 500;  // below the coordinator's bound of 1000
-
-bool IsFenced(const grpc::Status& s) {
-  return s.error_code() == grpc::StatusCode::FAILED_PRECONDITION || s.error_code() == grpc::StatusCode::NOT_FOUND;
-}
 
 bool IsAuthError(const grpc::Status& s) {
   return s.error_code() == grpc::StatusCode::UNAUTHENTICATED || s.error_code() == grpc::StatusCode::PERMISSION_DENIED;
-}
-
-std::string Describe(const grpc::Status& s) {
-  return std::to_string(static_cast<int>(s.error_code())) + " " + s.error_message();
 }
 
 }  // namespace
@@ -161,31 +149,32 @@ bool Agent::SleepFor(milliseconds duration) {
   return !cv_.wait_for(lock, duration, [this] { return shutdown_.load(); });
 }
 
-template <typename Call>
-Agent::CallResult Agent::CallWithRetry(const char* what, const std::string& tag, Call call, bool stop_on_shutdown,
+Agent::CallResult Agent::CallWithRetry(const char* what, const std::string& tag,
+                                       const std::function<grpc::Status()>& call, bool stop_on_shutdown,
                                        std::string* last_error) {
   milliseconds backoff = kInitialBackoff;
   int suspect_tries = 0;
   for (;;) {
     const grpc::Status s = call();
     if (s.ok()) return CallResult::kOk;
-    if (last_error != nullptr) *last_error = Describe(s);
+    if (last_error != nullptr) *last_error = DescribeRpcError(s);
     const RpcErrorClass error_class = ClassifyRpcError(s);
     switch (error_class) {
       case RpcErrorClass::kFenced:
-        spdlog::warn("{}: {} rejected ({}): this attempt was fenced, abandoning the job", tag, what, Describe(s));
+        spdlog::warn("{}: {} rejected ({}): this attempt was fenced, abandoning the job", tag, what,
+                     DescribeRpcError(s));
         return CallResult::kFenced;
       case RpcErrorClass::kAuth:
         unauthenticated_ = true;
-        spdlog::error("{}: {} refused ({}): check the worker token", tag, what, Describe(s));
+        spdlog::error("{}: {} refused ({}): check the worker token", tag, what, DescribeRpcError(s));
         return CallResult::kRejected;
       case RpcErrorClass::kPermanent:
-        spdlog::error("{}: {} rejected ({})", tag, what, Describe(s));
+        spdlog::error("{}: {} rejected ({})", tag, what, DescribeRpcError(s));
         return CallResult::kRejected;
       case RpcErrorClass::kSuspect:
         if (++suspect_tries >= options_.suspect_retry_budget) {
           spdlog::error("{}: {} failed {} times ({}): a deterministic server error, not retried further", tag, what,
-                        suspect_tries, Describe(s));
+                        suspect_tries, DescribeRpcError(s));
           return CallResult::kRejected;
         }
         break;
@@ -199,7 +188,7 @@ Agent::CallResult Agent::CallWithRetry(const char* what, const std::string& tag,
         since = shutdown_at_;
       }
       if (stop_on_shutdown || std::chrono::steady_clock::now() - since > options_.shutdown_grace) {
-        spdlog::warn("{}: {} not delivered before shutdown ({})", tag, what, Describe(s));
+        spdlog::warn("{}: {} not delivered before shutdown ({})", tag, what, DescribeRpcError(s));
         return CallResult::kGaveUp;
       }
       metrics_->RpcRetried(what);
@@ -211,7 +200,7 @@ Agent::CallResult Agent::CallWithRetry(const char* what, const std::string& tag,
       thread_local std::mt19937_64 rng{std::random_device{}()};
       const milliseconds wait(std::uniform_int_distribution<int64_t>(backoff.count() / 2, backoff.count())(rng));
       spdlog::warn("{}: {} failed ({}, {}); retrying in {} ms", tag, what, RpcErrorClassName(error_class),
-                   Describe(s), wait.count());
+                   DescribeRpcError(s), wait.count());
       SleepFor(wait);
     }
     backoff = std::min(backoff * 2, options_.max_backoff);
@@ -316,7 +305,7 @@ int Agent::LeaseLoop(int slot) {
     }
     admission.Release();
     if (IsAuthError(s)) {
-      spdlog::error("Lease refused ({}): check the worker token", Describe(s));
+      spdlog::error("Lease refused ({}): check the worker token", DescribeRpcError(s));
       unauthenticated_ = true;
       return end_daemon(kExitUnauthenticated);
     }
@@ -327,7 +316,7 @@ int Agent::LeaseLoop(int slot) {
       if (!Register()) return end_daemon(unauthenticated_ ? kExitUnauthenticated : kExitOk);
       continue;
     }
-    spdlog::warn("Lease failed ({}); retrying in {} ms", Describe(s), backoff.count());
+    spdlog::warn("Lease failed ({}); retrying in {} ms", DescribeRpcError(s), backoff.count());
     metrics_->RpcRetried("Lease");
     SleepFor(backoff);
     backoff = std::min(backoff * 2, options_.max_backoff);
@@ -449,7 +438,6 @@ TrainOutcome Agent::Train(const moe4::v1::JobAssignment& job, const std::string&
 }
 
 void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, AdmissionTicket& admission) {
-  const std::string tag = "job " + std::to_string(job.job_id()) + " attempt " + std::to_string(job.attempt());
   // Running here from now on: its files are safe from the checkpoint bound,
   // and what it is known to need is reserved until it ends.
   JobStarted(job.job_id(), job.min_memory_mb());
@@ -462,253 +450,17 @@ void Agent::RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, Admissio
       agent.JobEnded(job_id);
     }
   } end_job{*this, job.job_id(), admission};
-  std::string families;
-  for (const auto& f : job.families()) families += (families.empty() ? "" : "+") + f;
-  // An asha rung trains through stop_after_epoch and keeps its checkpoint
-  // when it completes: a promotion continues from it on this worker.
-  const bool rung_ends_early = job.stop_after_epoch() > 0 && job.stop_after_epoch() < job.recipe().epochs();
-  const int last_epoch = rung_ends_early ? job.stop_after_epoch() : job.recipe().epochs();
-  if (rung_ends_early) {
-    spdlog::info("{}: leased {} on {} (rung {}: epochs through {} of {}, resume after epoch {})", tag, families,
-                 job.dataset().name(), job.rung(), last_epoch, job.recipe().epochs(), job.resume_from_epoch());
-  } else {
-    spdlog::info("{}: leased {} on {} ({} epochs, resume after epoch {})", tag, families, job.dataset().name(),
-                 job.recipe().epochs(), job.resume_from_epoch());
-  }
-  const auto start = std::chrono::steady_clock::now();
-  const std::string checkpoint_path = checkpoints_.CheckpointPath(job.job_id());
-  ReportQueue queue(checkpoints_.ReportsPath(job.job_id()));
-  bool fenced = false;
-  // Why training stopped early, set by the stop hook; `stop_by_worker`: the
-  // worker decided (shutdown, its own time budget), not the coordinator.
-  std::optional<StopReason> stop;
-  bool stop_by_worker = false;
+  JobRun run(*this, std::move(job), free_memory_mb, [&admission] { admission.Release(); });
   try {
-    FillRecipeDefaults(job.mutable_recipe());
-    if (auto s = ValidateJob(job, registry_); !s.ok()) {
-      SendFail(job, tag, "invalid job: " + std::string(s.message()), false);
-      return;
-    }
-    // Heartbeats from the lease on: loading a dataset for the first time
-    // may take a while, and must not cost the lease.
-    const milliseconds interval(std::max<int64_t>(1000, job.lease_seconds() * 1000 / 3));
-    Heartbeater heartbeat(client_, worker_id_, job.job_id(), job.attempt(), interval);
-    // Reports still queued from an earlier attempt are re-derived by the
-    // trainer from the checkpoint; start from a clean queue.
-    if (auto s = queue.Clear(); !s.ok()) spdlog::warn("{}: {}", tag, std::string(s.message()));
-    EnforceCheckpointLimit();  // before the first checkpoint of this attempt
-
-    // Sends the queue in order, in chunks the coordinator accepts (it takes at
-    // most 1000 epochs per call); stops at the first chunk not stored.
-    // The coordinator's answer to an epoch report it refused as invalid;
-    // the job then fails at once with it (stop_reason.h).
-    std::string report_rejected;
-    auto flush = [&](bool retry) {
-      while (!queue.empty() && !fenced) {
-        moe4::v1::ReportEpochsRequest request;
-        request.set_worker_id(worker_id_);
-        request.set_job_id(job.job_id());
-        request.set_attempt(job.attempt());
-        for (const auto& m : queue.pending()) {
-          if (request.epochs_size() == kMaxEpochsPerReport) break;
-          *request.add_epochs() = m;
-        }
-        moe4::v1::ReportEpochsResponse response;
-        auto call = [&] { return client_.ReportEpochs(request, &response); };
-        CallResult result;
-        if (retry) {
-          std::string error;
-          result = CallWithRetry("ReportEpochs", tag, call, false, &error);
-          if (result == CallResult::kRejected) report_rejected = error;
-        } else {
-          const grpc::Status s = call();
-          result = s.ok()           ? CallResult::kOk
-                   : IsFenced(s)    ? CallResult::kFenced
-                   : IsTransient(s) ? CallResult::kGaveUp
-                                    : CallResult::kRejected;
-          if (result == CallResult::kGaveUp) {
-            spdlog::warn("{}: coordinator unreachable ({}); {} epoch report(s) buffered on disk", tag, Describe(s),
-                         queue.pending().size());
-          } else if (result == CallResult::kRejected) {
-            spdlog::error("{}: ReportEpochs rejected ({})", tag, Describe(s));
-            report_rejected = Describe(s);
-          } else if (result == CallResult::kFenced) {
-            spdlog::warn("{}: ReportEpochs rejected ({}): attempt fenced", tag, Describe(s));
-          }
-        }
-        if (result == CallResult::kOk) {
-          spdlog::info("{}: reported epoch(s) {}..{}", tag, request.epochs(0).epoch(),
-                       request.epochs(request.epochs_size() - 1).epoch());
-        }
-        // Stored, or refused as invalid (resending the same values cannot help).
-        if (result == CallResult::kOk || result == CallResult::kRejected) {
-          if (auto s = queue.Drop(request.epochs_size()); !s.ok()) {
-            spdlog::warn("{}: {}", tag, std::string(s.message()));
-          }
-        }
-        if (result == CallResult::kFenced) fenced = true;
-        if (result != CallResult::kOk) return;
-      }
-    };
-
-    TrainerHooks hooks;
-    hooks.on_model_built = [&](int64_t static_memory_mb) {
-      // Its memory is now reserved: the next slot may lease.
-      ReserveMemory(job.job_id(), static_memory_mb);
-      admission.Release();
-    };
-    hooks.on_epoch = [&](const moe4::v1::EpochMetrics& m) {
-      spdlog::info("{}: epoch {}/{} train_loss {:.4f} test_acc {:.4f} ({:.1f} s, {:.0f} img/s)", tag, m.epoch(),
-                   last_epoch, m.train_loss(), m.test_accuracy(), m.epoch_seconds(), m.images_per_second());
-      metrics_->EpochTrained(m.images_per_second());
-      // A busy worker leases nothing, so the free-memory gauge would stand
-      // still without this look.
-      metrics_->SetDeviceMemoryFreeMb(DeviceFreeMemoryMb(options_.device));
-      if (auto s = queue.Push(m); !s.ok()) spdlog::warn("{}: {}", tag, std::string(s.message()));
-      flush(/*retry=*/false);
-      EnforceCheckpointLimit();  // before the next epoch's checkpoint
-    };
-    hooks.on_step = [&](int epoch, int64_t step) { heartbeat.SetProgress(epoch, step); };
-    const int64_t max_seconds = job.max_job_seconds();
-    // Runs on this thread (the trainer polls it before every batch).
-    hooks.stop_reason = [&]() -> std::optional<std::string> {
-      if (!report_rejected.empty()) {
-        stop = StopReason::kReportRejected, stop_by_worker = true;
-        return std::string(StopActionFor(*stop).log) + ": " + report_rejected;
-      }
-      if (shutdown_.load()) {
-        stop = StopReason::kShutdown, stop_by_worker = true;
-      } else if (heartbeat.cancel_requested()) {
-        // Before fenced: a report refused because the coordinator just paused
-        // the job is explained by the pause, which keeps the checkpoint.
-        stop = StopReasonFromProto(heartbeat.coordinator_stop_reason());
-      } else if (fenced || heartbeat.fenced()) {
-        stop = StopReason::kFenced;
-      } else if (max_seconds > 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(max_seconds)) {
-        stop = StopReason::kTimedOut, stop_by_worker = true;
-      } else {
-        return std::nullopt;
-      }
-      std::string text(StopActionFor(*stop).log);
-      if (*stop == StopReason::kTimedOut) text += " (" + std::to_string(max_seconds) + " s)";
-      return text;
-    };
-    const TrainOutcome outcome = Train(job, checkpoint_path, free_memory_mb, hooks);
-    // Heartbeats go on while the last reports and the result are delivered
-    // (that may take a coordinator outage), and stop just before the
-    // terminal write so no beat arrives for a finished job.
-    fenced = fenced || heartbeat.fenced();
-
-    if (fenced) {
-      Abandon(job, tag, stop && !stop_by_worker ? *stop : StopReason::kFenced);
-      return;
-    }
-    switch (outcome.kind) {
-      case TrainOutcome::Kind::kCompleted: {
-        flush(/*retry=*/true);
-        heartbeat.Stop();
-        fenced = fenced || heartbeat.fenced();
-        if (fenced) {
-          Abandon(job, tag, StopReason::kFenced);
-          return;
-        }
-        if (!report_rejected.empty()) {
-          // An epoch can never be stored: the job cannot complete.
-          SendFail(job, tag, std::string(StopActionFor(StopReason::kReportRejected).log) + ": " + report_rejected,
-                   /*retryable=*/false);
-          queue.Remove();
-          checkpoints_.RemoveCheckpoint(job.job_id());
-          return;
-        }
-        if (!queue.empty()) {
-          // Never complete a job whose epochs the coordinator has not stored.
-          spdlog::warn("{}: {} epoch report(s) undelivered; leaving the job to be requeued", tag,
-                       queue.pending().size());
-          return;
-        }
-        moe4::v1::CompleteRequest request;
-        request.set_worker_id(worker_id_);
-        request.set_job_id(job.job_id());
-        request.set_attempt(job.attempt());
-        request.set_final_test_accuracy(outcome.final_test_accuracy);
-        request.set_best_test_accuracy(outcome.best_test_accuracy);
-        request.set_parameter_count(outcome.parameter_count);
-        request.set_train_seconds(outcome.train_seconds);
-        moe4::v1::CompleteResponse response;
-        std::string complete_error;
-        const auto result = CallWithRetry(
-            "Complete", tag, [&] { return client_.Complete(request, &response); }, false, &complete_error);
-        if (result == CallResult::kOk) {
-          spdlog::info(
-              "{}: completed: final test accuracy {:.4f}, best {:.4f}, {} parameters, "
-              "{:.1f} s",
-              tag, outcome.final_test_accuracy, outcome.best_test_accuracy, outcome.parameter_count,
-              outcome.train_seconds);
-          ++jobs_completed_;
-          metrics_->JobCompleted();
-          NoteCheckpointOutcome(false);
-          queue.Remove();
-          if (rung_ends_early) {
-            spdlog::info("{}: rung {} done; checkpoint kept for a promotion", tag, job.rung());
-          } else {
-            checkpoints_.RemoveCheckpoint(job.job_id());
-          }
-        } else if (result == CallResult::kFenced) {
-          Abandon(job, tag, StopReason::kFenced);
-        } else if (result == CallResult::kRejected && !unauthenticated_) {
-          // A permanent answer: the job's record says so, instead of its
-          // lease running out with the cause in this log only. Retryable,
-          // checkpoint kept: a later attempt (after the server is fixed)
-          // resumes at the end and completes.
-          SendFail(job, tag, "Complete refused by the coordinator: " + complete_error, /*retryable=*/true);
-          queue.Remove();
-        }
-        return;
-      }
-      case TrainOutcome::Kind::kStopped: {
-        // The trainer stops only when the hook said why; anything else would
-        // be a trainer bug, handled as the safest stop (keep, retry).
-        const StopReason reason = stop.value_or(StopReason::kShutdown);
-        const StopAction& action = StopActionFor(reason);
-        spdlog::info("{}: stopped: {}", tag, outcome.reason);
-        if (!stop_by_worker) {
-          // The coordinator decided the job's state already: no writes.
-          Abandon(job, tag, reason);
-          return;
-        }
-        if (action.deliver_reports) flush(/*retry=*/true);
-        heartbeat.Stop();
-        fenced = fenced || heartbeat.fenced();
-        if (fenced) {
-          Abandon(job, tag, StopReason::kFenced);
-          return;
-        }
-        SendFail(job, tag, outcome.reason, /*retryable=*/action.runs_again);
-        queue.Remove();
-        if (!action.keep_checkpoint) checkpoints_.RemoveCheckpoint(job.job_id());
-        return;
-      }
-      case TrainOutcome::Kind::kFailed:
-        flush(/*retry=*/true);
-        heartbeat.Stop();
-        fenced = fenced || heartbeat.fenced();
-        if (fenced) {
-          Abandon(job, tag, StopReason::kFenced);
-          return;
-        }
-        spdlog::error("{}: training failed: {}", tag, outcome.reason);
-        NoteCheckpointOutcome(outcome.checkpoint_failed);
-        SendFail(job, tag, outcome.reason, outcome.retryable, outcome.out_of_memory ? std::max<int64_t>(1, outcome.memory_needed_mb) : 0);
-        if (!outcome.retryable) {
-          queue.Remove();
-          checkpoints_.RemoveCheckpoint(job.job_id());
-        }
-        return;
-    }
+    if (!run.Prepare()) return;
+    const TrainOutcome outcome = run.Train();
+    if (!run.Drain(outcome)) return;
+    run.Finalise(outcome);
   } catch (const std::exception& e) {
     // Whatever went wrong stays inside this job: the daemon leases again.
-    spdlog::error("{}: unexpected error: {}", tag, e.what());
-    SendFail(job, tag, std::string("worker error: ") + e.what(), true);
+    spdlog::error("{}: unexpected error: {}", run.tag(), e.what());
+    run.StopHeartbeats();
+    SendFail(run.job(), run.tag(), std::string("worker error: ") + e.what(), true);
   }
 }
 

@@ -39,6 +39,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -140,6 +141,9 @@ class Agent {
   int max_concurrent_jobs() const { return max_concurrent_jobs_.load(); }
   WorkerMetrics& metrics() const { return *metrics_; }
 
+  // One leased job, in phases (job_run.h); public for its tests.
+  class JobRun;
+
  private:
   enum class CallResult { kOk, kFenced, kRejected, kGaveUp };
   class AdmissionTicket;
@@ -155,6 +159,7 @@ class Agent {
   // most its total less what running jobs reserve; 0 when unknown.
   int64_t FreeMemoryForNextJobMb();
   // `free_memory_mb`: what was free for it when it was leased (0 = unknown).
+  // Runs the job's phases (JobRun) and keeps the slot's bookkeeping.
   void RunJob(moe4::v1::JobAssignment job, int64_t free_memory_mb, AdmissionTicket& admission);
   // Loads the dataset and trains, on this thread or in a trainer process
   // (options_.job_isolation); a dataset that cannot load is a kFailed
@@ -171,9 +176,8 @@ class Agent {
   // ones within suspect_retry_budget tries); gives up once shutting down and
   // the grace period passed (or at once if `stop_on_shutdown`). `last_error`,
   // when given, receives the last failure's description.
-  template <typename Call>
-  CallResult CallWithRetry(const char* what, const std::string& job_tag, Call call, bool stop_on_shutdown,
-                           std::string* last_error = nullptr);
+  CallResult CallWithRetry(const char* what, const std::string& job_tag, const std::function<grpc::Status()>& call,
+                           bool stop_on_shutdown, std::string* last_error = nullptr);
   // Sleeps unless shutdown is requested first; false if it was.
   bool SleepFor(std::chrono::milliseconds duration);
   std::shared_ptr<const DatasetPair> Dataset(const moe4::v1::DatasetSpec& spec, std::string* error, bool* retryable);

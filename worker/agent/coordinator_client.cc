@@ -177,4 +177,8 @@ bool IsTransient(const grpc::Status& status) {
   return c == RpcErrorClass::kTransient || c == RpcErrorClass::kSuspect;
 }
 
+std::string DescribeRpcError(const grpc::Status& status) {
+  return std::to_string(static_cast<int>(status.error_code())) + " " + status.error_message();
+}
+
 }  // namespace moe4::worker

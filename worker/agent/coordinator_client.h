@@ -88,6 +88,9 @@ const char* RpcErrorClassName(RpcErrorClass error_class);
 // True for statuses worth retrying with backoff (kTransient and kSuspect).
 bool IsTransient(const grpc::Status& status);
 
+// "<numeric code> <message>", as log lines and Fail reasons quote a status.
+std::string DescribeRpcError(const grpc::Status& status);
+
 }  // namespace moe4::worker
 
 #endif  // MOE4_WORKER_AGENT_COORDINATOR_CLIENT_H_

@@ -100,19 +100,15 @@ class Trainer {
   // `data` must outlive the trainer. The job must already be validated.
   Trainer(const FamilyRegistry& registry, moe4::v1::JobAssignment job, const DatasetPair& data, TrainerOptions options);
 
-  // Never throws: LibTorch errors, OOM and NaN losses become kFailed.
+  // Never throws: LibTorch errors, OOM and NaN losses become kFailed. The
+  // phases of a run are TrainerRun's (trainer_run.h).
   TrainOutcome Run(const TrainerHooks& hooks);
 
  private:
-  TrainOutcome RunOrThrow(const TrainerHooks& hooks);
-  // The kFailed outcome of running out of memory (`what` says where).
-  TrainOutcome OutOfMemory(const std::string& what) const;
-
   const FamilyRegistry& registry_;
   moe4::v1::JobAssignment job_;
   const DatasetPair& data_;
   TrainerOptions options_;
-  int64_t static_memory_mb_ = 0;  // StaticTrainingMemoryMb once the model is built
 };
 
 // Mixes a job seed with an epoch and a stream id (splitmix64).

@@ -1,5 +1,5 @@
 // TrainingCore: the mixture of a job, its optimiser and one training step, as
-// every job trains them. Trainer::RunOrThrow drives it over epochs (data,
+// every job trains them. TrainerRun (trainer_run.h) drives it over epochs (data,
 // metrics, checkpoints, hooks around it); bench/training times the same step
 // alone, so the benchmark measures the code that runs jobs, not a copy.
 //

@@ -57,8 +57,26 @@ double ActivationsAt(const FamilyFootprint& row, double pixels, double width) {
   return ActivationsAtPixels(row, pixels) * std::pow(width, e);
 }
 
-bool MixedPrecision(moe4::v1::Precision p) {
-  return p == moe4::v1::PRECISION_BF16 || p == moe4::v1::PRECISION_FP16 || p == moe4::v1::PRECISION_AUTO;
+// What a recipe.precision means for the bytes: {half-precision weights
+// copy, half-precision activations}. auto is mixed on a GPU, fp32 on a CPU,
+// and where the device is not known the larger figure of each.
+struct PrecisionCost {
+  bool half_weights_copy;
+  bool half_activations;
+};
+
+PrecisionCost CostOf(moe4::v1::Precision p, const std::string& device_kind) {
+  switch (p) {
+    case moe4::v1::PRECISION_BF16:
+    case moe4::v1::PRECISION_FP16:
+      return {true, true};
+    case moe4::v1::PRECISION_AUTO:
+      if (device_kind == "cuda") return {true, true};
+      if (device_kind == "cpu") return {false, false};
+      return {true, false};
+    default:
+      return {false, false};
+  }
 }
 
 // "synthetic:channels=1,size=28": the value of `key`, or `fallback`.
@@ -76,12 +94,9 @@ JobMemoryEstimate EstimateJobMemory(const JobMemoryInput& input) {
   JobMemoryEstimate out;
   const double pixels = static_cast<double>(input.image_size) * input.image_size;
   const double batch = std::max(1, input.batch_size);
-  const bool mixed = MixedPrecision(input.precision);
-  const double bytes_per_parameter = mixed ? 18 : 16;
-  // auto may well run in fp32 (a CPU, a GPU without bf16): count it so.
-  const bool half_activations =
-      input.precision == moe4::v1::PRECISION_BF16 || input.precision == moe4::v1::PRECISION_FP16;
-  const double activation_factor = half_activations ? 0.6 : 1.0;
+  const PrecisionCost cost = CostOf(input.precision, input.device_kind);
+  const double bytes_per_parameter = cost.half_weights_copy ? 18 : 16;
+  const double activation_factor = cost.half_activations ? 0.6 : 1.0;
 
   double parameters = 0;
   double activations = 0;
@@ -124,8 +139,10 @@ int DatasetClasses(const moe4::v1::DatasetSpec& dataset) {
   return 10;
 }
 
-JobMemoryInput JobMemoryInputOf(const CampaignSpec& spec, const std::vector<std::string>& families) {
+JobMemoryInput JobMemoryInputOf(const CampaignSpec& spec, const std::vector<std::string>& families,
+                                const std::string& device_kind) {
   JobMemoryInput input;
+  input.device_kind = device_kind.empty() ? spec.requirements.device_kind() : device_kind;
   input.catalogue = spec.catalogue;
   input.families = families;
   input.width = spec.recipe.width();
@@ -146,14 +163,15 @@ JobMemoryInput JobMemoryInputOf(const CampaignSpec& spec, const std::vector<std:
 }
 
 CampaignMemoryEstimate EstimateCampaignMemory(const CampaignSpec& spec,
-                                              const std::vector<std::vector<std::string>>& combinations) {
+                                              const std::vector<std::vector<std::string>>& combinations,
+                                              const std::string& device_kind) {
   CampaignMemoryEstimate out;
   std::map<std::vector<std::string>, int64_t> seen;  // replicates repeat a combination
   std::vector<std::string> unmeasured;
   for (const auto& families : combinations) {
     auto [it, fresh] = seen.try_emplace(families, 0);
     if (fresh) {
-      const JobMemoryEstimate estimate = EstimateJobMemory(JobMemoryInputOf(spec, families));
+      const JobMemoryEstimate estimate = EstimateJobMemory(JobMemoryInputOf(spec, families, device_kind));
       it->second = estimate.total_mb;
       for (const auto& f : estimate.unmeasured) {
         if (std::find(unmeasured.begin(), unmeasured.end(), f) == unmeasured.end()) unmeasured.push_back(f);

@@ -4,10 +4,12 @@
 //   per expert and the gate:
 //     parameters(width, classes) x bytes per parameter
 //       (16 in fp32: weight, gradient, AdamW's two moments; 18 when the step
-//        may run in bf16/fp16 (bf16, fp16, auto): autocast's half copy)
+//        runs in bf16/fp16: autocast's half copy of the weights)
 //   + activation bytes per image(input pixels, width) x batch size
 //       (x 0.6 in bf16/fp16: autocast keeps normalisations, softmax and
-//        reductions in fp32; auto counts as fp32, the CPU case)
+//        reductions in fp32; auto is bf16/fp16 on a cuda device and fp32
+//        on a cpu, and counts as the larger of both where the device is
+//        not known)
 //   + the input batch, four copies (the batch, its mixup, the device copy
 //     and its normalisation)
 //   sum x 1.25 (backward's transient gradients of activations, allocator
@@ -48,6 +50,9 @@ struct JobMemoryInput {
   int channels = 3;                   // image channels
   int classes = 10;                   // logits per expert
   moe4::v1::Precision precision = moe4::v1::PRECISION_FP32;
+  // The device kind the job runs on ("cpu", "cuda"), which decides what
+  // precision auto means; "" = not known.
+  std::string device_kind;
 };
 
 struct JobMemoryEstimate {
@@ -68,10 +73,13 @@ JobMemoryEstimate EstimateJobMemory(const JobMemoryInput& input);
 int DatasetChannels(const moe4::v1::DatasetSpec& dataset);
 int DatasetClasses(const moe4::v1::DatasetSpec& dataset);
 
-// The input of one job of `spec` training `families`. A folder dataset
-// without resize has no known size: its input counts at the pool's largest
-// measured small size (a low figure; the caller says the size is unknown).
-JobMemoryInput JobMemoryInputOf(const CampaignSpec& spec, const std::vector<std::string>& families);
+// The input of one job of `spec` training `families` on a `device_kind`
+// device ("" = the spec's requirements.device_kind, which may be "" too). A
+// folder dataset without resize has no known size: its input counts at the
+// pool's largest measured small size (a low figure; the caller says the
+// size is unknown).
+JobMemoryInput JobMemoryInputOf(const CampaignSpec& spec, const std::vector<std::string>& families,
+                                const std::string& device_kind = "");
 
 // The estimates of a campaign's combinations, shared by the coordinator's
 // check against its workers (coordinator/scheduler/memory_check.h) and
@@ -87,7 +95,8 @@ struct CampaignMemoryEstimate {
 };
 
 CampaignMemoryEstimate EstimateCampaignMemory(const CampaignSpec& spec,
-                                              const std::vector<std::vector<std::string>>& combinations);
+                                              const std::vector<std::vector<std::string>>& combinations,
+                                              const std::string& device_kind = "");
 
 // "recipe.batch_size 4096, dataset.resize 512, recipe.width 4,
 // recipe.precision auto, lemur catalogue": what an estimate was made from.

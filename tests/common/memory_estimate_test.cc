@@ -103,8 +103,14 @@ TEST(MemoryEstimate, ScalesWithEachField) {
       {"bf16: 18 bytes per parameter", with([](auto& in) { in.precision = moe4::v1::PRECISION_BF16; }), true,
        18.0 / 16 - 1e-6, 18.0 / 16 + 1e-6},
       {"bf16: activations x0.6", with([](auto& in) { in.precision = moe4::v1::PRECISION_BF16; }), false, 0.6, 0.62},
-      {"auto: counted as fp32 activations", with([](auto& in) { in.precision = moe4::v1::PRECISION_AUTO; }), false, 1.0,
-       1.0},
+      {"auto, device unknown: fp32 activations", with([](auto& in) { in.precision = moe4::v1::PRECISION_AUTO; }), false,
+       1.0, 1.0},
+      {"auto, device unknown: 18 bytes per parameter", with([](auto& in) { in.precision = moe4::v1::PRECISION_AUTO; }),
+       true, 18.0 / 16 - 1e-6, 18.0 / 16 + 1e-6},
+      {"auto on cuda: mixed activations",
+       with([](auto& in) { in.precision = moe4::v1::PRECISION_AUTO, in.device_kind = "cuda"; }), false, 0.6, 0.62},
+      {"auto on cpu: fp32 parameters",
+       with([](auto& in) { in.precision = moe4::v1::PRECISION_AUTO, in.device_kind = "cpu"; }), true, 1.0, 1.0},
   };
   const JobMemoryEstimate b = EstimateJobMemory(base);
   for (const ScalingCase& c : cases) {

@@ -18,6 +18,14 @@ const FamilyFootprint* FindFamilyFootprint(Catalogue catalogue, std::string_view
   return nullptr;
 }
 
+std::string_view FootprintTorchVersion() {
+#ifdef MOE4_FOOTPRINT_TORCH_VERSION  // defined by the table
+  return MOE4_FOOTPRINT_TORCH_VERSION;
+#else
+  return "";
+#endif
+}
+
 const FamilyFootprint& GateFootprint() {
   static const FamilyFootprint* const kGate = [] {
     for (const FamilyFootprint& row : FamilyFootprints()) {

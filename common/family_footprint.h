@@ -56,6 +56,12 @@ const FamilyFootprint* FindFamilyFootprint(Catalogue catalogue, std::string_view
 // The gate's row (always present).
 const FamilyFootprint& GateFootprint();
 
+// The LibTorch version the table was measured with ("1.13.0"). Another
+// version (the torch2 flavour) builds the same parameters but may keep other
+// tensors for backward, so the drift check compares activations loosely
+// there.
+std::string_view FootprintTorchVersion();
+
 // The command that regenerates the table, for error messages and docs.
 inline constexpr std::string_view kFootprintRegenerateCommand =
     "build/worker/moe4-family-footprint --write common/family_footprint_table.inc";

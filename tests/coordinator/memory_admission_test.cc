@@ -6,6 +6,8 @@
 // worker registered the hostile spec is accepted with a warning.
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "tests/coordinator/service_fixture.h"
 
 namespace moe4::coordinator {
@@ -42,6 +44,7 @@ TEST_F(MemoryAdmissionTest, RefusesTheHostileSpecAndAcceptsANormalOne) {
     moe4::v1::SubmitResponse resp;
     const grpc::Status s = Submit(kHostile, dry_run, &resp);
     ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "dry_run " << dry_run << ": " << s.error_message();
+    if (dry_run) std::cout << "refusal: " << s.error_message() << "\n";  // docs/spec.md quotes it
     for (const char* part : {"memory: recipe.batch_size x dataset.resize x recipe.width", "SwinTransformer + VisionTransformer",
                              "recipe.batch_size 4096", "dataset.resize 512", "recipe.width 4",
                              "the largest registered worker has (24564 MiB, worker 'box1-gpu0')"}) {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/scheduler/campaign_planner.h"
+#include "coordinator/scheduler/memory_check.h"
 #include "coordinator/scheduler/pending_reason.h"
 #include "coordinator/service/validation.h"
 #include "spdlog/spdlog.h"
@@ -57,6 +58,15 @@ grpc::Status CampaignServiceImpl::Submit(grpc::ServerContext* ctx,
     absl::StatusOr<CampaignPlan> plan = PlanCampaign(req->spec_yaml(), options_.limits);
     if (!plan.ok()) return plan.status();
     resp->set_jobs(static_cast<int32_t>(plan->jobs.size()));
+    // Memory: refuse what no registered worker could ever hold (all of them,
+    // alive or not: a worker that is down now may be back tomorrow).
+    absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> workers = store_.ListWorkers();
+    if (!workers.ok()) return workers.status();
+    absl::StatusOr<CampaignMemoryCheck> memory = CheckCampaignMemory(*plan, *workers);
+    if (!memory.ok()) return memory.status();
+    resp->set_memory_estimate_mb(memory->heaviest_mb);
+    for (const auto& f : memory->heaviest_families) resp->add_memory_estimate_families(f);
+    for (const auto& w : memory->warnings) resp->add_warnings(w);
     if (req->dry_run()) {
       std::vector<std::vector<std::string>> candidates;
       candidates.reserve(plan->jobs.size());
@@ -73,8 +83,10 @@ grpc::Status CampaignServiceImpl::Submit(grpc::ServerContext* ctx,
     absl::StatusOr<int64_t> id = store_.CreateCampaign(*plan);
     if (!id.ok()) return id.status();
     resp->set_campaign_id(*id);
-    spdlog::info("campaign {} \"{}\" submitted: {} jobs, k={}, sampler={}", *id, plan->spec.name,
-                 plan->jobs.size(), plan->spec.k, SamplerName(plan->spec.sampler));
+    spdlog::info("campaign {} \"{}\" submitted: {} jobs, k={}, sampler={}, heaviest job ~{} MiB (estimate)", *id,
+                 plan->spec.name, plan->jobs.size(), plan->spec.k, SamplerName(plan->spec.sampler),
+                 memory->heaviest_mb);
+    for (const auto& w : memory->warnings) spdlog::warn("campaign {}: {}", *id, w);
     return absl::OkStatus();
   });
 }

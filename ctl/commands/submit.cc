@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "common/campaign_spec.h"
 #include "common/combinatorics.h"
+#include "common/memory_estimate.h"
 #include "common/sampling.h"
 #include "common/status.h"
 #include "ctl/commands.h"
@@ -60,6 +61,12 @@ int DryRun(const std::string& file, const CampaignSpec& spec, const CommandEnv& 
     family->set_ideal_share(report.ideal_share);
     family->set_anchor(report.families[i].anchor);
   }
+  std::vector<std::vector<std::string>> families_of_jobs;
+  for (const auto& c : response.combinations()) families_of_jobs.emplace_back(c.families().begin(), c.families().end());
+  const CampaignMemoryEstimate memory = EstimateCampaignMemory(spec, families_of_jobs);
+  response.set_memory_estimate_mb(memory.heaviest_mb);
+  for (const auto& f : memory.heaviest_families) response.add_memory_estimate_families(f);
+  for (const auto& w : memory.warnings) response.add_warnings(w);
   if (env.format == OutputFormat::kJson) {
     out << ToJson(response);
     return kExitOk;
@@ -97,6 +104,13 @@ int DryRun(const std::string& file, const CampaignSpec& spec, const CommandEnv& 
                 : "")
         << "\n";
   }
+  // The coordinator compares the same estimate with its registered workers'
+  // memory at submit; offline, only the figure can be shown.
+  out << "memory: the heaviest job (" << absl::StrJoin(memory.heaviest_families, " + ") << ") needs ~"
+      << memory.heaviest_mb << " MiB, the lightest ~" << memory.lightest_mb << " MiB (estimate from "
+      << MemoryEstimateFields(spec)
+      << "); at submit the coordinator refuses the spec if no registered worker has that much device memory\n";
+  for (const auto& w : memory.warnings) out << "warning: " << w << "\n";
   out << "\n";
   table.PrintAligned(out);
   out << "\ncoverage: max/min family count ratio " << report.max_min_ratio << ", pairs covered "
@@ -148,7 +162,8 @@ int Submit(const SubmitOptions& options, const CommandEnv& env) {
     *env.out << ToJson(response);
   } else {
     *env.out << "submitted campaign " << response.campaign_id() << " (\"" << spec->name << "\"): " << response.jobs()
-             << " jobs\n";
+             << " jobs, heaviest ~" << response.memory_estimate_mb() << " MiB (estimate)\n";
+    for (const auto& w : response.warnings()) *env.out << "warning: " << w << "\n";
   }
   return kExitOk;
 }

@@ -588,9 +588,12 @@ scenario_oom_job() {
   : >"$work/killed-jobs"  # nothing is killed: no epoch may be trained twice
   start_coord 0
   # 45 MiB: AirNet + BagNet at width 0.25 fits (weights, gradients and AdamW
-  # state ~24 MiB); the AlexNet pairs (~68 MiB) do not.
-  start_worker small1 "${coord_port[0]}" --device-memory-mb 45
+  # state ~24 MiB); the AlexNet pairs (~68 MiB) do not. Submitted before any
+  # worker registers: the coordinator's memory estimate (which counts
+  # activations and 512 MiB of runtime) would refuse a campaign that only a
+  # 45 MiB worker could run; with none registered it accepts and warns.
   local id; id=$(submit "${coord_port[0]}" "$budget" "$epochs")
+  start_worker small1 "${coord_port[0]}" --device-memory-mb 45
   local extra="" rec=""
   local oom; oom=$(wait_sql_time "$(now)" 120 "SELECT extract(epoch FROM min(at)) FROM events
                      WHERE campaign_id = ${id:-0} AND kind = 'job_retry' AND detail LIKE '%out_of_memory memory_needed_mb=%'")

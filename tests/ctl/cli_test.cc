@@ -185,6 +185,26 @@ TEST_F(CliTest, StatusCountsProgressAndState) {
             "STATE,JOBS\npending,0\nleased,0\nrunning,0\nsucceeded,19\nfailed,1\ncancelled,0\n");
 }
 
+// The hostile spec (width 4, batch 4096, resize 512 on Swin + ViT):
+// the dry run shows the estimate offline; the coordinator, whose only worker
+// (sim-gpu0) has 24000 MiB, refuses it with exit 2 and the fields to change.
+TEST_F(CliTest, SubmitShowsTheMemoryEstimateAndRefusesWhatNoWorkerHolds) {
+  const std::string spec = TempFile("hostile.yaml");
+  std::ofstream(spec) << "name: hostile\nfamilies: [SwinTransformer, VisionTransformer]\nk: 2\nbudget: 1\n"
+                         "dataset: {name: cifar10, resize: 512}\nrecipe: {batch_size: 4096, width: 4}\n";
+  const std::string dry = Run({"submit", spec, "--dry-run"});
+  EXPECT_CONTAINS(dry, "memory: the heaviest job (SwinTransformer + VisionTransformer) needs ~");
+  EXPECT_CONTAINS(dry, "recipe.batch_size 4096, dataset.resize 512, recipe.width 4");
+  const json j = RunJson({"submit", spec, "--dry-run"});
+  EXPECT_GT(std::stoll(j.value("memory_estimate_mb", std::string("0"))), 1024 * 1024) << j.dump();
+
+  const ProcessResult refused = world().Ctl({"submit", spec});
+  EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+  EXPECT_CONTAINS(refused.err, spec + ": memory: recipe.batch_size x dataset.resize x recipe.width");
+  EXPECT_CONTAINS(refused.err, "(24000 MiB, worker 'sim-gpu0')");
+  std::remove(spec.c_str());
+}
+
 TEST_F(CliTest, SubmitThenPauseResumeCancel) {
   const std::string spec = TempFile("spec.yaml");
   std::ofstream(spec) << "name: control\nfamilies: [AirNet, AlexNet, BagNet]\nk: 2\nbudget: 3\n"

@@ -12,11 +12,18 @@
 # PostgreSQL cannot bind port 0, so moe4_free_port remains for it, with
 # deploy/pg-throwaway.sh retrying on a port taken in between.
 
-# Prints a TCP port on 127.0.0.1 that nothing listened on a moment ago.
+# Prints a TCP port on 127.0.0.1 that nothing listened on a moment ago,
+# below the kernel's ephemeral range: a client reconnecting in a loop to a
+# stopped server on a port inside that range can be given that very port as
+# its own source port (a TCP self-connect), after which the server cannot bind
+# it again ("Address already in use" restarting PostgreSQL in
+# coordinator_pg_restart_test).
 moe4_free_port() {
-  local p
+  local p low=32768
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+  ((low > 11000)) || low=32768
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % (low - 10000)))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
   done
   echo "no free port found" >&2

@@ -98,6 +98,28 @@ void ViewCache::EvictLocked(absl::Time now) {
   }
 }
 
+// Runs the entry's computation with the lock released and installs a 200
+// answer with the generation current when it started.
+HttpResponse ViewCache::ComputeUnlocked(std::unique_lock<std::mutex>& lock, Entry& e) {
+  e.computing = true;
+  const uint64_t generation = GenerationLocked(e.scope);
+  const Compute fn = e.compute;
+  lock.unlock();
+  const absl::Time started = absl::Now();
+  HttpResponse r = fn();
+  const absl::Time finished = absl::Now();
+  lock.lock();
+  e.computing = false;
+  if (r.status == 200) {
+    e.answer = std::make_shared<const HttpResponse>(r);
+    e.generation = generation;
+    e.started = started;
+    e.finished = finished;
+    e.took = finished - started;
+  }
+  return r;
+}
+
 HttpResponse ViewCache::Get(const std::string& key, const ViewScope& scope, Compute compute) {
   std::unique_lock<std::mutex> lock(mu_);
   absl::Time now = absl::Now();
@@ -137,22 +159,8 @@ HttpResponse ViewCache::Get(const std::string& key, const ViewScope& scope, Comp
       return *e->answer;
     }
   }
-  e->computing = true;
   const uint64_t generation = GenerationLocked(e->scope);
-  const Compute fn = e->compute;
-  lock.unlock();
-  const absl::Time started = absl::Now();
-  HttpResponse r = fn();
-  const absl::Time finished = absl::Now();
-  lock.lock();
-  e->computing = false;
-  if (r.status == 200) {
-    e->answer = std::make_shared<const HttpResponse>(r);
-    e->generation = generation;
-    e->started = started;
-    e->finished = finished;
-    e->took = finished - started;
-  }
+  HttpResponse r = ComputeUnlocked(lock, *e);
   ++stats_.computed;
   computed_.notify_all();
   RescheduleIfChangedLocked(key, *e, generation);
@@ -223,26 +231,11 @@ void ViewCache::Refresher() {
     std::shared_ptr<Entry> e = it->second;
     e->scheduled = false;
     if (e->computing || !StaleLocked(*e, now)) continue;
-    e->computing = true;
     const uint64_t generation = GenerationLocked(e->scope);
-    const Compute fn = e->compute;
     const std::shared_ptr<const HttpResponse> old = e->answer;
-    lock.unlock();
-    const absl::Time started = absl::Now();
-    HttpResponse r = fn();
-    const absl::Time finished = absl::Now();
-    lock.lock();
-    e->computing = false;
+    const HttpResponse r = ComputeUnlocked(lock, *e);
     ++stats_.refreshed;
-    bool changed = false;
-    if (r.status == 200) {
-      changed = !old || old->body != r.body;
-      e->answer = std::make_shared<const HttpResponse>(std::move(r));
-      e->generation = generation;
-      e->started = started;
-      e->finished = finished;
-      e->took = finished - started;
-    }
+    const bool changed = r.status == 200 && (!old || old->body != r.body);
     computed_.notify_all();
     RescheduleIfChangedLocked(key, *e, generation);
     if (changed && on_refreshed_) {

@@ -119,6 +119,7 @@ class ViewCache {
   void ScheduleLocked(const std::string& key, Entry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RescheduleIfChangedLocked(const std::string& key, Entry& e, uint64_t computed_generation)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  HttpResponse ComputeUnlocked(std::unique_lock<std::mutex>& lock, Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvictLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Refresher();
 

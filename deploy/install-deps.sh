@@ -11,6 +11,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
+  # the include-layering check that runs as a build step (cmake/check_layering.py)
+  python3
   # wire contract
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # coordinator

@@ -112,8 +112,12 @@ class LemurParity : public ::testing::TestWithParam<Published> {};
 TEST_P(LemurParity, ParameterCountsEqualLemurs) {
   const Published& p = GetParam();
   const LemurFamily& family = Family(p.family);
-  if (p.rgb32) EXPECT_EQ(Trainable(family.build(Shape(3, 32))), *p.rgb32) << "3x32x32";
-  if (p.gray28) EXPECT_EQ(Trainable(family.build(Shape(1, 28))), *p.gray28) << "1x28x28";
+  if (p.rgb32) {
+    EXPECT_EQ(Trainable(family.build(Shape(3, 32))), *p.rgb32) << "3x32x32";
+  }
+  if (p.gray28) {
+    EXPECT_EQ(Trainable(family.build(Shape(1, 28))), *p.gray28) << "1x28x28";
+  }
 }
 
 TEST_P(LemurParity, TrainsAtItsSmallestAcceptedInput) {

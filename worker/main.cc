@@ -7,7 +7,7 @@
 //               [--checkpoint-max-bytes N] [--checkpoint-max-age-hours H]
 //               [--jobs-per-device N] [--device-memory-mb MiB]
 //               [--job-isolation process|thread] [--job-memory-max MiB]
-//               [--http-listen 127.0.0.1:9465]
+//               [--job-cgroup DIR] [--http-listen 127.0.0.1:9465]
 //
 // Each job trains in a child process of its own by default (moe4-worker
 // --trainer-process, worker/agent/trainer_process.h): an abort, a crash or
@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   int64_t device_memory_mb = 0;
   std::string job_isolation = "process";
   int64_t job_memory_max_mb = 0;
+  std::string job_cgroup;
   std::string http_listen;
   app.add_option("--coordinator", client_options.target, "coordinator host:port")->capture_default_str();
   app.add_option("--token-file", token_file, "file holding the worker bearer token (else $MOE4_WORKER_TOKEN)");
@@ -112,11 +113,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"process", "thread"}));
   app.add_option("--job-memory-max", job_memory_max_mb,
-                 "with --job-isolation process: the host memory (MiB) one job's process may allocate "
-                 "(RLIMIT_DATA); a job needing more fails as out of memory and goes to a worker with more "
-                 "(0 = no limit)")
+                 "with --job-isolation process: the host memory (MiB) one job's process may use (a memory "
+                 "cgroup with --job-cgroup, else RLIMIT_DATA); a job needing more fails as out of memory and "
+                 "goes to a worker with more (0 = no limit)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  app.add_option("--job-cgroup", job_cgroup,
+                 "with --job-memory-max: a cgroup directory delegated to this worker (cgroup v2 with the "
+                 "memory controller, or a cgroup v1 memory cgroup; 'self': this process's own, what systemd's "
+                 "Delegate=yes gives the unit); each job's process gets a memory cgroup in it limited to "
+                 "--job-memory-max");
   app.add_option("--data-root", data_root,
                  "where datasets live: default directories are looked up here and a campaign's dataset.path "
                  "must resolve inside it")
@@ -234,6 +240,23 @@ int main(int argc, char** argv) {
   } else if (job_memory_max_mb > 0) {
     spdlog::error("--job-memory-max needs --job-isolation process (a thread cannot be limited apart from the daemon)");
     return 2;
+  }
+  if (!job_cgroup.empty()) {
+    if (job_memory_max_mb <= 0) {
+      spdlog::error("--job-cgroup: needs --job-memory-max (the limit its job cgroups get)");
+      return 2;
+    }
+    auto cgroups = JobCgroups::Open(job_cgroup);
+    if (!cgroups.ok()) {
+      spdlog::error("{}", std::string(cgroups.status().message()));
+      return 2;
+    }
+    if (const int stale = (*cgroups)->SweepStale(); stale > 0) {
+      spdlog::info("removed {} job cgroup(s) a previous worker left in {}", stale, (*cgroups)->dir());
+    }
+    spdlog::info("each job's process runs in a memory cgroup under {} limited to {} MiB ({})", (*cgroups)->dir(),
+                 job_memory_max_mb, (*cgroups)->version() == CgroupVersion::kV2 ? "cgroup v2" : "cgroup v1");
+    agent_options.job_cgroups = *std::move(cgroups);
   }
   Agent agent(client, BuiltinRegistry(), agent_options);
 

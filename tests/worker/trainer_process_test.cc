@@ -7,7 +7,9 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <iostream>
 
+#include "cgroup_test_util.h"
 #include "test_util.h"
 #include "worker/data/loader.h"
 
@@ -131,6 +133,36 @@ TEST(TrainerProcessTest, AJobOverItsMemoryLimitFailsAsOutOfMemoryNamingTheLimit)
   EXPECT_TRUE(run.outcome.retryable);
   EXPECT_NE(run.outcome.reason.find("--job-memory-max, is 640 MiB"), std::string::npos) << run.outcome.reason;
   EXPECT_TRUE(run.reported.empty());
+}
+
+// With --job-cgroup the limit is the kernel's: the trainer runs in a memory
+// cgroup of its own, the kernel kills it when the job needs more, and the
+// outcome says so; a job under the limit trains, and neither leaves its
+// cgroup behind.
+TEST(TrainerProcessTest, UnderACgroupAJobOverTheLimitFailsAsOutOfMemoryAndOneUnderItTrains) {
+  testing::ScratchCgroup scratch;
+  if (!scratch.cgroups()) GTEST_SKIP() << scratch.why();
+  TrainerProcessOptions options = Options();
+  options.cgroups = scratch.cgroups();
+
+  auto big = TinyJob({"VGG"}, 1, 64, 32);
+  big.mutable_recipe()->set_width(2.0);
+  options.memory_limit_mb = 320;
+  const ChildRun over = TrainInProcess(options, big);
+  ASSERT_EQ(over.outcome.kind, TrainOutcome::Kind::kFailed) << over.outcome.reason;
+  EXPECT_TRUE(over.outcome.out_of_memory) << over.outcome.reason;
+  EXPECT_TRUE(over.outcome.retryable);
+  EXPECT_GT(over.outcome.memory_needed_mb, 320) << over.outcome.reason;
+  EXPECT_NE(over.outcome.reason.find("needed more than 320 MiB"), std::string::npos) << over.outcome.reason;
+  EXPECT_NE(over.outcome.reason.find("--job-memory-max, cgroup v"), std::string::npos) << over.outcome.reason;
+  std::cout << "over the limit: " << over.outcome.reason << "\n";
+  EXPECT_TRUE(scratch.JobEntries().empty());
+
+  options.memory_limit_mb = 2048;
+  const ChildRun under = TrainInProcess(options, TinyJob({"AlexNet"}, 1, 64, 32));
+  ASSERT_EQ(under.outcome.kind, TrainOutcome::Kind::kCompleted) << under.outcome.reason;
+  EXPECT_EQ(under.reported.size(), 1u);
+  EXPECT_TRUE(scratch.JobEntries().empty());
 }
 
 TEST(TrainerProcessTest, AMissingExecutableIsARetryableFailureNotACrash) {

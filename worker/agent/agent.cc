@@ -412,6 +412,7 @@ TrainOutcome Agent::Train(const moe4::v1::JobAssignment& job, const std::string&
     process.checkpoint_path = checkpoint_path;
     process.memory_budget_mb = free_memory_mb;
     process.memory_limit_mb = options_.job_memory_max_mb;
+    process.cgroups = options_.job_cgroups;
     process.load.data_root = options_.data_root;
     process.load.data_cache = options_.data_cache;
     process.load.max_image_pixels = options_.max_image_pixels;

@@ -104,10 +104,12 @@ struct AgentOptions {
   int suspect_retry_budget = 10;
   JobIsolation job_isolation = JobIsolation::kThread;
   // kProcess: the executable started with --trainer-process (moe4-worker
-  // itself), the data limit of each trainer process in MiB (RLIMIT_DATA,
-  // --job-memory-max; 0 = none) and the process's log level.
+  // itself), the memory limit of each trainer process in MiB
+  // (--job-memory-max; 0 = none), the cgroups that enforce it (--job-cgroup;
+  // null = the process's RLIMIT_DATA) and the process's log level.
   std::string trainer_executable;
   int64_t job_memory_max_mb = 0;
+  std::shared_ptr<const JobCgroups> job_cgroups;
   std::string log_level = "info";
   // Where the agent counts jobs, epochs, memory and retries (moe4-worker
   // serves it on --http-listen); nullptr = a registry of the agent's own,

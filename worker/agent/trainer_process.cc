@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -168,6 +169,18 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
   posix_spawnattr_setsigmask(&attributes, &none);
   posix_spawnattr_setsigdefault(&attributes, &defaults);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // The job's cgroup exists before its process does, so that the process
+  // is inside it before it reads its job and allocates anything.
+  std::unique_ptr<JobCgroup> cgroup;
+  if (options.cgroups && options.memory_limit_mb > 0) {
+    auto made = options.cgroups->Create(job.job_id(), options.memory_limit_mb);
+    if (made.ok()) {
+      cgroup = std::move(*made);
+    } else {
+      spdlog::warn("job {}: {}; limiting the trainer with RLIMIT_DATA instead", job.job_id(),
+                   std::string(made.status().message()));
+    }
+  }
   std::string exe = options.executable, flag = kTrainerProcessFlag;
   std::vector<char*> argv = {exe.data(), flag.data(), nullptr};
   pid_t pid = 0;
@@ -180,13 +193,20 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
     return Failed("trainer process: cannot start " + exe + ": " + strerror(spawn_error), true);
   }
 
+  if (cgroup) {
+    if (absl::Status added = cgroup->Add(pid); !added.ok()) {
+      spdlog::warn("job {}: {}; limiting the trainer with RLIMIT_DATA instead", job.job_id(), std::string(added.message()));
+      cgroup.reset();
+    }
+  }
+
   ipc::TrainerProcessRequest request;
   *request.mutable_job() = job;
   request.set_device(options.device);
   request.set_threads(options.threads);
   request.set_checkpoint_path(options.checkpoint_path);
   request.set_memory_budget_mb(options.memory_budget_mb);
-  request.set_memory_limit_mb(options.memory_limit_mb);
+  request.set_memory_limit_mb(cgroup ? 0 : options.memory_limit_mb);  // the cgroup is the limit
   request.set_data_root(options.load.data_root);
   request.set_data_cache(options.load.data_cache);
   request.set_max_image_pixels(options.load.max_image_pixels);
@@ -274,6 +294,8 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const int64_t peak_rss_mb = usage.ru_maxrss / 1024;  // ru_maxrss is in KiB
+  const JobCgroupUsage cgroup_usage = cgroup ? cgroup->Usage() : JobCgroupUsage{};
+  // The cgroup itself goes when `cgroup` does, its process reaped by now.
 
   if (!protocol_error.empty()) {
     return Failed("trainer process: it sent " + protocol_error + " (a bug; see the worker log)", true);
@@ -282,7 +304,8 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
     outcome->history = std::move(history);
     if (outcome->out_of_memory && options.memory_limit_mb > 0) {
       outcome->reason += " (the trainer process's limit, --job-memory-max, is " +
-                         std::to_string(options.memory_limit_mb) + " MiB)";
+                         std::to_string(options.memory_limit_mb) + " MiB" +
+                         (cgroup ? ", " + cgroup->LimitName() : std::string()) + ")";
     }
     return *outcome;
   }
@@ -300,6 +323,18 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
   }
   if (WIFSIGNALED(status)) {
     const int signo = WTERMSIG(status);
+    if (signo == SIGKILL && cgroup_usage.oom_killed) {
+      const int64_t limit = cgroup->limit_mb();
+      const int64_t peak = cgroup_usage.peak_mb.value_or(peak_rss_mb);
+      TrainOutcome o = Failed("out of memory: needed more than " + std::to_string(limit) +
+                                  " MiB, the trainer process's limit (--job-memory-max, " + cgroup->LimitName() +
+                                  "); the kernel killed it" + after + " at a peak of " + std::to_string(peak) +
+                                  " MiB",
+                              true);
+      o.out_of_memory = true;
+      o.memory_needed_mb = std::max(peak, limit + 1);
+      return o;
+    }
     if (signo == SIGKILL) {
       TrainOutcome o = Failed("out of memory: the trainer process was killed (SIGKILL, the kernel's out-of-memory "
                               "killer or an operator)" + after + " at a peak of " + std::to_string(peak_rss_mb) +

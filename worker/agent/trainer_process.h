@@ -22,10 +22,14 @@
 // The child dies with the daemon (PR_SET_PDEATHSIG) and ignores SIGINT and
 // SIGTERM: the daemon decides how a job stops (its stop hook).
 //
-// Memory: with memory_limit_mb the child limits its own data segment
-// (RLIMIT_DATA: heap and private anonymous mappings, which is what LibTorch
-// allocates on the host), so an oversized job fails with "out of memory"
-// inside the child, which reports it.
+// Memory: with memory_limit_mb and cgroups (--job-cgroup), the child runs in
+// a memory cgroup of its own limited to memory_limit_mb (job_cgroup.h): it is
+// moved there before it gets its job, the kernel kills it when the job needs
+// more, and the cgroup says so (kFailed, retryable, out of memory, naming the
+// limit and the peak). Without cgroups, or when the cgroup cannot be made,
+// the child limits its own data segment (RLIMIT_DATA: heap and private
+// anonymous mappings, which is what LibTorch allocates on the host), so an
+// oversized job fails with "out of memory" inside the child, which reports it.
 //
 // Thread safety: RunInTrainerProcess may be called from several threads at
 // once (one per job slot); each call owns its child. Hooks run on the
@@ -35,9 +39,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "moe4/v1/moe4.pb.h"
+#include "worker/agent/job_cgroup.h"
 #include "worker/data/loader.h"
 #include "worker/models/registry.h"
 #include "worker/train/trainer.h"
@@ -58,7 +64,9 @@ struct TrainerProcessOptions {
   int threads = 1;
   std::string checkpoint_path;
   int64_t memory_budget_mb = 0;  // TrainerOptions::memory_budget_mb
-  int64_t memory_limit_mb = 0;   // --job-memory-max: the child's RLIMIT_DATA, 0 = none
+  int64_t memory_limit_mb = 0;   // --job-memory-max, 0 = none
+  // --job-cgroup: where the limit becomes a memory cgroup; null = RLIMIT_DATA.
+  std::shared_ptr<const JobCgroups> cgroups;
   LoadOptions load;              // how the child loads the dataset
   std::string log_level = "info";
   // After the stop hook fired, how long the child may take to stop.

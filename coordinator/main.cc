@@ -3,8 +3,11 @@
 //
 // Tokens come from files or the environment, never from flags: a command line
 // is visible to every user through `ps`.
+#include <sys/resource.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +18,23 @@
 #include "common/logging.h"
 #include "coordinator/server/coordinator_server.h"
 #include "spdlog/spdlog.h"
+
+namespace {
+
+// Every worker's gRPC connection, pooled database connection and dashboard
+// event stream holds a descriptor; the usual soft limit (1024) would refuse
+// the 1001st. The hard limit is the operator's (systemd's LimitNOFILE=).
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, rlim_t{1} << 20);
+  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    spdlog::debug("open files: soft limit raised from {} to {}", before, limit.rlim_cur);
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   moe4::coordinator::CoordinatorOptions o;
@@ -81,6 +101,7 @@ int main(int argc, char** argv) {
     std::cerr << "moe4-coordinator: " << s.message() << "\n";
     return 2;
   }
+  RaiseOpenFileLimit();
   if (o.db_url.empty()) {
     if (const char* env = std::getenv("MOE4_DB_URL")) o.db_url = env;
   }

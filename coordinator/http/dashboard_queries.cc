@@ -48,15 +48,15 @@ absl::StatusOr<std::vector<AttemptRow>> DashboardQueries::Attempts(int64_t job_i
 absl::StatusOr<std::vector<WorkerTotals>> DashboardQueries::WorkerTotalsOf(const std::vector<int64_t>& worker_ids) {
   if (worker_ids.empty()) return std::vector<WorkerTotals>{};
   return Read<std::vector<WorkerTotals>>(pool_, "reading worker totals", [&](pqxx::read_transaction& txn, auto& out) {
-    // Per worker: index lookups (migration 015), so a page costs its size.
+    // Per worker: one row of worker_totals (kept by a trigger, migration
+    // 017) and index lookups (migration 015), so a page costs its size and
+    // not its workers' history.
     for (const auto& row : txn.exec_params(
-             "SELECT w.id, w.threads, w.version, n.succeeded, n.failed, "
+             "SELECT w.id, w.threads, w.version, coalesce(t.succeeded, 0), coalesce(t.failed, 0), "
              "  (SELECT e.images_per_second FROM epochs e WHERE e.job_id = "
              "     (SELECT j.id FROM jobs j WHERE j.worker_id = w.id ORDER BY j.updated_at DESC LIMIT 1) "
              "   ORDER BY e.epoch DESC LIMIT 1) "
-             "FROM workers w, LATERAL (SELECT count(*) FILTER (WHERE a.outcome = 'succeeded') AS succeeded, "
-             "  count(*) FILTER (WHERE a.outcome IN ('failed', 'timed_out', 'lease_expired')) AS failed "
-             "  FROM attempts a WHERE a.worker_id = w.id) n "  // one index range per worker
+             "FROM workers w LEFT JOIN worker_totals t ON t.worker_id = w.id "
              "WHERE w.id = ANY($1::bigint[]) ORDER BY w.id",
              "{" + absl::StrJoin(worker_ids, ",") + "}")) {
       WorkerTotals t;

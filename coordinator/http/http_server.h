@@ -73,7 +73,9 @@ struct HttpResponse {
 struct HttpServerOptions {
   int handler_threads = 4;                 // threads running kBlocking routes
   size_t max_body_bytes = 16 * 1024;       // larger request bodies are refused (413)
-  int max_event_streams = 256;             // more open event streams are refused (503)
+  // More open event streams are refused (503; the dashboard then polls).
+  // Each costs a socket, so the coordinator raises its open-file limit.
+  int max_event_streams = 1024;
   size_t max_queued_events = 64;           // a stream further behind is dropped
   absl::Duration keepalive = absl::Seconds(15);  // comment line to every stream this often
   HttpHeaders default_headers;             // added to every response (security headers)

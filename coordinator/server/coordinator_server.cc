@@ -94,8 +94,9 @@ std::string DefaultInstanceId() {
 
 // Sent with every HTTP response, whatever the route: nothing here may be
 // framed, sniffed or run inline script.
-HttpServerOptions HttpOptions() {
+HttpServerOptions HttpOptions(const CoordinatorOptions& options) {
   HttpServerOptions o;
+  o.max_event_streams = options.ui_max_event_streams;
   o.default_headers = {
       {"Content-Security-Policy",
        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -232,7 +233,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     ReadinessProbeOptions probe;
     probe.conninfo = options.db_url;
     p->readiness = std::make_unique<ReadinessProbe>(probe);
-    p->http = std::make_unique<HttpServer>(HttpOptions());
+    p->http = std::make_unique<HttpServer>(HttpOptions(options));
     AddOperationalRoutes(*p, *p->http);
     if (options.ui) {
       DashboardOptions d;

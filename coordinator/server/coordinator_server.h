@@ -50,6 +50,7 @@ struct CoordinatorOptions {
   std::string reader_token;                    // "" = none; read-only role on the dashboard
   absl::Duration ui_feed_poll = absl::Seconds(1);  // dashboard change-feed poll
   ViewCacheOptions ui_cache;                   // the dashboard's campaign summaries (view_cache.h)
+  int ui_max_event_streams = HttpServerOptions{}.max_event_streams;  // live feeds; more pages poll
 };
 
 class CoordinatorServer {

@@ -194,5 +194,31 @@ TEST_F(DashboardBrowserTest, MarkupFromTheDatabaseIsText) {
   EXPECT_EQ(*elements, 0);
 }
 
+// A coordinator that takes no more event streams (0 here; the limit is
+// ui_max_event_streams): the page says it is polling, and a new epoch still
+// appears without a reload.
+class DashboardOverTheStreamLimitTest : public DashboardBrowserTest {
+ protected:
+  void Adjust(CoordinatorOptions& o) override { o.ui_max_event_streams = 0; }
+};
+
+TEST_F(DashboardOverTheStreamLimitTest, APageWhoseFeedIsRefusedPollsInstead) {
+  Seed();
+  auto refused = HttpCall(port_, "GET", "/api/v1/events", {{"Authorization", std::string("Bearer ") + kReaderToken}});
+  EXPECT_EQ(refused.status, 503);
+  SignInAs(kAdminToken);
+  Open(absl::StrCat("#/job/", running_.job_id()), "job");
+  EXPECT_TRUE(browser_->WaitFor("document.querySelector('#live').textContent === 'polling'"))
+      << "live: " << Text("#live");
+  ASSERT_TRUE(browser_->Eval("window.__sameDocument = 'yes'; 1").ok());
+  ASSERT_TRUE(ReportEpoch(worker_id_, running_, 2, 0.55).ok());
+  EXPECT_TRUE(browser_->WaitFor("document.querySelector(\"#epochs tr[data-epoch='2']\")",
+                                std::chrono::seconds(15)))
+      << "epoch 2 did not appear: " << Text("#epochs");
+  auto same = browser_->Eval("window.__sameDocument || ''");
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(*same, "yes") << "the page reloaded";
+}
+
 }  // namespace
 }  // namespace moe4::coordinator

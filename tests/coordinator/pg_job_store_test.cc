@@ -126,6 +126,50 @@ TEST_F(PgJobStoreTest, MigrationsAreIdempotent) {
             std::to_string(EmbeddedMigrations().size()));
 }
 
+// worker_totals (migration 017) is kept by a trigger; whatever ends an
+// attempt, it must equal a recount of attempts, which the workers page used
+// to do.
+TEST_F(PgJobStoreTest, WorkerTotalsEqualARecountOfAttemptsWhateverEndsThem) {
+  const std::string recount =
+      "SELECT coalesce(string_agg(format('%s:%s/%s', w.id, n.s, n.f), ' ' ORDER BY w.id), '') FROM workers w, "
+      "LATERAL (SELECT count(*) FILTER (WHERE outcome = 'succeeded') s, "
+      "  count(*) FILTER (WHERE outcome IN ('failed', 'timed_out', 'lease_expired')) f "
+      "  FROM attempts a WHERE a.worker_id = w.id) n";
+  const std::string kept =
+      "SELECT coalesce(string_agg(format('%s:%s/%s', w.id, coalesce(t.succeeded, 0), coalesce(t.failed, 0)), ' ' "
+      "ORDER BY w.id), '') FROM workers w LEFT JOIN worker_totals t ON t.worker_id = w.id";
+  SpecOptions o;
+  o.budget = 4;
+  o.max_attempts = 2;
+  const int64_t campaign = Submit(o);
+  const int64_t a = Worker("a"), b = Worker("b");
+  auto one = Lease(a);
+  ASSERT_TRUE(Report(a, one, 1).ok());
+  ASSERT_TRUE(Report(a, one, 2).ok());
+  ASSERT_TRUE(Complete(a, one).ok());                // a: succeeded
+  ASSERT_TRUE(Fail(a, Lease(a), false).ok());       // a: failed
+  auto three = Lease(b);
+  ASSERT_TRUE(Fail(b, three, true).ok());           // b: retry (not counted)
+  auto again = Lease(b);
+  ASSERT_EQ(again.job_id(), three.job_id());
+  ExpireLeases();
+  ASSERT_TRUE(store_->Reap().ok());                 // b: lease_expired
+  EXPECT_EQ(Sql(kept), Sql(recount));
+  EXPECT_EQ(Sql("SELECT succeeded || '/' || failed FROM worker_totals WHERE worker_id = " + std::to_string(a)), "1/1");
+  EXPECT_EQ(Sql("SELECT succeeded || '/' || failed FROM worker_totals WHERE worker_id = " + std::to_string(b)), "0/1");
+
+  // An attempt moved to another worker, and one whose outcome is rewritten.
+  Sql("UPDATE attempts SET worker_id = " + std::to_string(b) + " WHERE outcome = 'succeeded' RETURNING 1");
+  Sql("UPDATE attempts SET outcome = 'cancelled' WHERE outcome = 'lease_expired' RETURNING 1");
+  EXPECT_EQ(Sql(kept), Sql(recount));
+  EXPECT_EQ(Sql("SELECT succeeded || '/' || failed FROM worker_totals WHERE worker_id = " + std::to_string(b)), "1/0");
+  // A campaign deleted takes its jobs' attempts, and their counts, with it.
+  Sql("DELETE FROM campaigns WHERE id = " + std::to_string(campaign) + " RETURNING 1");
+  EXPECT_EQ(Sql("SELECT count(*) FROM attempts"), "0");
+  EXPECT_EQ(Sql(kept), Sql(recount));
+  EXPECT_EQ(Sql("SELECT sum(succeeded + failed) FROM worker_totals"), "0");
+}
+
 TEST_F(PgJobStoreTest, ConcurrentMigrationsSerialise) {
   TestDatabase fresh;
   ASSERT_TRUE(fresh.ok()) << fresh.error();

@@ -6,7 +6,7 @@
 // under a strict Content-Security-Policy: no inline script or style markup.
 'use strict';
 
-const state = { role: null, csrf: '', charts: [], renderSeq: 0, source: null, pending: null };
+const state = { role: null, csrf: '', charts: [], renderSeq: 0, source: null, pending: null, poll: null };
 const main = () => document.getElementById('main');
 
 // Test hooks: CSP violations and renders, counted on <body>.
@@ -394,18 +394,42 @@ function refresh() {
   state.pending = setTimeout(() => { state.pending = null; render(); }, 250);
 }
 
+// While the live feed is refused (the coordinator's stream limit, or a proxy
+// that does not pass streams), the page polls, and tries the feed again now
+// and then.
+const POLL_MS = 5000, RETRY_FEED_MS = 60000;
+
+function stopPolling() {
+  clearInterval(state.poll);
+  state.poll = null;
+}
+
 function connectEvents() {
   if (state.source) state.source.close();
   const live = document.getElementById('live');
   const es = new EventSource('/api/v1/events');
-  es.addEventListener('hello', () => { live.textContent = 'live'; live.classList.add('on'); });
+  es.addEventListener('hello', () => {
+    stopPolling();
+    live.textContent = 'live';
+    live.classList.add('on');
+  });
   es.addEventListener('change', refresh);
-  es.onerror = () => { live.textContent = 'reconnecting'; live.classList.remove('on'); };
+  es.onerror = () => {
+    live.classList.remove('on');
+    if (es.readyState !== EventSource.CLOSED) {  // the browser reconnects by itself
+      live.textContent = 'reconnecting';
+      return;
+    }
+    live.textContent = 'polling';
+    if (!state.poll) state.poll = setInterval(refresh, POLL_MS);
+    setTimeout(() => { if (state.source === es) connectEvents(); }, RETRY_FEED_MS);
+  };
   state.source = es;
 }
 
 function showSignIn(message) {
   if (state.source) { state.source.close(); state.source = null; }
+  stopPolling();
   document.getElementById('who').textContent = '';
   document.getElementById('signout').hidden = true;
   main().replaceChildren();

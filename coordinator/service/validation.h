@@ -25,6 +25,7 @@ inline constexpr int kMaxJobsLimit = 100000;           // ListJobs.limit
 inline constexpr int kMaxJobsWithEpochsLimit = 1000;   // ListJobs.limit with include_epochs
 inline constexpr int64_t kMaxMemoryMb = int64_t{1} << 30;  // 1 PiB: larger is a bug
 inline constexpr int kMaxThreads = 4096;
+inline constexpr int kMaxObsoleteJobsAsked = 10000;  // ObsoleteJobs.job_ids
 
 // Length within [min_len, max_len] and only printable ASCII without spaces
 // when `token_chars` (names), or any UTF-8 without control characters other

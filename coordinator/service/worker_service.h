@@ -35,6 +35,8 @@ class WorkerServiceImpl final : public moe4::v1::WorkerService::Service {
                         moe4::v1::CompleteResponse* resp) override;
   grpc::Status Fail(grpc::ServerContext* ctx, const moe4::v1::FailRequest* req,
                     moe4::v1::FailResponse* resp) override;
+  grpc::Status ObsoleteJobs(grpc::ServerContext* ctx, const moe4::v1::ObsoleteJobsRequest* req,
+                            moe4::v1::ObsoleteJobsResponse* resp) override;
 
  private:
   // Counts and logs a fenced (stale-attempt) write.

@@ -193,6 +193,9 @@ class JobStore {
   // Fenced; retryable failures go back to pending with backoff until
   // max_attempts.
   virtual absl::StatusOr<FailResult> Fail(const moe4::v1::FailRequest& req) = 0;
+  // Of `job_ids`, those that will never run again (ObsoleteJobsResponse), in
+  // ascending order.
+  virtual absl::StatusOr<std::vector<int64_t>> ObsoleteJobs(const std::vector<int64_t>& job_ids) = 0;
 
   // --- reaper ---
   // Requeues expired leases (or fails them after max_attempts), fails jobs past

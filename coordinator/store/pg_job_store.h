@@ -75,6 +75,7 @@ class PgJobStore : public JobStore {
                                    absl::Duration lease) override;
   absl::Status Complete(const moe4::v1::CompleteRequest& req) override;
   absl::StatusOr<FailResult> Fail(const moe4::v1::FailRequest& req) override;
+  absl::StatusOr<std::vector<int64_t>> ObsoleteJobs(const std::vector<int64_t>& job_ids) override;
 
   absl::StatusOr<ReapResult> Reap() override;
   absl::StatusOr<int> ExtendHeldLeases(absl::Duration grace) override;

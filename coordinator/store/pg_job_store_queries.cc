@@ -615,6 +615,22 @@ absl::StatusOr<std::vector<moe4::v1::WorkerInfo>> PgJobStore::ListWorkersPage(in
       });
 }
 
+absl::StatusOr<std::vector<int64_t>> PgJobStore::ObsoleteJobs(const std::vector<int64_t>& job_ids) {
+  return ReadOnly<std::vector<int64_t>>(pool_, "finding obsolete jobs", [&](pqxx::read_transaction& txn, auto& out) {
+    // A job that may run again keeps its checkpoint; everything else, the
+    // unknown included, is obsolete.
+    for (const auto& row : txn.exec_params(
+             "SELECT DISTINCT x FROM unnest($1::bigint[]) AS x "
+             "WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = x "
+             "  AND j.state IN ('pending', 'leased', 'running', 'waiting')) "
+             "ORDER BY x",
+             BigintArrayLiteral(job_ids))) {
+      out.push_back(row[0].as<int64_t>());
+    }
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<std::vector<moe4::v1::JobInfo>> PgJobStore::ListJobs(const JobQuery& query) {
   return ReadOnly<std::vector<moe4::v1::JobInfo>>(pool_, "listing jobs", [&](pqxx::read_transaction& txn, auto& out) {
     if (!CampaignExists(txn, query.campaign_id)) return NoCampaign(query.campaign_id);

@@ -277,6 +277,50 @@ TEST_F(ServiceTest, InvalidRequestsNameTheField) {
             grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
+// What a starting worker asks about its checkpoint files: finished and
+// unknown jobs are obsolete, a job that may still run is not.
+TEST_F(ServiceTest, ObsoleteJobsAreTheFinishedAndTheUnknownOnes) {
+  testing::SpecOptions spec;
+  spec.budget = 2;
+  spec.epochs = 1;
+  moe4::v1::SubmitResponse submitted;
+  ASSERT_TRUE(Submit(testing::SpecYaml(spec), false, &submitted).ok());
+  const int64_t w = Register("sweeper");
+  moe4::v1::LeaseResponse first, second;
+  ASSERT_TRUE(Lease(w, &first).ok());
+  ASSERT_TRUE(first.has_job());
+  ASSERT_TRUE(ReportEpoch(w, first.job(), 1, 0.5).ok());
+  ASSERT_TRUE(CompleteJob(w, first.job(), 0.5).ok());
+  ASSERT_TRUE(Lease(w, &second).ok());  // leased: may still write its checkpoint
+  ASSERT_TRUE(second.has_job());
+
+  moe4::v1::ObsoleteJobsRequest req;
+  req.set_worker_id(w);
+  for (int64_t id : {second.job().job_id(), first.job().job_id(), int64_t{987654}}) req.add_job_ids(id);
+  moe4::v1::ObsoleteJobsResponse resp;
+  auto ctx = Context(kWorkerToken);
+  ASSERT_TRUE(worker_->ObsoleteJobs(ctx.get(), req, &resp).ok());
+  EXPECT_EQ(std::vector<int64_t>(resp.obsolete_job_ids().begin(), resp.obsolete_job_ids().end()),
+            (std::vector<int64_t>{first.job().job_id(), 987654}));
+
+  // Bounded and checked like every worker call, and authenticated.
+  req.add_job_ids(-3);
+  auto bad = Context(kWorkerToken);
+  grpc::Status s = worker_->ObsoleteJobs(bad.get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("job_ids[3]"), std::string::npos) << s.error_message();
+  moe4::v1::ObsoleteJobsRequest many;
+  many.set_worker_id(w);
+  for (int i = 1; i <= 10001; ++i) many.add_job_ids(i);
+  auto big = Context(kWorkerToken);
+  s = worker_->ObsoleteJobs(big.get(), many, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("job_ids size"), std::string::npos) << s.error_message();
+  auto stranger = Context("wrong-token");
+  EXPECT_EQ(worker_->ObsoleteJobs(stranger.get(), moe4::v1::ObsoleteJobsRequest(), &resp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_F(ServiceTest, PendingReasonExplainsUnmatchedRequirements) {
   SpecOptions spec;
   spec.budget = 3;

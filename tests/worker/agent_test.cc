@@ -474,6 +474,40 @@ TEST_F(AgentTest, StartupSweepsOldCheckpointsAndTheLimitHoldsWhileTraining) {
   EXPECT_FALSE(std::filesystem::exists(dir_.File("job-7.pt")));   // completed
 }
 
+// Once registered, the daemon asks which of its checkpointed jobs are over
+// and removes their files; the others (a paused job, one that runs
+// elsewhere) stay, however old.
+TEST_F(AgentTest, StartupRemovesTheCheckpointsOfJobsTheCoordinatorSaysAreOver) {
+  WriteBytes(dir_.File("job-20.pt"), 100);
+  WriteBytes(dir_.File("job-20.reports"), 10);
+  WriteBytes(dir_.File("job-21.pt"), 100);
+  Age(dir_.File("job-21.pt"), std::chrono::hours(24 * 30));
+  WriteBytes(dir_.File("notes.txt"), 10);
+  fake_.finished = {20, 99};
+  StartAgent("secret", [](AgentOptions& options) { options.checkpoint_max_age = std::chrono::seconds(0); });
+  ASSERT_TRUE(WaitFor([&] { return fake_.obsolete_calls > 0 && fake_.leases > 0; }));
+  EXPECT_EQ(StopAgent(), kExitOk);
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("job-20.pt")));
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("job-20.reports")));
+  EXPECT_TRUE(std::filesystem::exists(dir_.File("job-21.pt")));
+  EXPECT_TRUE(std::filesystem::exists(dir_.File("notes.txt")));
+  EXPECT_EQ(fake_.obsolete_calls, 1);
+}
+
+// An older coordinator without ObsoleteJobs: the files stay and the daemon
+// works on.
+TEST_F(AgentTest, ACoordinatorThatCannotSayWhichJobsAreOverLeavesTheFilesAndTheDaemonWorks) {
+  WriteBytes(dir_.File("job-20.pt"), 100);
+  fake_.finished = {20};
+  fake_.obsolete_unimplemented = true;
+  fake_.jobs.push_back(TinyJob({"AlexNet"}, 1, 64, 32));
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return !fake_.completes.empty(); }));
+  EXPECT_EQ(StopAgent(), kExitOk);
+  EXPECT_TRUE(std::filesystem::exists(dir_.File("job-20.pt")));
+  EXPECT_EQ(fake_.obsolete_calls, 1);
+}
+
 TEST_F(AgentTest, ShutdownFailsRetryablyAndTheNextAttemptResumesFromTheCheckpoint) {
   auto job = TinyJob({"AlexNet", "AirNet"}, 3, 96, 32);
   fake_.jobs.push_back(job);

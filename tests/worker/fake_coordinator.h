@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,21 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     return grpc::Status::OK;
   }
 
+  // Jobs in `finished` (and, with unknown_obsolete, every job not in `jobs`)
+  // are obsolete; UNIMPLEMENTED with obsolete_unimplemented (an older
+  // coordinator).
+  grpc::Status ObsoleteJobs(grpc::ServerContext* ctx, const v1::ObsoleteJobsRequest* req,
+                            v1::ObsoleteJobsResponse* resp) override {
+    if (!Authorised(ctx)) return {grpc::StatusCode::UNAUTHENTICATED, "bad token"};
+    std::lock_guard<std::mutex> lock(mu);
+    ++obsolete_calls;
+    if (obsolete_unimplemented) return {grpc::StatusCode::UNIMPLEMENTED, "no ObsoleteJobs here"};
+    for (const int64_t id : req->job_ids()) {
+      if (finished.count(id) != 0) resp->add_obsolete_job_ids(id);
+    }
+    return grpc::Status::OK;
+  }
+
   bool Authorised(grpc::ServerContext* ctx) {
     const auto& md = ctx->client_metadata();
     auto it = md.find("authorization");
@@ -141,6 +157,9 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   std::vector<std::string> calls;  // ReportEpochs (stored), Complete (stored) and Fail, in order of arrival
   std::vector<int> report_sizes;   // epochs per stored ReportEpochs
   std::function<void(int)> on_epoch_stored;
+  std::set<int64_t> finished;          // ObsoleteJobs lists these
+  bool obsolete_unimplemented = false;
+  int obsolete_calls = 0;
 };
 
 }  // namespace moe4::worker::testing

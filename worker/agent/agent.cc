@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -234,6 +235,31 @@ bool Agent::Register() {
   return true;
 }
 
+void Agent::SweepObsoleteCheckpoints() {
+  std::set<int64_t> held;
+  for (const auto& entry : checkpoints_.List()) held.insert(entry.job_id);
+  const std::vector<int64_t> ids(held.begin(), held.end());
+  constexpr size_t kBatch = 10000;  // the most one ObsoleteJobs call may ask about
+  for (size_t from = 0; from < ids.size(); from += kBatch) {
+    moe4::v1::ObsoleteJobsRequest request;
+    request.set_worker_id(worker_id_);
+    for (size_t i = from; i < std::min(ids.size(), from + kBatch); ++i) request.add_job_ids(ids[i]);
+    moe4::v1::ObsoleteJobsResponse response;
+    const grpc::Status status = client_.ObsoleteJobs(request, &response);
+    if (!status.ok()) {
+      // Not worth a retry loop: the age sweep stands in, and the next start asks again.
+      spdlog::info("could not ask the coordinator which of {} checkpointed jobs are over ({}); keeping their files",
+                   ids.size(), DescribeRpcError(status));
+      return;
+    }
+    for (const int64_t job_id : response.obsolete_job_ids()) {
+      if (held.count(job_id) == 0) continue;  // only what was asked about
+      checkpoints_.RemoveJob(job_id);
+      spdlog::info("removed the checkpoint files of job {}: it will never run again", job_id);
+    }
+  }
+}
+
 int Agent::Run() {
   // Files of jobs that are no longer this worker's: nothing runs yet, and the
   // coordinator cannot be asked which jobs are, so age decides (agent.h).
@@ -242,6 +268,7 @@ int Agent::Run() {
                  options_.checkpoint_max_age.count() / 3600);
   }
   if (!Register()) return unauthenticated_ ? kExitUnauthenticated : kExitOk;
+  SweepObsoleteCheckpoints();
   const int slots = std::max(1, options_.jobs_per_device);
   std::vector<std::thread> others;
   std::vector<int> codes(static_cast<size_t>(slots), kExitOk);

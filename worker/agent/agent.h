@@ -80,10 +80,12 @@ struct AgentOptions {
   // checkpoint is written, the files of the oldest jobs not running here are
   // removed until the directory fits (checkpoint_dir.h).
   uint64_t checkpoint_max_bytes = 0;
-  // At startup, the files of jobs untouched for this long are removed (0 =
-  // never). The WorkerService cannot tell a worker which jobs are still its
-  // own, so age stands in: a paused job resumed after this retrains its
-  // epochs from scratch (stored epochs are not re-reported), nothing is lost.
+  // At startup, once registered, the files of jobs that will never run again
+  // are removed (the coordinator's ObsoleteJobs says which); before that, the
+  // files of jobs untouched for this long (0 = never): the backstop for a
+  // coordinator that cannot say (an older one), and for jobs paused for
+  // longer. A paused job resumed after this retrains its epochs from
+  // scratch (stored epochs are not re-reported), nothing is lost.
   std::chrono::seconds checkpoint_max_age{std::chrono::hours(24 * 7)};
   // Jobs run at once on the device (--jobs-per-device), each on a thread and
   // (on a GPU) a CUDA stream of its own. Default 1.
@@ -151,6 +153,9 @@ class Agent {
   class AdmissionTicket;
 
   bool Register();
+  // Removes the checkpoint files of jobs the coordinator says will never
+  // run again. At startup, after Register, before any job runs here.
+  void SweepObsoleteCheckpoints();
   // One slot: lease, run, repeat until shutdown; returns Run()'s exit code.
   int LeaseLoop(int slot);
   // Whether leasing is paused after a checkpoint failure (then an idle

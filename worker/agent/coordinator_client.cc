@@ -138,6 +138,7 @@ MOE4_UNARY(Heartbeat, HeartbeatRequest, HeartbeatResponse, std::min(rpc_timeout_
 MOE4_UNARY(ReportEpochs, ReportEpochsRequest, ReportEpochsResponse, rpc_timeout_)
 MOE4_UNARY(Complete, CompleteRequest, CompleteResponse, rpc_timeout_)
 MOE4_UNARY(Fail, FailRequest, FailResponse, rpc_timeout_)
+MOE4_UNARY(ObsoleteJobs, ObsoleteJobsRequest, ObsoleteJobsResponse, rpc_timeout_)
 #undef MOE4_UNARY
 
 RpcErrorClass ClassifyRpcError(const grpc::Status& status) {

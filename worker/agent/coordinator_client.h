@@ -51,6 +51,7 @@ class CoordinatorClient {
   grpc::Status ReportEpochs(const moe4::v1::ReportEpochsRequest& request, moe4::v1::ReportEpochsResponse* response);
   grpc::Status Complete(const moe4::v1::CompleteRequest& request, moe4::v1::CompleteResponse* response);
   grpc::Status Fail(const moe4::v1::FailRequest& request, moe4::v1::FailResponse* response);
+  grpc::Status ObsoleteJobs(const moe4::v1::ObsoleteJobsRequest& request, moe4::v1::ObsoleteJobsResponse* response);
 
  private:
   void Prepare(grpc::ClientContext* context, std::chrono::milliseconds timeout) const;

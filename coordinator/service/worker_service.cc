@@ -180,7 +180,9 @@ grpc::Status WorkerServiceImpl::ObsoleteJobs(grpc::ServerContext* ctx, const moe
   return runner_.Run(ctx, "WorkerService/ObsoleteJobs", kScope, [&]() -> absl::Status {
     absl::Status s = CheckId("worker_id", req->worker_id());
     if (s.ok()) s = CheckRange("job_ids size", req->job_ids_size(), 0, kMaxObsoleteJobsAsked);
-    for (int i = 0; s.ok() && i < req->job_ids_size(); ++i) s = CheckId(absl::StrCat("job_ids[", i, "]"), req->job_ids(i));
+    for (int i = 0; s.ok() && i < req->job_ids_size(); ++i) {
+      s = CheckId(absl::StrCat("job_ids[", i, "]"), req->job_ids(i));
+    }
     if (!s.ok()) return s;
     auto obsolete = store_.ObsoleteJobs({req->job_ids().begin(), req->job_ids().end()});
     if (!obsolete.ok()) return obsolete.status();

@@ -82,7 +82,8 @@ constexpr const char* kSummarySql =
     "       (SELECT avg(b.selected_test_accuracy) FROM jobs b "  // v_combinations' rank 1, without ranking all
     "          WHERE b.campaign_id = c.id AND b.state = 'succeeded' AND b.selected_test_accuracy IS NOT NULL "
     "          GROUP BY b.combo_rank ORDER BY moe4_ranking_accuracy(c.selection, avg(b.selected_validation_accuracy), "
-    "            avg(b.selected_test_accuracy)) DESC NULLS LAST, min(b.id) LIMIT 1), c.catalogue, c.selection, c.validation_fraction, c.replicates, c.refill, "
+    "            avg(b.selected_test_accuracy)) DESC NULLS LAST, min(b.id) LIMIT 1), "
+    "       c.catalogue, c.selection, c.validation_fraction, c.replicates, c.refill, "
     "       c.schedule, c.min_epochs, c.max_epochs, c.reduction_factor, array_to_string(c.rung_epochs, ','), "
     "       count(j.id) FILTER (WHERE j.state = 'waiting'), count(j.id) FILTER (WHERE j.state = 'stopped') "
     "FROM campaigns c LEFT JOIN jobs j ON j.campaign_id = c.id "
@@ -438,7 +439,8 @@ absl::StatusOr<std::vector<moe4::v1::LeaderboardEntry>> PgJobStore::Leaderboard(
       "  avg(j.best_test_accuracy) AS best, avg(j.train_seconds) AS train_seconds, "
       "  min(j.parameter_count) AS parameter_count, "
       "  CASE WHEN count(*) = 1 THEN min(j.selected_epoch) ELSE 0 END AS selected_epoch, "
-      "  avg(j.selected_validation_accuracy) AS validation, stddev_samp(j.selected_validation_accuracy) AS validation_sd, "
+      "  avg(j.selected_validation_accuracy) AS validation, "
+      "  stddev_samp(j.selected_validation_accuracy) AS validation_sd, "
       "  avg(j.selected_test_accuracy) AS selected_test, stddev_samp(j.selected_test_accuracy) AS selected_test_sd, "
       "  array_agg(j.id ORDER BY j.id) AS ids, ",
       by_final ? "avg(j.final_test_accuracy)"

@@ -37,7 +37,9 @@ TEST_F(DashboardApiTest, EveryResponseCarriesAStrictPolicy) {
   EXPECT_EQ(page.find("<script>"), std::string::npos);
   EXPECT_EQ(page.find("style="), std::string::npos);
   // Chart.js is served from the binary, not a CDN.
-  if (MOE4_UI_CHARTS) EXPECT_NE(HttpCall(port_, "GET", "/ui/chart.js").body.find("Chart.js v3"), std::string::npos);
+  if (MOE4_UI_CHARTS) {
+    EXPECT_NE(HttpCall(port_, "GET", "/ui/chart.js").body.find("Chart.js v3"), std::string::npos);
+  }
 }
 
 TEST_F(DashboardApiTest, TokensAndSessions) {

@@ -80,7 +80,9 @@ TEST(JobCgroupTest, AProcessUnderItsLimitRunsAndIsNotCountedAsKilled) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
   const JobCgroupUsage usage = (*cgroup)->Usage();
   EXPECT_FALSE(usage.oom_killed);
-  if (usage.peak_mb) EXPECT_GE(*usage.peak_mb, 32);
+  if (usage.peak_mb) {
+    EXPECT_GE(*usage.peak_mb, 32);
+  }
 }
 
 TEST(JobCgroupTest, TwoJobsGetTwoCgroupsAndTheSweepTakesOnlyADeadDaemonsLeftovers) {

@@ -2,9 +2,9 @@
 #include "worker/agent/job_cgroup.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -125,19 +125,21 @@ absl::StatusOr<std::string> OwnCgroup() {
     std::vector<std::string> fields = absl::StrSplit(line, absl::MaxSplits(':', 2));
     if (fields.size() != 3) continue;
     if (fields[0] == "0" && fields[1].empty()) {
-      const std::string root = fs::exists("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
+      const std::string root =
+          fs::exists("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
       v2 = root + fields[2];
     } else if (HasWord(absl::StrReplaceAll(fields[1], {{",", " "}}), "memory")) {
       v1 = "/sys/fs/cgroup/memory" + fields[2];
     }
   }
-  if (auto controllers = ReadFile(v2 + "/cgroup.controllers"); !v2.empty() && controllers && HasWord(*controllers, "memory")) {
+  if (auto controllers = ReadFile(v2 + "/cgroup.controllers");
+      !v2.empty() && controllers && HasWord(*controllers, "memory")) {
     return v2;
   }
   if (!v1.empty() && fs::exists(v1 + "/memory.limit_in_bytes")) return v1;
-  return absl::FailedPreconditionError(absl::StrCat(
-      "--job-cgroup self: this process's cgroup (", v2.empty() ? v1 : v2,
-      ") offers no memory controller (systemd: Delegate=yes on the unit)"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("--job-cgroup self: this process's cgroup (", v2.empty() ? v1 : v2,
+                   ") offers no memory controller (systemd: Delegate=yes on the unit)"));
 }
 
 }  // namespace
@@ -163,8 +165,8 @@ absl::StatusOr<std::shared_ptr<const JobCgroups>> JobCgroups::Open(const std::st
   } else if (fs::exists(dir + "/memory.limit_in_bytes", ec)) {
     version = CgroupVersion::kV1;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--job-cgroup ", dir, ": neither a cgroup v2 directory nor a cgroup v1 memory cgroup"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--job-cgroup ", dir, ": neither a cgroup v2 directory nor a cgroup v1 memory cgroup"));
   }
   if (::access(dir.c_str(), W_OK) != 0) {
     return absl::PermissionDeniedError(absl::StrCat("--job-cgroup ", dir, ": not writable by this user (",

@@ -42,8 +42,8 @@ enum class CgroupVersion { kV1, kV2 };
 
 // What a job's cgroup saw, read after its process ended.
 struct JobCgroupUsage {
-  bool oom_killed = false;             // the kernel killed a process of it for its limit
-  std::optional<int64_t> peak_mb;      // its highest usage, where the kernel keeps it
+  bool oom_killed = false;         // the kernel killed a process of it for its limit
+  std::optional<int64_t> peak_mb;  // its highest usage, where the kernel keeps it
 };
 
 class JobCgroup;

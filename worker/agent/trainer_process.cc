@@ -169,8 +169,10 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
   posix_spawnattr_setsigmask(&attributes, &none);
   posix_spawnattr_setsigdefault(&attributes, &defaults);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  // The job's cgroup exists before its process does, so that the process
-  // is inside it before it reads its job and allocates anything.
+  // The job's cgroup exists before its process does, and the process is
+  // moved in before it is sent its job: what it allocates for the job is
+  // charged to the cgroup (only its start-up, loading the executable and
+  // its libraries, is charged where the daemon runs).
   std::unique_ptr<JobCgroup> cgroup;
   if (options.cgroups && options.memory_limit_mb > 0) {
     auto made = options.cgroups->Create(job.job_id(), options.memory_limit_mb);
@@ -195,7 +197,8 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
 
   if (cgroup) {
     if (absl::Status added = cgroup->Add(pid); !added.ok()) {
-      spdlog::warn("job {}: {}; limiting the trainer with RLIMIT_DATA instead", job.job_id(), std::string(added.message()));
+      spdlog::warn("job {}: {}; limiting the trainer with RLIMIT_DATA instead", job.job_id(),
+                   std::string(added.message()));
       cgroup.reset();
     }
   }

@@ -21,6 +21,7 @@ namespace moe4::worker {
 namespace {
 
 using testing::FakeCoordinator;
+using testing::LoopbackServer;
 using testing::ScratchDir;
 using testing::TinyJob;
 using testing::WorkerBinary;
@@ -29,11 +30,8 @@ namespace v1 = moe4::v1;
 class AgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(&fake_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
+    server_ = std::make_unique<LoopbackServer>(&fake_);
+    ASSERT_TRUE(server_->ok());
   }
   void TearDown() override {
     if (agent_) agent_->RequestShutdown();
@@ -43,7 +41,7 @@ class AgentTest : public ::testing::Test {
 
   void StartAgent(const std::string& token = "secret", const std::function<void(AgentOptions&)>& adjust = {},
                   const FamilyRegistry& registry = BuiltinRegistry()) {
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+    auto channel = server_->Channel();
     client_ = std::make_unique<CoordinatorClient>(channel, token, std::chrono::seconds(5));
     AgentOptions options;
     options.name = "test-cpu";
@@ -79,8 +77,7 @@ class AgentTest : public ::testing::Test {
 
   ScratchDir dir_;
   FakeCoordinator fake_;
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<LoopbackServer> server_;
   std::unique_ptr<CoordinatorClient> client_;
   std::unique_ptr<Agent> agent_;
   std::thread thread_;

@@ -162,6 +162,30 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   int obsolete_calls = 0;
 };
 
+// Serves a service (the fake) on a loopback port of its own until Shutdown
+// or destruction.
+class LoopbackServer {
+ public:
+  explicit LoopbackServer(grpc::Service* service) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(service);
+    server_ = builder.BuildAndStart();
+  }
+  ~LoopbackServer() { Shutdown(); }
+  bool ok() const { return server_ != nullptr; }
+  void Shutdown() {
+    if (server_) server_->Shutdown();
+  }
+  std::shared_ptr<grpc::Channel> Channel() const {
+    return grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  }
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
 }  // namespace moe4::worker::testing
 
 #endif  // MOE4_TESTS_WORKER_FAKE_COORDINATOR_H_

@@ -18,6 +18,7 @@ namespace moe4::worker {
 namespace {
 
 using testing::FakeCoordinator;
+using testing::LoopbackServer;
 using testing::ScratchDir;
 using testing::TinyJob;
 namespace v1 = moe4::v1;
@@ -42,13 +43,10 @@ TrainOutcome Outcome(TrainOutcome::Kind kind, std::string reason = "") {
 class JobRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(&fake_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
+    server_ = std::make_unique<LoopbackServer>(&fake_);
+    ASSERT_TRUE(server_->ok());
     fake_.current_attempt = 1;  // TinyJob's attempt, as if just leased
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+    auto channel = server_->Channel();
     client_ = std::make_unique<CoordinatorClient>(channel, "secret", std::chrono::seconds(5));
     std::filesystem::create_directories(dir_.File("data"));
     MakeAgent();
@@ -85,8 +83,7 @@ class JobRunTest : public ::testing::Test {
 
   ScratchDir dir_;
   FakeCoordinator fake_;
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<LoopbackServer> server_;
   std::unique_ptr<CoordinatorClient> client_;
   std::unique_ptr<Agent> agent_;
 };

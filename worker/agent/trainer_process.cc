@@ -66,14 +66,6 @@ std::string SignalName(int signo) {
   return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signo);
 }
 
-TrainOutcome Failed(std::string reason, bool retryable) {
-  TrainOutcome o;
-  o.kind = TrainOutcome::Kind::kFailed;
-  o.reason = std::move(reason);
-  o.retryable = retryable;
-  return o;
-}
-
 TrainOutcome FromProto(const ipc::TrainerProcessOutcome& p) {
   TrainOutcome o;
   switch (p.kind()) {
@@ -150,9 +142,13 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
                                  const TrainerHooks& hooks) {
   IgnoreSigpipe();
   int to_child[2], from_child[2];
-  if (::pipe2(to_child, O_CLOEXEC) != 0) return Failed(std::string("trainer process: pipe: ") + strerror(errno), true);
+  if (::pipe2(to_child, O_CLOEXEC) != 0) {
+    return FailedOutcome(std::string("trainer process: pipe: ") + strerror(errno), true);
+  }
   Fd child_stdin(to_child[0]), control(to_child[1]);
-  if (::pipe2(from_child, O_CLOEXEC) != 0) return Failed(std::string("trainer process: pipe: ") + strerror(errno), true);
+  if (::pipe2(from_child, O_CLOEXEC) != 0) {
+    return FailedOutcome(std::string("trainer process: pipe: ") + strerror(errno), true);
+  }
   Fd events(from_child[0]), child_events(from_child[1]);
 
   posix_spawn_file_actions_t actions;
@@ -192,7 +188,7 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
   child_stdin.Close();
   child_events.Close();
   if (spawn_error != 0) {
-    return Failed("trainer process: cannot start " + exe + ": " + strerror(spawn_error), true);
+    return FailedOutcome("trainer process: cannot start " + exe + ": " + strerror(spawn_error), true);
   }
 
   if (cgroup) {
@@ -301,7 +297,7 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
   // The cgroup itself goes when `cgroup` does, its process reaped by now.
 
   if (!protocol_error.empty()) {
-    return Failed("trainer process: it sent " + protocol_error + " (a bug; see the worker log)", true);
+    return FailedOutcome("trainer process: it sent " + protocol_error + " (a bug; see the worker log)", true);
   }
   if (outcome) {
     outcome->history = std::move(history);
@@ -322,39 +318,40 @@ TrainOutcome RunInTrainerProcess(const TrainerProcessOptions& options, const moe
     return o;
   }
   if (hung) {
-    return Failed("the trainer process stopped sending events" + after + " but did not exit; killed it", true);
+    return FailedOutcome("the trainer process stopped sending events" + after + " but did not exit; killed it", true);
   }
   if (WIFSIGNALED(status)) {
     const int signo = WTERMSIG(status);
     if (signo == SIGKILL && cgroup_usage.oom_killed) {
       const int64_t limit = cgroup->limit_mb();
       const int64_t peak = cgroup_usage.peak_mb.value_or(peak_rss_mb);
-      TrainOutcome o = Failed("out of memory: needed more than " + std::to_string(limit) +
-                                  " MiB, the trainer process's limit (--job-memory-max, " + cgroup->LimitName() +
-                                  "); the kernel killed it" + after + " at a peak of " + std::to_string(peak) +
-                                  " MiB",
-                              true);
+      TrainOutcome o =
+          FailedOutcome("out of memory: needed more than " + std::to_string(limit) +
+                            " MiB, the trainer process's limit (--job-memory-max, " + cgroup->LimitName() +
+                            "); the kernel killed it" + after + " at a peak of " + std::to_string(peak) + " MiB",
+                        true);
       o.out_of_memory = true;
       o.memory_needed_mb = std::max(peak, limit + 1);
       return o;
     }
     if (signo == SIGKILL) {
-      TrainOutcome o = Failed("out of memory: the trainer process was killed (SIGKILL, the kernel's out-of-memory "
-                              "killer or an operator)" + after + " at a peak of " + std::to_string(peak_rss_mb) +
-                                  " MiB resident",
-                              true);
+      TrainOutcome o = FailedOutcome(
+          "out of memory: the trainer process was killed (SIGKILL, the kernel's out-of-memory "
+          "killer or an operator)" +
+              after + " at a peak of " + std::to_string(peak_rss_mb) + " MiB resident",
+          true);
       o.out_of_memory = true;
       o.memory_needed_mb = peak_rss_mb;
       return o;
     }
-    return Failed("the trainer process died of " + SignalName(signo) +
-                      (signo == SIGABRT ? " (an abort in LibTorch or below)" : "") + after +
-                      (WCOREDUMP(status) ? ", core dumped" : "") + "; the worker log has its last words",
-                  true);
+    return FailedOutcome("the trainer process died of " + SignalName(signo) +
+                             (signo == SIGABRT ? " (an abort in LibTorch or below)" : "") + after +
+                             (WCOREDUMP(status) ? ", core dumped" : "") + "; the worker log has its last words",
+                         true);
   }
-  return Failed("the trainer process exited with status " + std::to_string(WEXITSTATUS(status)) + after +
-                    " without an outcome; the worker log says why",
-                true);
+  return FailedOutcome("the trainer process exited with status " + std::to_string(WEXITSTATUS(status)) + after +
+                           " without an outcome; the worker log says why",
+                       true);
 }
 
 }  // namespace moe4::worker

@@ -24,6 +24,14 @@ int64_t StaticTrainingMemoryMb(int64_t parameters) {
 }
 
 // The phases are TrainerRun's; this is where what they throw becomes an outcome.
+TrainOutcome FailedOutcome(std::string reason, bool retryable) {
+  TrainOutcome o;
+  o.kind = TrainOutcome::Kind::kFailed;
+  o.reason = std::move(reason);
+  o.retryable = retryable;
+  return o;
+}
+
 TrainOutcome Trainer::Run(const TrainerHooks& hooks) {
   TrainerRun run(registry_, job_, data_, options_, hooks);
   try {

@@ -95,6 +95,9 @@ struct TrainOutcome {
   std::vector<moe4::v1::EpochMetrics> history;
 };
 
+// A kFailed outcome.
+TrainOutcome FailedOutcome(std::string reason, bool retryable);
+
 class Trainer {
  public:
   // `data` must outlive the trainer. The job must already be validated.

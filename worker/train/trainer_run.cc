@@ -67,14 +67,6 @@ int LastEpoch(const moe4::v1::JobAssignment& job) {
 
 }  // namespace
 
-TrainOutcome FailedOutcome(std::string reason, bool retryable) {
-  TrainOutcome o;
-  o.kind = TrainOutcome::Kind::kFailed;
-  o.reason = std::move(reason);
-  o.retryable = retryable;
-  return o;
-}
-
 TrainerRun::TrainerRun(const FamilyRegistry& registry, const moe4::v1::JobAssignment& job, const DatasetPair& data,
                        const TrainerOptions& options, const TrainerHooks& hooks)
     : registry_(registry), job_(job), data_(data), options_(options), hooks_(hooks), last_epoch_(LastEpoch(job)) {}

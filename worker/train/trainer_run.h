@@ -34,9 +34,6 @@
 
 namespace moe4::worker {
 
-// A kFailed outcome.
-TrainOutcome FailedOutcome(std::string reason, bool retryable);
-
 class TrainerRun {
  public:
   // Keeps references to every argument: all must outlive the run. Builds

@@ -8,7 +8,12 @@ trap 'rm -f "$out"' EXIT
 for spec in "$src"/deploy/examples/*.yaml; do
   env -u MOE4_TOKEN "$ctl" submit "$spec" --dry-run >"$out" || { echo "FAIL: $spec does not validate"; cat "$out"; exit 1; }
   grep -q "is valid" "$out" || { echo "FAIL: $spec: no validation line"; exit 1; }
-  echo "PASS: $(basename "$spec") validates"
+  # Users run these on RTX boxes: the heaviest job must fit a 24 GB card
+  # (24,564 MiB as an RTX 3090/4090 reports it), or a fleet of them refuses it.
+  need=$(grep -oE 'heaviest job \([^)]*\) needs ~[0-9]+ MiB' "$out" | grep -oE '[0-9]+ MiB' | cut -d' ' -f1)
+  [[ -n $need ]] || { echo "FAIL: $spec: no memory estimate in the dry run"; head -3 "$out"; exit 1; }
+  ((need <= 24564)) || { echo "FAIL: $spec: heaviest job needs ~$need MiB, more than a 24 GB RTX card"; exit 1; }
+  echo "PASS: $(basename "$spec") validates, heaviest job ~$need MiB"
 done
 "$ctl" submit "$src/deploy/examples/published-bias.yaml" --dry-run >"$out"
 grep -qE '^AirNet +1021 +100\.0% .*ANCHOR' "$out" || { echo "FAIL: AirNet not flagged as anchor"; grep AirNet "$out"; exit 1; }
